@@ -1,0 +1,1 @@
+"""The nogilbench image service (FastAPI): `uvicorn api.main:app`."""
