@@ -1,0 +1,265 @@
+"""One interface over every concurrency model: `make_runner(method, workers)`.
+
+A runner is a context manager that owns its pool for its whole life, so a benchmark cell
+can warm it up once and time only steady-state work, and the API can keep one per job.
+
+    with make_runner("threading", 4) as runner:
+        digests = runner.map(compute, paths, load=read_bytes)
+
+`map` returns results in input order; `on_result(index, result)` is called as each item
+finishes (progress bars, job progress). With `load`, each item is first turned into the
+compute input by `load(item)`: the asyncio runner awaits that step off the event loop
+(async file I/O) and sends only `compute` to its executor; the others run both in the worker.
+Methods that cannot run on this interpreter raise `MethodUnavailable` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from nogilbench.errors import NogilbenchError
+
+METHODS = ("sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters")
+MATRIX_METHODS = ("sync", "threading", "multiprocessing", "free-threaded")
+MAX_WORKERS = 256
+
+OnResult = Callable[[int, Any], None]
+
+
+class MethodUnavailable(NogilbenchError):
+    """The method exists but this interpreter cannot run it (reason in the message)."""
+
+    error_code = "METHOD_UNAVAILABLE"
+
+
+def gil_enabled() -> bool:
+    """The GIL state of the calling interpreter right now (always True before 3.13)."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else bool(probe())
+
+
+def observe_worker() -> tuple[int, bool]:
+    """Run inside a worker: its process id and the GIL state it sees."""
+    return os.getpid(), gil_enabled()
+
+
+def _call(load: Callable[[Any], Any] | None, compute: Callable[[Any], Any], item: Any) -> Any:
+    # Top-level so process and interpreter pools can pickle it by reference.
+    return compute(load(item) if load is not None else item)
+
+
+class Runner:
+    """Base class; subclasses implement `_open`, `_map` and `_close`."""
+
+    method: str = ""
+
+    def __init__(self, workers: int) -> None:
+        if not 1 <= workers <= MAX_WORKERS:
+            raise NogilbenchError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
+        self.workers = workers
+        self.details: dict[str, Any] = {}
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close()
+
+    def map(
+        self,
+        compute: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        load: Callable[[Any], Any] | None = None,
+        on_result: OnResult | None = None,
+    ) -> list[Any]:
+        return self._map(compute, list(items), load, on_result)
+
+    def observe_workers(self) -> list[tuple[int, bool]]:
+        """(pid, GIL enabled) as seen inside the workers; one entry per distinct process."""
+        return sorted(set(self.map(_observe_any, [None] * self.workers)))
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self) -> None:
+        pass
+
+    def _map(
+        self,
+        compute: Callable[[Any], Any],
+        items: list[Any],
+        load: Callable[[Any], Any] | None,
+        on_result: OnResult | None,
+    ) -> list[Any]:
+        raise NotImplementedError
+
+
+class SyncRunner(Runner):
+    """One item after another in the calling thread: the baseline."""
+
+    method = "sync"
+
+    def _map(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
+        results = []
+        for index, item in enumerate(items):
+            result = _call(load, compute, item)
+            if on_result is not None:
+                on_result(index, result)
+            results.append(result)
+        return results
+
+
+class PoolRunner(Runner):
+    """Runs items on a concurrent.futures executor created by `_make_executor`."""
+
+    executor: cf.Executor | None = None
+
+    def _make_executor(self) -> cf.Executor:
+        raise NotImplementedError
+
+    def _open(self) -> None:
+        self.executor = self._make_executor()
+
+    def _close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def _map(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
+        if self.executor is None:
+            raise RuntimeError("use the runner as a context manager")
+        futures = {
+            self.executor.submit(_call, load, compute, item): index
+            for index, item in enumerate(items)
+        }
+        results: list[Any] = [None] * len(items)
+        try:
+            for future in cf.as_completed(futures):
+                index = futures[future]
+                results[index] = future.result()
+                if on_result is not None:
+                    on_result(index, results[index])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return results
+
+
+class ThreadRunner(PoolRunner):
+    """Threads in one process. `threading` expects the GIL on, `free-threaded` off."""
+
+    def __init__(self, workers: int, method: str) -> None:
+        super().__init__(workers)
+        self.method = method
+        if method == "free-threaded" and gil_enabled():
+            raise MethodUnavailable(
+                "free-threaded needs a free-threaded CPython build running with the GIL "
+                f"disabled (-X gil=0); this interpreter ({sys.version.split()[0]}) has it enabled"
+            )
+
+    def _make_executor(self) -> cf.Executor:
+        return cf.ThreadPoolExecutor(self.workers, thread_name_prefix=f"nogilbench-{self.method}")
+
+
+class ProcessRunner(PoolRunner):
+    """A process pool; items travel as paths (small pickles), never as pixels."""
+
+    method = "multiprocessing"
+
+    def __init__(self, workers: int, start_method: str | None = None) -> None:
+        super().__init__(workers)
+        available = multiprocessing.get_all_start_methods()
+        # forkserver where available: the default from 3.14 on, and safe in a threaded parent.
+        chosen = start_method or ("forkserver" if "forkserver" in available else available[0])
+        if chosen not in available:
+            raise NogilbenchError(
+                f"start method {chosen!r} is not available here; choose from {', '.join(available)}"
+            )
+        self.details["start_method"] = chosen
+
+    def _make_executor(self) -> cf.Executor:
+        context = multiprocessing.get_context(self.details["start_method"])
+        return cf.ProcessPoolExecutor(self.workers, mp_context=context)
+
+    def observe_workers(self) -> list[tuple[int, bool]]:
+        # Several rounds so that every worker process is likely to answer at least once.
+        answers = self.map(_observe_slowly, [None] * (self.workers * 3))
+        return sorted(set(answers))
+
+
+def _observe_any(_: object) -> tuple[int, bool]:
+    return observe_worker()
+
+
+def _observe_slowly(_: object) -> tuple[int, bool]:
+    time.sleep(0.02)  # keeps one worker from taking every probe
+    return observe_worker()
+
+
+class AsyncioRunner(Runner):
+    """An event loop: loads awaited via asyncio.to_thread, CPU work on a thread executor."""
+
+    method = "asyncio"
+
+    def _map(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
+        return asyncio.run(self._amap(compute, items, load, on_result))
+
+    async def _amap(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        limit = asyncio.Semaphore(self.workers)
+        with cf.ThreadPoolExecutor(self.workers, thread_name_prefix="nogilbench-asyncio") as pool:
+
+            async def one(index: int, item: Any) -> Any:
+                async with limit:
+                    data = await asyncio.to_thread(load, item) if load is not None else item
+                    result = await loop.run_in_executor(pool, compute, data)
+                if on_result is not None:
+                    on_result(index, result)
+                return result
+
+            return await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+
+
+class InterpreterRunner(PoolRunner):
+    """Sub-interpreters, each with its own GIL (Python 3.14+: InterpreterPoolExecutor)."""
+
+    method = "subinterpreters"
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        if not hasattr(cf, "InterpreterPoolExecutor"):
+            raise MethodUnavailable(
+                "subinterpreters need Python 3.14+ (concurrent.futures.InterpreterPoolExecutor); "
+                f"this interpreter is {sys.version.split()[0]}"
+            )
+
+    def _make_executor(self) -> cf.Executor:
+        return cf.InterpreterPoolExecutor(self.workers)  # type: ignore[attr-defined]
+
+
+def make_runner(method: str, workers: int, *, start_method: str | None = None) -> Runner:
+    """Build the runner for `method`; raises NogilbenchError / MethodUnavailable."""
+    if method == "sync":
+        return SyncRunner(workers)
+    if method in ("threading", "free-threaded"):
+        return ThreadRunner(workers, method)
+    if method == "multiprocessing":
+        return ProcessRunner(workers, start_method)
+    if method == "asyncio":
+        return AsyncioRunner(workers)
+    if method == "subinterpreters":
+        return InterpreterRunner(workers)
+    raise NogilbenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

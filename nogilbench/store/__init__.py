@@ -1,0 +1,1 @@
+"""Persistent results: SQLModel tables, engine set-up, migrations and queries."""

@@ -1,0 +1,85 @@
+"""The two benchmark workloads, applied to one image file each call.
+
+- `pillow`: read -> decode -> resize/blur/sharpen/watermark -> JPEG encode. Pillow's C code
+  releases the GIL for most of this, so threads can overlap even with the GIL.
+- `pure-python`: read, decode and downscale with Pillow (a small share), then a 3x3
+  convolution written in pure Python over the grey pixel bytes. The GIL serialises this
+  part, which is what free-threading changes.
+
+Every function returns a short digest of its output, so runners can be checked to compute
+exactly what `sync` computes. Workers share no mutable object: each call builds its own
+lists, and kernels are tuples of ints (immutable), so free-threaded threads do not contend
+on reference counts or locks of shared containers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+
+from nogilbench.codec import decode_image
+from nogilbench.pipeline import BENCHMARK_PIPELINE
+
+# Downscaled width for the pure-Python kernel and number of passes: sized so one image costs
+# tens of milliseconds on a current x86-64 core (the sweep records the real per-image time).
+PURE_PYTHON_WIDTH = 192
+PURE_PYTHON_PASSES = 2
+SHARPEN_KERNEL = (0, -1, 0, -1, 5, -1, 0, -1, 0)
+
+
+def load_file(path: str) -> bytes:
+    """The I/O half of every workload (the asyncio runner awaits it off the event loop)."""
+    return Path(path).read_bytes()
+
+
+def pillow_compute(data: bytes) -> str:
+    output = BENCHMARK_PIPELINE.run(data)
+    return hashlib.sha1(output).hexdigest()[:16]
+
+
+def convolve3x3(
+    pixels: bytes | bytearray, width: int, height: int, kernel: tuple[int, ...] = SHARPEN_KERNEL
+) -> bytearray:
+    """Pure-Python 3x3 convolution of 8-bit grey pixels, edges copied, results clamped 0..255."""
+    k0, k1, k2, k3, k4, k5, k6, k7, k8 = kernel
+    out = bytearray(pixels)
+    for y in range(1, height - 1):
+        above, row, below = (y - 1) * width, y * width, (y + 1) * width
+        for x in range(1, width - 1):
+            total = (
+                k0 * pixels[above + x - 1] + k1 * pixels[above + x] + k2 * pixels[above + x + 1]
+                + k3 * pixels[row + x - 1] + k4 * pixels[row + x] + k5 * pixels[row + x + 1]
+                + k6 * pixels[below + x - 1] + k7 * pixels[below + x] + k8 * pixels[below + x + 1]
+            )  # fmt: skip
+            out[row + x] = 0 if total < 0 else 255 if total > 255 else total
+    return out
+
+
+def grey_pixels(data: bytes, width: int = PURE_PYTHON_WIDTH) -> tuple[bytes, int, int]:
+    image = decode_image(data).image.convert("L")
+    height = max(3, round(image.height * width / image.width))
+    small = image.resize((width, height), Image.Resampling.BILINEAR)
+    return small.tobytes(), width, height
+
+
+def pure_python_compute(data: bytes) -> str:
+    pixels, width, height = grey_pixels(data)
+    result: bytes | bytearray = pixels
+    for _ in range(PURE_PYTHON_PASSES):
+        result = convolve3x3(result, width, height)
+    return hashlib.sha1(result).hexdigest()[:16]
+
+
+# Workload name -> compute(bytes) -> digest; the input is always `load_file(path)`.
+WORKLOADS: dict[str, Callable[[bytes], str]] = {
+    "pillow": pillow_compute,
+    "pure-python": pure_python_compute,
+}
+
+
+def run_workload(name: str, path: str) -> str:
+    """One image through one workload, start to end (read included)."""
+    return WORKLOADS[name](load_file(path))
