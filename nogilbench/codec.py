@@ -44,7 +44,8 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLarge(
-            f"image declares {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+            f"image declares {width}x{height} = {width * height:,} pixels; "
+            f"the limit is {max_pixels:,}"
         )
     try:
         image.seek(0)

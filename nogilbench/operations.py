@@ -51,7 +51,8 @@ class ParamSpec:
                 self.maximum is not None and number > self.maximum
             ):
                 raise InvalidOperation(
-                    f"{field} must be between {self.minimum:g} and {self.maximum:g}, got {number:g}",
+                    f"{field} must be between {self.minimum:g} and {self.maximum:g}, "
+                    f"got {number:g}",
                     field,
                 )
             return number

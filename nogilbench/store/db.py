@@ -73,9 +73,8 @@ def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
                 else {},
             )
     except (NoSuchModuleError, ImportError) as exc:
-        raise StoreUnavailable(
-            f"no driver for {parsed.drivername!r} (for PostgreSQL use postgresql+psycopg://...): {exc}"
-        ) from None
+        hint = "for PostgreSQL use postgresql+psycopg://..."
+        raise StoreUnavailable(f"no driver for {parsed.drivername!r} ({hint}): {exc}") from None
     if check:
         check_connection(engine)
     return engine
@@ -88,9 +87,8 @@ def check_connection(engine: Engine) -> None:
             connection.execute(text("SELECT 1"))
     except (OperationalError, SQLAlchemyError, OSError) as exc:
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise StoreUnavailable(
-            f"cannot reach the database at {safe_url(engine.url.render_as_string(hide_password=False))}: {reason}"
-        ) from None
+        where = safe_url(engine.url.render_as_string(hide_password=False))
+        raise StoreUnavailable(f"cannot reach the database at {where}: {reason}") from None
 
 
 @contextmanager
