@@ -1,0 +1,59 @@
+# nogilbench: every target installs what it needs first (scripts/setup.sh is idempotent and
+# takes a few seconds once everything is in place).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+LINT_PATHS := nogilbench api tests
+
+# In CI the free-threaded interpreter must be provisioned and its tests must run, not skip.
+ifdef CI
+export NOGILBENCH_REQUIRE_FT ?= 1
+endif
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks validated by `make test` with nbval (space-separated .ipynb paths).
+NBVAL_TARGETS ?=
+# ---------------------------------------------------------------------------------------------
+
+.PHONY: help setup test report info lint serve serve-ft clean
+
+help:
+	@echo "make setup     interpreters + .venv, .venv-ft, .venv-gil (idempotent)"
+	@echo "make report    run the default sweep and export the results"
+	@echo "make test      the test suite (free-threaded and PostgreSQL tests included)"
+	@echo "make info      interpreters and host"
+	@echo "make lint      ruff check + ruff format --check"
+	@echo "make serve     the API on the stock interpreter; serve-ft: free-threaded, GIL off"
+	@echo "make clean     remove the environments and caches (keeps data/ and reports/)"
+
+setup:
+	scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest -q tests $(if $(strip $(NBVAL_TARGETS)),--nbval $(NBVAL_TARGETS))
+
+report: setup
+	$(VENV)/bin/nogilbench sweep --name default
+	$(VENV)/bin/nogilbench export
+
+info: setup
+	$(VENV)/bin/nogilbench info
+
+lint: setup
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+serve: setup
+	$(VENV)/bin/uvicorn api.main:app --host $(HOST) --port $(PORT)
+
+serve-ft: setup
+	.venv-ft/bin/python -X gil=0 -m uvicorn api.main:app --host $(HOST) --port $(PORT)
+
+# The interpreters built from source stay in ~/.cache/nogilbench (outside the clone).
+clean:
+	rm -rf .venv .venv-ft .venv-gil build dist *.egg-info .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Set up everything nogilbench needs on this machine; idempotent and fast the second time.
+#
+#   .venv      stock python3 (>= 3.11), all extras (dev): CLI, store, API, report, tests
+#   .venv-ft   free-threaded CPython (3.14t / 3.13t): core + api + postgres, checked with -X gil=0
+#   .venv-gil  default (GIL) build of the same version: core only
+#
+# Environment:
+#   NOGILBENCH_REQUIRE_FT=1   fail if no free-threaded interpreter can be had (CI sets it)
+#   NOGILBENCH_FT_PYTHON      use this free-threaded interpreter as the base of .venv-ft
+#   NOGILBENCH_GIL_PYTHON     use this default build as the base of .venv-gil
+#   NOGILBENCH_CACHE          where interpreters are built (default ~/.cache/nogilbench)
+#   PYTHON                    the stock interpreter for .venv (default python3)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+REQUIRE_FT="${NOGILBENCH_REQUIRE_FT:-0}"
+STOCK_PYTHON="${PYTHON:-python3}"
+PIP_QUIET=(--quiet --disable-pip-version-check)
+START=$(date +%s)
+
+say() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --------------------------------------------------------------------------- system packages
+# Build dependencies of CPython and Pillow (Pillow may build from source on a free-threaded
+# interpreter; without these headers it would silently lack WebP/TIFF/LCMS), libpq for psycopg,
+# and the PostgreSQL server the tests start.
+APT_PACKAGES=(
+  build-essential pkg-config xz-utils
+  libssl-dev zlib1g-dev libffi-dev libsqlite3-dev libbz2-dev liblzma-dev
+  libreadline-dev libncurses-dev uuid-dev libgdbm-dev
+  libjpeg-dev libpng-dev libfreetype-dev libwebp-dev libtiff-dev liblcms2-dev
+  libpq5
+)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  APT_PACKAGES+=(postgresql)
+fi
+
+install_system_packages() {
+  if ! command -v dpkg-query >/dev/null; then
+    say "not a Debian-like system: make sure these are installed: ${APT_PACKAGES[*]}"
+    return
+  fi
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "system packages: all present"
+    return
+  fi
+  say "system packages: installing ${missing[*]}"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# --------------------------------------------------------------------------- helpers
+
+# sha256 of the inputs that decide what a venv holds; a venv is rebuilt when it changes.
+inputs_hash() { # base-python-path extra-words...
+  {
+    "$1" -c 'import sys; print(sys.version)'
+    printf '%s\n' "$@"
+    cat pyproject.toml
+  } | sha256sum | cut -d' ' -f1
+}
+
+# make_venv DIR BASE_PYTHON PIP_ARGS...: (re)create DIR when its stamp is stale.
+make_venv() {
+  local dir=$1 base=$2
+  shift 2
+  local want stamp="$dir/.nogilbench-setup"
+  want=$(inputs_hash "$base" "$@")
+  if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+    && "$dir/bin/python" -c 'import nogilbench' 2>/dev/null; then
+    say "$dir: up to date ($("$dir/bin/python" -c 'import platform; print(platform.python_version())'))"
+    return
+  fi
+  say "$dir: creating from $base"
+  rm -rf "$dir"
+  "$base" -m venv "$dir"
+  "$dir/bin/python" -m pip install "${PIP_QUIET[@]}" --upgrade pip
+  "$dir/bin/python" -m pip install "${PIP_QUIET[@]}" "$@"
+  echo "$want" >"$stamp"
+}
+
+# The Pillow features every environment must have, so that no interpreter measures a
+# different (smaller) Pillow.
+check_pillow() { # python [flags...]
+  "$@" - <<'EOF'
+import sys
+from PIL import features, Image
+wanted = {"JPEG": "jpg", "PNG (zlib)": "zlib", "WebP": "webp", "TIFF (libtiff)": "libtiff",
+          "FreeType text": "freetype2", "LCMS": "littlecms2"}
+missing = [label for label, feature in wanted.items() if not features.check(feature)]
+if missing:
+    sys.exit(f"Pillow {Image.__version__} on {sys.executable} lacks: {', '.join(missing)}")
+print(f"Pillow {Image.__version__}: " + ", ".join(wanted))
+EOF
+}
+
+# --------------------------------------------------------------------------- main venv
+install_system_packages
+
+command -v "$STOCK_PYTHON" >/dev/null || die "$STOCK_PYTHON not found (need CPython >= 3.11)"
+"$STOCK_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "$STOCK_PYTHON is $("$STOCK_PYTHON" -V 2>&1); nogilbench needs >= 3.11"
+STOCK_PYTHON=$("$STOCK_PYTHON" -c 'import sys; print(sys.executable)')
+
+make_venv .venv "$STOCK_PYTHON" -e '.[dev]'
+
+# --------------------------------------------------------------------------- base interpreters
+PROVISION_ARGS=(--shell)
+[ "$REQUIRE_FT" = 1 ] && PROVISION_ARGS+=(--require-ft)
+if ! PROVISIONED=$("$STOCK_PYTHON" -m nogilbench.provision "${PROVISION_ARGS[@]}"); then
+  die "no free-threaded interpreter could be provisioned and NOGILBENCH_REQUIRE_FT=1"
+fi
+FT_PYTHON="" FT_VERSION="" FT_REASON="" GIL_PYTHON=""
+eval "$PROVISIONED"
+
+# --------------------------------------------------------------------------- free-threaded venv
+if [ -n "$FT_PYTHON" ]; then
+  FT_EXTRA=()
+  # pydantic-core ships free-threaded 3.13 wheels only up to 2.41 (pydantic < 2.13).
+  case "$FT_VERSION" in 3.13.*) FT_EXTRA+=('pydantic<2.13') ;; esac
+  # psycopg[binary] has no free-threaded wheels: plain psycopg over the system libpq instead.
+  FT_PIP=(-e '.[api]' 'psycopg>=3.2' "${FT_EXTRA[@]}")
+  make_venv .venv-ft "$FT_PYTHON" "${FT_PIP[@]}"
+  # Everything the free-threaded side imports must keep the GIL off.
+  .venv-ft/bin/python -X gil=0 -c '
+import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic
+import sys
+assert not sys._is_gil_enabled(), "an extension re-enabled the GIL"
+print(f"[setup] .venv-ft: imports OK with the GIL off ({sys.version.split()[0]}, "
+      f"psycopg {psycopg.__version__} via {psycopg.pq.__impl__} libpq)")
+' || die ".venv-ft: the free-threaded environment is broken (see above)"
+else
+  say "WARNING: no free-threaded interpreter: ${FT_REASON}"
+  say "WARNING: free-threaded rows will be reported as unavailable; see environment.md"
+  rm -rf .venv-ft
+fi
+
+# --------------------------------------------------------------------------- default-build venv
+if [ -n "$GIL_PYTHON" ]; then
+  make_venv .venv-gil "$GIL_PYTHON" -e .
+else
+  say "no default (GIL) build of the free-threaded version; skipping .venv-gil"
+fi
+
+# --------------------------------------------------------------------------- same Pillow everywhere
+say "checking Pillow formats in every environment"
+check_pillow .venv/bin/python | sed 's/^/[setup]   .venv: /'
+if [ -d .venv-ft ]; then
+  check_pillow .venv-ft/bin/python -X gil=0 | sed 's/^/[setup]   .venv-ft: /'
+fi
+if [ -d .venv-gil ]; then
+  check_pillow .venv-gil/bin/python | sed 's/^/[setup]   .venv-gil: /'
+fi
+
+say "done in $(($(date +%s) - START)) s"
