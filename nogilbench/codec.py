@@ -36,7 +36,9 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedIm
             # Pillow warns (and past 2x its own limit raises) on huge images; we check ourselves.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=sorted(ALLOWED_INPUT_FORMATS))
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # so large that Pillow refuses it outright
+        raise ImageTooLarge(f"image declares too many pixels; the limit is {max_pixels:,}") from exc
+    except UnidentifiedImageError as exc:
         raise UnsupportedImage(
             f"not an image in an allowed format ({', '.join(sorted(ALLOWED_INPUT_FORMATS))})"
         ) from exc

@@ -58,7 +58,13 @@ def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
     try:
         if is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(parsed.database).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreUnavailable(
+                        f"cannot create {folder} for SQLite: {exc.strerror}"
+                    ) from None
             engine = create_engine(
                 parsed,
                 connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

@@ -1,0 +1,423 @@
+"""The `nogilbench` command: info, sweep, race, export, report.
+
+Every error a user can cause ends in one line on stderr and exit code 2; Ctrl-C during a
+sweep keeps every finished cell and says how to resume (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from nogilbench.errors import InvalidParameter, NogilbenchError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (and exit 2), not usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _csv_of(kind: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]:
+    def parse(text: str) -> list[Any]:
+        try:
+            return [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a comma-separated list") from None
+
+    parse.__name__ = name
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nogilbench.runners import MATRIX_METHODS, METHODS
+    from nogilbench.workloads import WORKLOADS
+
+    parser = OneLineParser(
+        prog="nogilbench",
+        description="Measure Python concurrency models on CPU-bound image work.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    info = commands.add_parser("info", help="interpreters found and the host")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run (or resume) a sweep of the matrix and store every cell",
+        description="Each cell runs in a fresh process of the interpreter under test. "
+        "Re-running a sweep with the same --name resumes it: finished cells are skipped.",
+    )
+    sweep.add_argument("--name", default="default", help="sweep name; same name = resume")
+    sweep.add_argument(
+        "--workloads", type=_csv_of(str, "workloads"), default=list(WORKLOADS),
+        help=f"comma list of {', '.join(WORKLOADS)} (default: both)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--images", type=_csv_of(int, "images"), default=[10, 50, 100],
+        help="image counts (default 10,50,100)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--workers", type=_csv_of(int, "workers"), default=[1, 2, 4, 8],
+        help="worker counts (default 1,2,4,8)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--methods", type=_csv_of(str, "methods"), default=list(MATRIX_METHODS),
+        help=f"comma list of {', '.join(METHODS)} (default: {','.join(MATRIX_METHODS)})",
+    )  # fmt: skip
+    sweep.add_argument("--repeats", type=int, default=3, help="timed repeats per cell (default 3)")
+    sweep.add_argument("--image-size", default="1280x853", help="WIDTHxHEIGHT (default 1280x853)")
+    sweep.add_argument(
+        "--no-baseline", action="store_true",
+        help="skip timing sync on the default (GIL) build of the same version",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--start-method", choices=["fork", "forkserver", "spawn"], default=None,
+        help="multiprocessing start method (default: forkserver where available)",
+    )  # fmt: skip
+    sweep.add_argument("--cell-timeout", type=float, default=900.0, help="seconds per cell")
+    _database_option(sweep)
+
+    race = commands.add_parser(
+        "race", help="shared counter without/with a lock, GIL off vs on: lost updates counted"
+    )
+    race.add_argument("--threads", type=int, default=4)
+    race.add_argument("--increments", type=int, default=200_000, help="per thread")
+    race.add_argument("--trials", type=int, default=5)
+    race.add_argument("--json", action="store_true", help="print every trial as JSON")
+
+    export = commands.add_parser("export", help="write a sweep's results as CSV or JSON")
+    export.add_argument("--sweep", help="sweep name (default: the newest)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--output", type=Path, help="file to write (default reports/results.<fmt>)")
+    _database_option(export)
+
+    report = commands.add_parser("report", help="print a sweep's summary tables")
+    report.add_argument("--sweep", help="sweep name (default: the newest)")
+    report.add_argument("--workers", type=int, help="worker count of the headline table")
+    _database_option(report)
+    return parser
+
+
+def _database_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--database-url", default=None,
+        help="SQLAlchemy URL (default: $DATABASE_URL, else SQLite data/nogilbench.db)",
+    )  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"info": cmd_info, "sweep": cmd_sweep, "race": cmd_race}
+    handlers |= {"export": cmd_export, "report": cmd_report}
+    try:
+        return handlers[args.command](args)
+    except NogilbenchError as exc:
+        print(f"nogilbench {args.command}: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        hint = " re-run the same command to resume" if args.command == "sweep" else ""
+        print(f"nogilbench {args.command}: interrupted;{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# --- info -------------------------------------------------------------------------------
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from nogilbench.interpreters import discover, host_info
+
+    found = discover()
+    host = host_info()
+    if args.json:
+        interpreters = {
+            role: {"unavailable": item.reason} if isinstance(item, Exception) else item.as_dict()
+            for role, item in found.items()
+        }
+        print(json.dumps({"host": host, "interpreters": interpreters}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Interpreters")
+    for column in ("role", "path", "version", "build", "GIL can be disabled", "Pillow", "psutil"):
+        table.add_column(column)
+    for role, item in found.items():
+        if isinstance(item, Exception):
+            table.add_row(role, f"[yellow]unavailable: {item.reason}[/]", "", "", "", "", "")
+            continue
+        build = "free-threaded" if item.free_threaded_build else "default (GIL)"
+        table.add_row(
+            role, item.path, item.version, build, "yes" if item.can_disable_gil else "no",
+            item.pillow_version or "-", item.psutil_version or "-",
+        )  # fmt: skip
+    console.print(table)
+    host_table = Table(title="Host", show_header=False)
+    for key, value in host.items():
+        host_table.add_row(key, str(value))
+    console.print(host_table)
+    return 0
+
+
+# --- sweep ------------------------------------------------------------------------------
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from nogilbench.images import parse_size
+    from nogilbench.store.repository import open_store
+    from nogilbench.sweep import Interpreters, SweepConfig, run_sweep
+
+    config = SweepConfig(
+        name=args.name,
+        workloads=args.workloads,
+        images=args.images,
+        workers=args.workers,
+        methods=args.methods,
+        repeats=args.repeats,
+        image_size=parse_size(args.image_size),
+        baseline=not args.no_baseline,
+        start_method=args.start_method,
+    ).validate()
+    if args.cell_timeout <= 0:
+        raise InvalidParameter("--cell-timeout must be positive")
+    engine = open_store(args.database_url)  # fails before any work if the store is unreachable
+    console = Console(stderr=True)
+    interpreters = Interpreters.discover(config.baseline)
+    _describe_interpreters(console, interpreters)
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"sweep {config.name}", total=None)
+
+        def on_cell(done: int, total: int, row: dict[str, Any] | None) -> None:
+            if row is None:  # resumed cells count as done from the start
+                progress.update(task, total=total, completed=done)
+                return
+            label = f"{row['workload']} {row['method']} w={row['workers']} n={row['images']}"
+            progress.update(task, completed=done, description=f"{label} [{row['status']}]")
+
+        sweep_id = run_sweep(
+            config, engine, on_cell=on_cell, interpreters=interpreters,
+            cell_timeout_s=args.cell_timeout,
+        )  # fmt: skip
+    _print_summary(engine, sweep_id, None)
+    return 0
+
+
+def _describe_interpreters(console: Any, interpreters: Any) -> None:
+    main = interpreters.main
+    build = "free-threaded build" if main.free_threaded_build else "default (GIL) build"
+    console.print(f"matrix interpreter: {main.path} ({main.version}, {build})")
+    if interpreters.free_threaded is None:
+        console.print(
+            "[yellow]free-threaded: unavailable; those cells are stored as 'unavailable'. "
+            f"Reason: {interpreters.free_threaded_reason}[/]"
+        )
+    if interpreters.baseline is not None:
+        console.print(
+            f"baseline (sync only): {interpreters.baseline.path} ({interpreters.baseline.version})"
+        )
+
+
+def _print_summary(engine: Any, sweep_id: int, workers: int | None) -> None:
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from nogilbench.analysis import final_table, speedup_grid
+    from nogilbench.interpreters import usable_cores
+    from nogilbench.store import repository
+
+    with Session(engine) as session:
+        sweep = repository.get_sweep(session, sweep_id)
+        results = list(repository.results_for(session, [sweep_id]))
+    assert sweep is not None
+    console = _console()
+    cores = int(sweep.host.get("usable_cores") or usable_cores())
+    workers_list = sorted({r.workers for r in results})
+    headline_workers = workers or max(
+        (w for w in workers_list if w <= cores), default=workers_list[0]
+    )
+    console.print(
+        f"\nsweep [bold]{sweep.name}[/] (id {sweep.id}, {sweep.status}), "
+        f"{len(results)}/{sweep.cell_count} cells, host {sweep.host.get('cpu_model', '?')}, "
+        f"{cores} usable cores"
+    )
+    for workload in dict.fromkeys(r.workload for r in results):
+        lines = final_table(results, workload, headline_workers)
+        counts = sorted({r.images for r in results if r.workload == workload})
+        table = Table(title=f"{workload}: median wall time at {headline_workers} workers")
+        for column in ["method", "interpreter", *(f"{n} images (s)" for n in counts)]:
+            table.add_column(column)
+        for column in ("memory (MB)", "CPU %", "speedup"):
+            table.add_column(column, justify="right")
+        for line in lines:
+            cells = [_fmt(line.get(f"time_{n}_s"), "{:.3f}") for n in counts]
+            table.add_row(
+                line["method"], line["interpreter"], *cells, _fmt(line.get("memory_mb"), "{:.0f}"),
+                _fmt(line.get("cpu_percent"), "{:.0f}"), _fmt(line.get("speedup"), "{:.2f}x"),
+            )  # fmt: skip
+        console.print(table)
+        grid = speedup_grid(results, workload, max(counts))
+        grid_table = Table(title=f"{workload}: speedup vs sync at {max(counts)} images")
+        grid_table.add_column("method")
+        for count in workers_list:
+            flag = " (oversubscribed)" if count > cores else ""
+            grid_table.add_column(f"{count} workers{flag}", justify="right")
+        for line in grid:
+            values = []
+            for count in workers_list:
+                wall, speedup, _flag = line.get(count, (None, None, None))
+                values.append("-" if wall is None else f"{speedup or 0:.2f}x ({wall:.2f} s)")
+            grid_table.add_row(line["method"], *values)
+        console.print(grid_table)
+    problems: dict[tuple[str, str, str | None], int] = {}
+    for row in results:
+        if row.status != "ok":
+            key = (row.status, row.method, row.error)
+            problems[key] = problems.get(key, 0) + 1
+    for (status, method, error), count in problems.items():
+        console.print(f"[yellow]{status}[/]: {count} {method} cell(s): {error}")
+
+
+def _console(stderr: bool = False) -> Any:
+    """A rich console; wide enough for the tables when output is piped to a file or CI log."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=160)
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+# --- race -------------------------------------------------------------------------------
+
+
+def cmd_race(args: argparse.Namespace) -> int:
+    from nogilbench.interpreters import InterpreterUnavailable, current, find_free_threaded
+    from nogilbench.race import VARIANTS, race_demo
+
+    for name in ("threads", "increments", "trials"):
+        if getattr(args, name) < 1:
+            raise InvalidParameter(f"--{name} must be at least 1")
+    if args.threads > 256:
+        raise InvalidParameter("--threads must be at most 256")
+    try:
+        interpreter = find_free_threaded()
+    except InterpreterUnavailable as exc:
+        print(
+            f"free-threaded interpreter unavailable ({exc.reason}); GIL build only", file=sys.stderr
+        )
+        interpreter = current()
+    rows = race_demo(interpreter, args.threads, args.increments, args.trials)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(
+        title=f"Lost updates: {args.threads} threads x {args.increments:,} increments, "
+        f"{args.trials} trials on {interpreter.path} ({interpreter.version})"
+    )
+    for column in ("GIL", "variant", "expected", "lost per trial", "lost (mean %)"):
+        table.add_column(column)
+    for gil in dict.fromkeys(row["gil_requested"] for row in rows):
+        observed = next(row["gil_enabled"] for row in rows if row["gil_requested"] == gil)
+        for variant in VARIANTS:
+            trials = [r for r in rows if r["gil_requested"] == gil and r["variant"] == variant]
+            lost = [int(r["lost"]) for r in trials]
+            share = 100 * sum(lost) / sum(int(r["expected"]) for r in trials)
+            table.add_row(
+                "on" if observed else "off", variant, f"{trials[0]['expected']:,}",
+                ", ".join(f"{value:,}" for value in lost), f"{share:.2f}",
+            )  # fmt: skip
+    _console().print(table)
+    return 0
+
+
+# --- export / report --------------------------------------------------------------------
+
+
+def _pick_sweep(session: Any, name: str | None) -> Any:
+    from nogilbench.store import repository
+
+    if name:
+        sweep = repository.get_sweep_by_name(session, name)
+        if sweep is None:
+            raise InvalidParameter(f"no sweep named {name!r} in this database")
+        return sweep
+    sweeps = repository.list_sweeps(session)
+    if not sweeps:
+        raise InvalidParameter("this database holds no sweep yet; run `nogilbench sweep` first")
+    return sweeps[-1]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from nogilbench.store import repository
+    from nogilbench.store.repository import open_store
+
+    engine = open_store(args.database_url)
+    with Session(engine) as session:
+        sweep = _pick_sweep(session, args.sweep)
+        rows = [
+            {"sweep": sweep.name, **row.model_dump(mode="json")}
+            for row in repository.results_for(session, [sweep.id])
+        ]
+    output = args.output or PROJECT_ROOT / "reports" / f"results.{args.format}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".part")
+    with partial.open("w", newline="") as handle:
+        if args.format == "json":
+            json.dump(rows, handle, indent=2)
+        elif rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(
+                {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
+                for row in rows
+            )
+    partial.replace(output)
+    print(f"wrote {len(rows)} rows of sweep {sweep.name!r} to {output}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from nogilbench.store.repository import open_store
+
+    engine = open_store(args.database_url)
+    with Session(engine) as session:
+        sweep_id = _pick_sweep(session, args.sweep).id
+    _print_summary(engine, sweep_id, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""Operations and pipeline validation: results, bounds, clear errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from nogilbench.errors import InvalidOperation
+from nogilbench.operations import OPERATIONS, validate_params
+from nogilbench.pipeline import BENCHMARK_PIPELINE, parse_pipeline, pipeline_json_schema
+
+SOURCE = Image.new("RGB", (200, 100), (200, 40, 40))
+
+
+def run(spec: dict) -> Image.Image:
+    return parse_pipeline(spec).apply(SOURCE)
+
+
+def test_resize_keeps_aspect_inside_box() -> None:
+    assert run({"operations": [{"op": "resize", "width": 50, "height": 50}]}).size == (50, 25)
+
+
+def test_resize_exact_without_aspect() -> None:
+    spec = {"operations": [{"op": "resize", "width": 30, "height": 40, "keep_aspect": False}]}
+    assert run(spec).size == (30, 40)
+
+
+def test_thumbnail_never_enlarges() -> None:
+    assert run({"operations": [{"op": "thumbnail", "max_size": 1000}]}).size == (200, 100)
+    assert run({"operations": [{"op": "thumbnail", "max_size": 40}]}).size == (40, 20)
+
+
+def test_grayscale_mode_and_rotate_expands() -> None:
+    assert run({"operations": [{"op": "grayscale"}]}).mode == "L"
+    assert run({"operations": [{"op": "rotate", "angle": 90}]}).size == (100, 200)
+
+
+def test_blur_sharpen_watermark_change_pixels_keep_size() -> None:
+    for op in ("blur", "sharpen", "watermark"):
+        out = run({"operations": [{"op": op}]})
+        assert out.size == SOURCE.size and out.mode == "RGB"
+    marked = run({"operations": [{"op": "watermark", "text": "hi", "size": 40, "opacity": 1.0}]})
+    assert marked.tobytes() != SOURCE.tobytes()
+
+
+@pytest.mark.parametrize(
+    "fmt,magic", [("jpeg", b"\xff\xd8"), ("png", b"\x89PNG"), ("webp", b"RIFF")]
+)
+def test_output_formats(fmt: str, magic: bytes) -> None:
+    buffer = io.BytesIO()
+    SOURCE.save(buffer, format="PNG")
+    out = parse_pipeline({"operations": [{"op": "grayscale"}], "format": fmt}).run(
+        buffer.getvalue()
+    )
+    assert out.startswith(magic)
+    assert Image.open(io.BytesIO(out)).size == SOURCE.size
+
+
+@pytest.mark.parametrize(
+    "spec,field",
+    [
+        ({"operations": [{"op": "explode"}]}, "op"),
+        ({"operations": [{"op": "blur", "radius": 0}]}, "blur.radius"),
+        ({"operations": [{"op": "blur", "radius": 51}]}, "blur.radius"),
+        ({"operations": [{"op": "blur", "radius": "big"}]}, "blur.radius"),
+        ({"operations": [{"op": "blur", "radius": float("nan")}]}, "blur.radius"),
+        ({"operations": [{"op": "resize", "width": 10}]}, "resize.height"),
+        ({"operations": [{"op": "resize", "width": 10.5, "height": 3}]}, "resize.width"),
+        ({"operations": [{"op": "resize", "width": True, "height": 3}]}, "resize.width"),
+        ({"operations": [{"op": "resize", "width": 9000, "height": 3}]}, "resize.width"),
+        ({"operations": [{"op": "grayscale", "level": 3}]}, "grayscale.level"),
+        ({"operations": [{"op": "watermark", "text": ""}]}, "watermark.text"),
+        ({"operations": [{"op": "watermark", "position": "moon"}]}, "watermark.position"),
+        ({"operations": []}, "operations"),
+        ({"operations": [{"op": "blur"}] * 21}, "operations"),
+        ({"operations": ["blur"]}, "operations[0]"),
+        ({"operations": [{"op": "blur"}], "format": "gif"}, "format"),
+        ({"operations": [{"op": "blur"}], "quality": 0}, "quality"),
+        ({"operations": [{"op": "blur"}], "extra": 1}, "extra"),
+        ([], "pipeline"),
+    ],
+)
+def test_bad_pipelines_name_the_field(spec: object, field: str) -> None:
+    with pytest.raises(InvalidOperation) as caught:
+        parse_pipeline(spec)
+    assert caught.value.field == field
+    assert caught.value.error_code == "INVALID_OPERATION"
+    assert caught.value.message
+
+
+def test_defaults_filled_and_round_trip() -> None:
+    assert validate_params("blur", {}) == {"radius": 2.0}
+    pipeline = parse_pipeline({"operations": [{"op": "blur"}]})
+    assert parse_pipeline(pipeline.to_dict()) == pipeline
+    assert parse_pipeline(BENCHMARK_PIPELINE.to_dict()) == BENCHMARK_PIPELINE
+
+
+def test_json_schema_lists_every_operation() -> None:
+    variants = pipeline_json_schema()["properties"]["operations"]["items"]["oneOf"]
+    assert {variant["title"] for variant in variants} == set(OPERATIONS)
+    resize = next(v for v in variants if v["title"] == "resize")
+    assert resize["required"] == ["op", "width", "height"]
+    assert resize["properties"]["width"]["maximum"] == 8192

@@ -1,0 +1,65 @@
+"""Every runner computes exactly what `sync` computes; unavailable methods say why."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import tiny_images
+
+from nogilbench.errors import NogilbenchError
+from nogilbench.runners import MethodUnavailable, gil_enabled, make_runner
+from nogilbench.workloads import WORKLOADS, load_file
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return tiny_images(tmp_path_factory.mktemp("runner-images"), 5)
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+@pytest.mark.parametrize("method", ["asyncio", "threading", "multiprocessing"])
+def test_same_output_as_sync(method: str, workload: str, paths: list[str]) -> None:
+    compute = WORKLOADS[workload]
+    with make_runner("sync", 1) as sync:
+        expected = sync.map(compute, paths, load=load_file)
+    progress: list[int] = []
+    with make_runner(method, 2) as runner:
+        got = runner.map(compute, paths, load=load_file, on_result=lambda i, _: progress.append(i))
+    assert got == expected
+    assert sorted(progress) == list(range(len(paths)))
+
+
+def test_process_runner_records_start_method_and_workers() -> None:
+    with make_runner("multiprocessing", 2, start_method="spawn") as runner:
+        observed = runner.observe_workers()
+    assert runner.details["start_method"] == "spawn"
+    assert all(pid != __import__("os").getpid() for pid, _ in observed)
+    assert all(state == gil_enabled() for _, state in observed)
+
+
+def test_free_threaded_refused_with_gil() -> None:
+    if not gil_enabled():
+        pytest.skip("this interpreter runs with the GIL off")
+    with pytest.raises(MethodUnavailable, match="gil=0"):
+        make_runner("free-threaded", 2)
+
+
+def test_subinterpreters_need_314() -> None:
+    if sys.version_info >= (3, 14):
+        pytest.skip("3.14 has InterpreterPoolExecutor")
+    with pytest.raises(MethodUnavailable, match=r"3\.14"):
+        make_runner("subinterpreters", 2)
+
+
+@pytest.mark.parametrize("method,workers", [("teleport", 1), ("threading", 0), ("sync", 999)])
+def test_bad_runner_arguments(method: str, workers: int) -> None:
+    with pytest.raises(NogilbenchError):
+        make_runner(method, workers)
+
+
+def test_worker_error_propagates(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.jpg")
+    with make_runner("threading", 2) as runner, pytest.raises(FileNotFoundError):
+        runner.map(WORKLOADS["pillow"], [missing], load=load_file)
