@@ -15,6 +15,7 @@ import os
 import statistics
 import subprocess
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ def run_cell_process(
         env=cell_environment(),
         cwd=PROJECT_ROOT,
     )
+    started = time.perf_counter()
     try:
         with TreeMemorySampler(process.pid) as sampler:
             stdout, stderr = process.communicate(json.dumps(asdict(spec)), timeout=timeout_s)
@@ -109,12 +111,14 @@ def run_cell_process(
         _kill_tree(process)  # Ctrl-C or SIGTERM: leave no pool workers behind
         raise
     peak_mb = sampler.peak_bytes / 2**20
+    cell_wall_s = time.perf_counter() - started
     lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         outcome = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         last_error = (stderr.strip().splitlines() or ["no output"])[-1]
         outcome = {"status": "error", "error": f"cell exited {process.returncode}: {last_error}"}
+    outcome["cell_wall_s"] = round(cell_wall_s, 4)
     return outcome, peak_mb
 
 
@@ -160,6 +164,7 @@ def result_row(
         "status": outcome.get("status", "error"),
         "error": outcome.get("error"),
         "startup_ms": outcome.get("startup_ms"),
+        "cell_wall_s": outcome.get("cell_wall_s"),
         "cpu_per_core": outcome.get("cpu_per_core") or [],
         "peak_rss_mb": round(peak_rss_mb, 1) if peak_rss_mb else outcome.get("ru_maxrss_mb"),
     }

@@ -78,6 +78,7 @@ class Result(SQLModel, table=True):
     peak_rss_mb: float | None = None  # whole process tree, children included
     spread: float | None = None  # (max - min) / median of the repeats
     startup_ms: float | None = None  # process start + imports + pool start, outside the timing
+    cell_wall_s: float | None = None  # the whole cell process, seen by the orchestrator
     cores: int = 0
     oversubscribed: bool = False
     start_method: str | None = Field(default=None, max_length=20)
