@@ -1,0 +1,74 @@
+"""The service's database: one engine, both migration chains, outage-tolerant start-up.
+
+The app starts even when the database is down (the log says so); `ensure_ready` retries
+the migrations on the next request, so the service recovers by itself when the database
+comes back. Until then every request that needs it answers 503 DATABASE_UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+import nogilbench
+from nogilbench.errors import StoreUnavailable
+from nogilbench.store.db import check_connection, make_engine, migrate, safe_url
+
+logger = logging.getLogger("api.database")
+
+LIBRARY_MIGRATIONS = Path(nogilbench.__file__).resolve().parent / "migrations"
+API_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LIBRARY_VERSION_TABLE = "alembic_version_nogilbench"
+API_VERSION_TABLE = "alembic_version_api"
+
+
+class Database:
+    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url, check=False)
+        self._run_migrations = run_migrations
+        self._ready = not run_migrations
+        self._lock = threading.Lock()
+
+    @property
+    def display_url(self) -> str:
+        return safe_url(self.url)
+
+    def ensure_ready(self) -> None:
+        """Migrate once (both chains); raise StoreUnavailable while the database is down."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                check_connection(self.engine)
+                migrate(self.engine, LIBRARY_MIGRATIONS, LIBRARY_VERSION_TABLE)
+                migrate(self.engine, API_MIGRATIONS, API_VERSION_TABLE)
+            except DBAPIError as exc:
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                raise StoreUnavailable(f"cannot migrate the database: {reason}") from None
+            self._ready = True
+            logger.info("database ready at %s", self.display_url)
+
+    def check(self) -> None:
+        """SELECT 1 (and the pending migrations); raises StoreUnavailable."""
+        check_connection(self.engine)
+        self.ensure_ready()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A plain session (callers commit); the schema is made ready first."""
+        self.ensure_ready()
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,148 @@
+"""The FastAPI app: `uvicorn api.main:app` (settings from the environment).
+
+`create_app(settings)` builds an independent app (its own engine, folders, metrics
+registry, job pool), which is what the tests use. At start-up the app migrates both
+schema chains (the library's and its own), recovers interrupted jobs, and starts the job
+pool; if the database is down it still starts, answers 503 where the database is needed,
+and recovers when the database returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import Scope
+
+from api.database import Database
+from api.errors import install_error_handlers
+from api.metrics import Metrics
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.routers import auth, benchmarks, images, jobs, ops
+from api.security import PasswordHasher, TokenService, load_or_create_secret_key
+from api.services.benchmarks import sweep_runner
+from api.services.job_runner import JobManager
+from api.services.system import SystemService
+from api.settings import Settings
+from api.state import AppServices, CpuLimiter
+from api.storage import FileStore
+from nogilbench.errors import StoreUnavailable
+from nogilbench.runners import gil_enabled
+from nogilbench.store.db import database_url
+
+logger = logging.getLogger("api")
+
+UPLOAD_PATH = "/api/images/upload"
+JSON_BODY_LIMIT = 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024
+
+DESCRIPTION = """
+An image service built on the **nogilbench** library: upload images, run pipelines of
+operations on them (one at a time or as background batch jobs on any of the library's
+concurrency runners), and run and compare benchmark sweeps.
+
+Authenticate with `POST /auth/login` (or the **Authorize** button) and send
+`Authorization: Bearer <access token>`. Every error is `{"error_code", "message"}`.
+"""
+
+TAGS = [
+    {"name": "auth", "description": "Accounts and JWTs (short access tokens, rotating refresh)."},
+    {"name": "images", "description": "Your images: upload, process, download. Owner only."},
+    {"name": "jobs", "description": "Background batch processing with progress and SSE."},
+    {"name": "benchmarks", "description": "Benchmark sweeps in the shared results store."},
+    {"name": "operations", "description": "Health, metrics, system, available operations."},
+]
+
+
+def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
+    database = Database(database_url(settings.database_url), run_migrations=settings.run_migrations)
+    secret = load_or_create_secret_key(settings.secret_key, settings.secret_key_file)
+    uploads = FileStore(settings.uploads_dir)
+    outputs = FileStore(settings.outputs_dir)
+    results = FileStore(settings.results_dir)
+    manager = JobManager(
+        database,
+        uploads,
+        outputs,
+        results,
+        metrics,
+        settings.job_concurrency,
+        settings.max_pixels,
+    )
+    manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
+    return AppServices(
+        settings=settings,
+        database=database,
+        hasher=PasswordHasher(settings.bcrypt_rounds),
+        tokens=TokenService(secret, settings.access_token_minutes, settings.refresh_token_days),
+        uploads=uploads,
+        outputs=outputs,
+        results=results,
+        metrics=metrics,
+        cpu=CpuLimiter(settings.cpu_workers),
+        jobs=manager,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = _build_services(settings, metrics)
+        app.state.services = services
+        app.state.system = SystemService()
+        logger.info(
+            "starting: database %s, data %s, GIL %s, CPU limiter %d",
+            services.database.display_url,
+            settings.data_dir,
+            "enabled" if gil_enabled() else "disabled",
+            settings.cpu_workers,
+        )
+        try:
+            services.database.ensure_ready()
+        except StoreUnavailable as exc:
+            logger.error("database unavailable at start-up (will retry per request): %s", exc)
+        services.jobs.start()
+        try:
+            yield
+        finally:
+            services.jobs.stop()
+            services.database.dispose()
+
+    app = FastAPI(
+        title="nogilbench image service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (auth.router, images.router, jobs.router, benchmarks.router, ops.router):
+        app.include_router(router)
+
+    upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
+
+    def body_limit(scope: Scope) -> int:
+        return upload_limit if scope["path"].rstrip("/") == UPLOAD_PATH else JSON_BODY_LIMIT
+
+    # Added last = outermost: the access log sees every response, 413s included.
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, slow_ms=settings.slow_request_ms)
+    return app
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger("api")
+    if not root.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+_configure_logging()
+app = create_app()

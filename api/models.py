@@ -1,0 +1,114 @@
+"""The service's own tables (users, refresh tokens, images, jobs, job items).
+
+They live beside the library's `sweeps`/`results` in the same database but have their own
+Alembic chain (`api/migrations`, version table `alembic_version_api`). Datetimes are naive
+UTC, stored the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, MetaData, Table, Text
+from sqlmodel import Field, SQLModel
+
+from nogilbench.store.models import utcnow
+
+__all__ = ["Image", "Job", "JobItem", "RefreshToken", "User", "api_metadata", "utcnow"]
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True, max_length=254)
+    password_hash: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+
+
+class RefreshToken(SQLModel, table=True):
+    """One issued refresh token (by its `jti`); a login starts a family, each refresh extends it."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    family_id: str = Field(index=True, max_length=64)
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    expires_at: datetime = Field(sa_type=DateTime())
+    used_at: datetime | None = Field(default=None, sa_type=DateTime())
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class Image(SQLModel, table=True):
+    __tablename__ = "images"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    filename: str = Field(max_length=255)  # the client's name, shown only, never used on disk
+    stored_name: str = Field(max_length=64)  # generated
+    source_format: str = Field(max_length=10)
+    content_type: str = Field(max_length=50)
+    width: int
+    height: int
+    size_bytes: int
+    status: str = Field(default="uploaded", max_length=20)  # uploaded | processed
+    processed_name: str | None = Field(default=None, max_length=64)
+    processed_format: str | None = Field(default=None, max_length=10)
+    processed_size_bytes: int | None = None
+    processed_width: int | None = None
+    processed_height: int | None = None
+    pipeline: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    processing_ms: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    processed_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class Job(SQLModel, table=True):
+    """A batch (images through a pipeline) or benchmark (a library sweep) run in the background."""
+
+    __tablename__ = "jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="users.id", index=True)
+    kind: str = Field(default="batch", max_length=20)  # batch | benchmark
+    status: str = Field(default="queued", max_length=20)  # queued|processing|completed|failed
+    method: str = Field(default="threading", max_length=40)
+    workers: int = 1
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    result_name: str | None = Field(default=None, max_length=64)
+    sweep_id: int | None = None
+    error: str | None = Field(default=None, sa_type=Text())
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    started_at: datetime | None = Field(default=None, sa_type=DateTime())
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class JobItem(SQLModel, table=True):
+    __tablename__ = "job_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    position: int
+    image_id: int | None = None  # no foreign key: deleting an image keeps the job's history
+    source_name: str = Field(max_length=64)
+    filename: str = Field(max_length=255)
+    status: str = Field(default="pending", max_length=20)  # pending | completed | failed
+    output_name: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, sa_type=Text())
+
+
+API_TABLES = ("users", "refresh_tokens", "images", "jobs", "job_items")
+
+
+def api_metadata() -> MetaData:
+    """A MetaData holding only the API's tables (SQLModel.metadata also has the library's)."""
+    metadata = MetaData()
+    for name in API_TABLES:
+        table: Table = SQLModel.metadata.tables[name]
+        table.to_metadata(metadata)
+    return metadata

@@ -1,0 +1,1 @@
+"""Data access: SQLModel queries only, no HTTP and no business rules."""

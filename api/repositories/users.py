@@ -1,0 +1,22 @@
+"""Users."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from api.models import User
+
+
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email)).first()
+
+
+def get(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def add(session: Session, email: str, password_hash: str) -> User:
+    user = User(email=email, password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    return user

@@ -1,0 +1,1 @@
+"""HTTP endpoints: parse, call one service method, shape the response. No try/except here."""

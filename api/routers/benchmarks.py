@@ -1,0 +1,85 @@
+"""/api/benchmarks: run a sweep through the library as a job; read and compare sweeps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from api.deps import CurrentUser, Services, SessionDep
+from api.errors import error_responses
+from api.routers.jobs import accepted
+from api.schemas import BenchmarkRequest, CompareRead, JobAccepted, SweepDetail, SweepRead
+from api.services.benchmarks import BenchmarkService
+from nogilbench.errors import InvalidParameter
+
+router = APIRouter(prefix="/api/benchmarks", tags=["benchmarks"])
+
+
+def benchmark_service(services: Services, session: SessionDep) -> BenchmarkService:
+    return BenchmarkService(session, services.jobs)
+
+
+Benchmarks = Annotated[BenchmarkService, Depends(benchmark_service)]
+
+
+def parse_ids(ids: str) -> list[int]:
+    parts = [part.strip() for part in ids.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise InvalidParameter("ids must be a comma-separated list of benchmark ids, e.g. 1,2")
+    return [int(part) for part in parts]
+
+
+@router.post(
+    "/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    summary="Run a benchmark sweep",
+    description="Validates the sweep parameters with the library and runs the sweep as a "
+    "background job (each cell in a fresh subprocess, as the CLI does). Follow it like any "
+    "job; its `sweep_id` names the stored benchmark once completed.",
+    responses=error_responses("INVALID_TOKEN", "INVALID_PARAMETER", "FEATURE_UNAVAILABLE"),
+)
+def run_benchmark(body: BenchmarkRequest, user: CurrentUser, service: Benchmarks) -> JobAccepted:
+    job = service.submit(user, body)
+    return accepted(job.id, job.status)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/",
+    response_model=list[SweepRead],
+    summary="Stored benchmarks",
+    description="Every sweep in the results store (from the API, the CLI or the notebooks).",
+    responses=error_responses("INVALID_TOKEN", "FEATURE_UNAVAILABLE", validation=False),
+)
+def list_benchmarks(user: CurrentUser, service: Benchmarks) -> list[SweepRead]:
+    return service.list_sweeps()
+
+
+@router.get(
+    "/compare",
+    response_model=CompareRead,
+    summary="Compare benchmarks",
+    description="The summary table (the one the CLI and the report print) over several "
+    "sweeps: `?ids=1,2`.",
+    responses=error_responses(
+        "INVALID_TOKEN", "INVALID_PARAMETER", "BENCHMARK_NOT_FOUND", "FEATURE_UNAVAILABLE"
+    ),
+)
+def compare_benchmarks(
+    user: CurrentUser,
+    service: Benchmarks,
+    ids: Annotated[str, Query(max_length=500, description="comma-separated ids")],
+) -> CompareRead:
+    return service.compare(parse_ids(ids))
+
+
+@router.get(
+    "/{sweep_id}",
+    response_model=SweepDetail,
+    summary="One benchmark",
+    description="The sweep's parameters, host, interpreters and its summary table.",
+    responses=error_responses("INVALID_TOKEN", "BENCHMARK_NOT_FOUND", "FEATURE_UNAVAILABLE"),
+)
+def get_benchmark(sweep_id: int, user: CurrentUser, service: Benchmarks) -> SweepDetail:
+    return service.detail(sweep_id)

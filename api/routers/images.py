@@ -1,0 +1,146 @@
+"""/api/images: upload, list, get, process, download, delete (owner only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, File, Query, UploadFile, status
+from fastapi.responses import FileResponse, Response
+
+from api.deps import CurrentUser, Services, SessionDep
+from api.errors import error_responses
+from api.schemas import ImageRead
+from api.services.images import ImageService
+from nogilbench.pipeline import pipeline_json_schema
+
+router = APIRouter(prefix="/api/images", tags=["images"])
+
+PIPELINE_EXAMPLE = {
+    "operations": [{"op": "resize", "width": 320, "height": 240}, {"op": "grayscale"}],
+    "format": "webp",
+    "quality": 80,
+}
+
+
+def image_service(services: Services, session: SessionDep) -> ImageService:
+    settings = services.settings
+    return ImageService(
+        session,
+        services.uploads,
+        services.outputs,
+        services.cpu,
+        services.metrics,
+        settings.max_upload_bytes,
+        settings.max_pixels,
+    )
+
+
+Images = Annotated[ImageService, Depends(image_service)]
+
+
+def _view(image: Any) -> ImageRead:
+    return ImageRead.model_validate(image, from_attributes=True)
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImageRead,
+    summary="Upload an image",
+    description="Multipart field `file`. The size limit is enforced while the body streams "
+    "in; the format is sniffed from the bytes (JPEG, PNG, WebP, GIF, TIFF, BMP); images "
+    "declaring more pixels than the limit are refused before decoding. The file is stored "
+    "under a generated name.",
+    responses=error_responses("INVALID_TOKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"),
+)
+async def upload(
+    file: Annotated[UploadFile, File(description="the image")],
+    user: CurrentUser,
+    service: Images,
+) -> ImageRead:
+    return _view(await service.upload(user, file))
+
+
+@router.get(
+    "/",
+    response_model=list[ImageRead],
+    summary="Your images",
+    description="Newest first; only your own images are listed.",
+    responses=error_responses("INVALID_TOKEN"),
+)
+def list_images(
+    user: CurrentUser,
+    service: Images,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[ImageRead]:
+    return [_view(image) for image in service.list_for(user, offset, limit)]
+
+
+@router.get(
+    "/{image_id}",
+    response_model=ImageRead,
+    summary="One image's record",
+    description="Dimensions, formats and, once processed, the pipeline that was applied.",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND"),
+)
+def get_image(image_id: int, user: CurrentUser, service: Images) -> ImageRead:
+    return _view(service.get(user, image_id))
+
+
+@router.post(
+    "/{image_id}/process",
+    response_model=ImageRead,
+    summary="Run a pipeline on an image",
+    description="The body is a nogilbench pipeline (see `GET /api/operations`): ordered "
+    "operations with bounded parameters, the output format and quality. The work runs off "
+    "the event loop through the CPU limiter; the output has no metadata. Processing again "
+    "replaces the previous output.",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": pipeline_json_schema(), "example": PIPELINE_EXAMPLE}
+            },
+        }
+    },
+)
+async def process_image(
+    image_id: int,
+    pipeline: Annotated[dict[str, Any], Body()],
+    user: CurrentUser,
+    service: Images,
+) -> ImageRead:
+    return _view(await service.process(user, image_id, pipeline))
+
+
+@router.get(
+    "/{image_id}/download",
+    response_class=FileResponse,
+    summary="Download the processed image",
+    description="The output of the last `process` call, with its media type.",
+    responses={
+        200: {
+            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+            "description": "the processed image",
+        },
+        **error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "IMAGE_NOT_PROCESSED"),
+    },
+)
+def download_image(image_id: int, user: CurrentUser, service: Images) -> FileResponse:
+    path, media_type, filename = service.download(user, image_id)
+    return FileResponse(path, media_type=media_type, filename=filename)
+
+
+@router.delete(
+    "/{image_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Delete an image",
+    description="Removes the record, the upload and the processed output.",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND"),
+)
+def delete_image(image_id: int, user: CurrentUser, service: Images) -> Response:
+    service.delete(user, image_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

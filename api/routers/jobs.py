@@ -1,0 +1,123 @@
+"""/api/jobs: batch processing in the background, status, SSE progress, zip result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.responses import FileResponse, StreamingResponse
+
+from api.deps import CurrentUser, Services, SessionDep
+from api.errors import error_responses
+from api.schemas import BatchRequest, JobAccepted, JobRead
+from api.services.jobs import JobService
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+def job_service(services: Services, session: SessionDep) -> JobService:
+    settings = services.settings
+    return JobService(
+        session,
+        services.database,
+        services.jobs,
+        services.results,
+        settings.batch_max_images,
+        settings.batch_max_workers,
+    )
+
+
+Jobs = Annotated[JobService, Depends(job_service)]
+
+
+def accepted(job_id: int, job_status: str) -> JobAccepted:
+    return JobAccepted(
+        job_id=job_id,
+        status=job_status,
+        status_url=f"/api/jobs/{job_id}",
+        events_url=f"/api/jobs/{job_id}/events",
+    )
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    summary="Process several images in the background",
+    description="Stores a job and answers at once with its id. The images run through the "
+    "pipeline on a nogilbench runner (`method`, `workers`); follow the progress with "
+    "`GET /api/jobs/{id}` or the `/events` stream, then fetch the zip from `/result`.",
+    responses=error_responses(
+        "INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION", "METHOD_UNAVAILABLE"
+    ),
+)
+def create_batch(body: BatchRequest, user: CurrentUser, service: Jobs) -> JobAccepted:
+    job = service.submit_batch(user, body)
+    return accepted(job.id, job.status)  # type: ignore[arg-type]
+
+
+@router.get(
+    "/",
+    response_model=list[JobRead],
+    summary="Your jobs",
+    description="Batch and benchmark jobs you started, newest first.",
+    responses=error_responses("INVALID_TOKEN"),
+)
+def list_jobs(
+    user: CurrentUser,
+    service: Jobs,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[JobRead]:
+    return service.list_for(user, offset, limit)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobRead,
+    summary="A job's status",
+    description="Status (queued, processing, completed, failed), progress done/total, "
+    "failures and timings.",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND"),
+)
+def get_job(job_id: int, user: CurrentUser, service: Jobs) -> JobRead:
+    return service.get(user, job_id)
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    summary="Follow a job (Server-Sent Events)",
+    description="A `text/event-stream`: a `progress` event with the job's state on every "
+    "change, then a final `done` event, after which the stream ends. "
+    "Try `curl -N -H 'Authorization: Bearer ...' .../events`.",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+        **error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND"),
+    },
+)
+async def job_events(
+    job_id: int, user: CurrentUser, services: Services, service: Jobs
+) -> StreamingResponse:
+    stream = await service.events(user, job_id, services.settings.sse_poll_seconds)
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/{job_id}/result",
+    response_class=FileResponse,
+    summary="Download a batch job's outputs (zip)",
+    description="A zip of every processed image, numbered in request order; images that "
+    "failed are listed in FAILED.txt inside it. Available once the job is completed.",
+    responses={
+        200: {"content": {"application/zip": {}}, "description": "the archive"},
+        **error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY"),
+    },
+)
+def job_result(job_id: int, user: CurrentUser, service: Jobs) -> FileResponse:
+    path, filename = service.result(user, job_id)
+    return FileResponse(path, media_type="application/zip", filename=filename)

@@ -1,0 +1,199 @@
+"""Request and response bodies (what the OpenAPI document shows)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from api.security import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
+
+# Deliberately simple: one @, a dot in the domain, no spaces. Mail delivery is the real check.
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"email": "ada@example.com", "password": "correct horse"}}
+    )
+
+    email: str = Field(max_length=254, description="login name; stored lower-cased")
+    password: str = Field(
+        description=f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes (UTF-8)"
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not EMAIL_PATTERN.match(value):
+            raise ValueError("not a valid e-mail address")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        if len(value) < MIN_PASSWORD_CHARS:
+            raise ValueError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
+        if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
+            raise ValueError(f"the password may be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
+        return value
+
+
+class UserRead(BaseModel):
+    id: int
+    email: str
+    created_at: datetime
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="access token lifetime in seconds")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class ImageRead(BaseModel):
+    id: int
+    filename: str
+    source_format: str
+    content_type: str
+    width: int
+    height: int
+    size_bytes: int
+    status: Literal["uploaded", "processed"]
+    processed_format: str | None = None
+    processed_size_bytes: int | None = None
+    processed_width: int | None = None
+    processed_height: int | None = None
+    pipeline: dict[str, Any] | None = None
+    processing_ms: float | None = None
+    created_at: datetime
+    processed_at: datetime | None = None
+
+
+BATCH_METHODS = ("sync", "asyncio", "threading", "free-threaded", "multiprocessing")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_ids: list[int] = Field(min_length=1, description="your images, processed in this order")
+    pipeline: dict[str, Any] = Field(description="a nogilbench pipeline (see /api/operations)")
+    method: Literal["sync", "asyncio", "threading", "free-threaded", "multiprocessing"] | None = (
+        Field(
+            default=None,
+            description="concurrency model; default free-threaded when the server runs with "
+            "the GIL off, threading otherwise",
+        )
+    )
+    workers: int = Field(default=4, ge=1, le=256)
+
+
+class JobRead(BaseModel):
+    id: int
+    kind: Literal["batch", "benchmark"]
+    status: Literal["queued", "processing", "completed", "failed"]
+    method: str
+    workers: int
+    total: int
+    done: int
+    failed: int
+    progress: float = Field(description="done / total, 0..1")
+    parameters: dict[str, Any]
+    sweep_id: int | None = None
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    elapsed_s: float | None = Field(default=None, description="processing time so far / total")
+    result_url: str | None = None
+
+
+class JobAccepted(BaseModel):
+    job_id: int
+    status: str
+    status_url: str
+    events_url: str
+
+
+class OperationParam(BaseModel):
+    name: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    required: bool
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class OperationRead(BaseModel):
+    name: str
+    summary: str
+    params: list[OperationParam]
+
+
+class OperationsRead(BaseModel):
+    operations: list[OperationRead]
+    pipeline_schema: dict[str, Any]
+    output_formats: list[str]
+
+
+class HealthRead(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+class BenchmarkRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "workloads": ["pillow"],
+                "images": [2],
+                "workers": [1],
+                "methods": ["sync"],
+                "repeats": 1,
+                "image_size": [64, 48],
+            }
+        },
+    )
+
+    name: str | None = Field(default=None, max_length=200, description="default: generated")
+    workloads: list[str] = Field(default=["pillow"], min_length=1, max_length=4)
+    images: list[int] = Field(default=[10], min_length=1, max_length=6)
+    workers: list[int] = Field(default=[1, 2, 4], min_length=1, max_length=8)
+    methods: list[str] = Field(default=["sync", "threading"], min_length=1, max_length=6)
+    repeats: int = Field(default=3, ge=1, le=20)
+    image_size: tuple[int, int] = Field(default=(640, 427), description="width, height")
+    baseline: bool = Field(
+        default=False,
+        description="also time sync on a default (GIL) build of the same Python version",
+    )
+
+
+class SweepRead(BaseModel):
+    id: int
+    name: str
+    status: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    parameters: dict[str, Any]
+    cell_count: int
+    git_commit: str | None = None
+
+
+class SweepDetail(SweepRead):
+    host: dict[str, Any]
+    interpreters: list[dict[str, Any]]
+    library_versions: dict[str, Any]
+    summary: list[dict[str, Any]]
+
+
+class CompareRead(BaseModel):
+    sweeps: list[SweepRead]
+    rows: list[dict[str, Any]]

@@ -1,0 +1,168 @@
+"""Passwords (passlib API from the `libpass` distribution, bcrypt) and JWTs (pyjwt, HS256).
+
+Tokens: access tokens are short-lived (`type: access`); refresh tokens carry
+`type: refresh` and a `jti` that the database tracks so that each one is used once.
+Decoding pins HS256 and requires `exp`, `iat` and `sub`; anything else is INVALID_TOKEN.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+from passlib.context import CryptContext
+
+from api.errors import InvalidToken
+
+logger = logging.getLogger("api.security")
+
+ALGORITHM = "HS256"
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt >= 5: refuses) anything longer
+MIN_PASSWORD_CHARS = 8
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+class PasswordHasher:
+    def __init__(self, rounds: int = 12) -> None:
+        self._context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=rounds)
+        # Verified against when the e-mail is unknown, so both paths cost one bcrypt check.
+        self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._context.hash(password)
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+            self._context.verify("x", self._dummy_hash)
+            return False
+        if password_hash is None:
+            self._context.verify(password, self._dummy_hash)
+            return False
+        try:
+            return bool(self._context.verify(password, password_hash))
+        except ValueError:  # a malformed stored hash
+            return False
+
+
+def load_or_create_secret_key(configured: str | None, key_file: Path) -> str:
+    """The configured key, else the one kept in `key_file` (created 0600 on first start)."""
+    if configured:
+        return configured
+    if key_file.exists():
+        mode = key_file.stat().st_mode & 0o777
+        if mode & 0o077:
+            logger.warning("secret key file %s is readable by others (mode %o)", key_file, mode)
+        return key_file.read_text(encoding="utf-8").strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first
+        return key_file.read_text(encoding="utf-8").strip()
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    logger.warning(
+        "SECRET_KEY is not set: generated a random key in %s (mode 0600); tokens survive "
+        "restarts while that file is kept. Set SECRET_KEY in production.",
+        key_file,
+    )
+    return key
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    user_id: int
+    jti: str
+    family_id: str
+    expires_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenService:
+    def __init__(self, secret_key: str, access_minutes: int, refresh_days: int) -> None:
+        if not secret_key:
+            raise ValueError("the secret key must not be empty")
+        self._key = secret_key
+        self.access_lifetime = timedelta(minutes=access_minutes)
+        self.refresh_lifetime = timedelta(days=refresh_days)
+
+    def _encode(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def create_access_token(self, user_id: int) -> str:
+        now = _now()
+        return self._encode(
+            {
+                "sub": str(user_id),
+                "type": ACCESS,
+                "iat": now,
+                "exp": now + self.access_lifetime,
+                "jti": uuid.uuid4().hex,
+            }
+        )
+
+    def create_refresh_token(self, user_id: int, family_id: str) -> tuple[str, RefreshClaims]:
+        now = _now()
+        claims = RefreshClaims(user_id, uuid.uuid4().hex, family_id, now + self.refresh_lifetime)
+        token = self._encode(
+            {
+                "sub": str(user_id),
+                "type": REFRESH,
+                "iat": now,
+                "exp": claims.expires_at,
+                "jti": claims.jti,
+                "fam": family_id,
+            }
+        )
+        return token, claims
+
+    def decode(self, token: str, expected_type: str) -> dict[str, Any]:
+        """Verified claims of a token of `expected_type`; InvalidToken otherwise."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("the token has expired") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("the token is invalid") from None
+        if claims.get("type") != expected_type:
+            raise InvalidToken(
+                f"not an {expected_type} token"
+                if expected_type == ACCESS
+                else f"not a {expected_type} token"
+            )
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject.isdigit():
+            raise InvalidToken("the token is invalid")
+        if expected_type == REFRESH and not (
+            isinstance(claims.get("jti"), str) and isinstance(claims.get("fam"), str)
+        ):
+            raise InvalidToken("the token is invalid")
+        return claims
+
+    def user_id_from_access(self, token: str) -> int:
+        return int(self.decode(token, ACCESS)["sub"])
+
+    def refresh_claims(self, token: str) -> RefreshClaims:
+        claims = self.decode(token, REFRESH)
+        return RefreshClaims(
+            int(claims["sub"]),
+            claims["jti"],
+            claims["fam"],
+            datetime.fromtimestamp(claims["exp"], UTC),
+        )

@@ -1,0 +1,1 @@
+"""Business rules. Services raise NogilbenchError subclasses; routers only call them."""

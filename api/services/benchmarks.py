@@ -1,0 +1,165 @@
+"""Benchmark sweeps through the library: run one as a job, read the shared results store.
+
+The sweeps and results are the library's tables: the CLI, the notebooks and this API read
+the same rows through `nogilbench.store.repository` and the same summary table through
+`nogilbench.analysis.summary_rows`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from sqlmodel import Session
+
+from api.database import Database
+from api.errors import BenchmarkNotFound, FeatureUnavailable
+from api.models import Job, User
+from api.schemas import BenchmarkRequest, CompareRead, SweepDetail, SweepRead
+from api.services.job_runner import JobManager
+from nogilbench.errors import InvalidParameter
+
+MAX_COMPARE = 20
+
+
+def _library(module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise FeatureUnavailable(
+            f"benchmarks need {module}, which this installation lacks ({exc})"
+        ) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "item") and callable(value.item):  # numpy / pandas scalars
+        return _jsonable(value.item())
+    return value
+
+
+def make_config(parameters: dict[str, Any]) -> Any:
+    """A validated `nogilbench.sweep.SweepConfig` (raises InvalidParameter)."""
+    sweep = _library("nogilbench.sweep")
+    values = dict(parameters)
+    values["image_size"] = tuple(values["image_size"])
+    try:
+        config = sweep.SweepConfig(**values)
+    except TypeError as exc:
+        raise InvalidParameter(f"invalid benchmark parameters: {exc}") from None
+    config.validate()
+    return config
+
+
+def sweep_runner(
+    database: Database, image_dir: Path
+) -> Callable[[Job, Callable[[int, int], None]], int]:
+    """The JobManager hook that runs a benchmark job's sweep and returns the sweep id.
+
+    Sample images are generated (once per size, seeded) under `image_dir`.
+    """
+
+    def run(job: Job, progress: Callable[[int, int], None]) -> int:
+        sweep = _library("nogilbench.sweep")
+        config = make_config(job.parameters)
+
+        def on_cell(finished: int, total: int, _row: object = None) -> None:
+            progress(finished, total)
+
+        sweep_id = sweep.run_sweep(config, database.engine, on_cell=on_cell, image_dir=image_dir)
+        return int(sweep_id)
+
+    return run
+
+
+def _sweep_view(sweep: Any) -> SweepRead:
+    return SweepRead(
+        id=sweep.id,
+        name=sweep.name,
+        status=sweep.status,
+        created_at=sweep.created_at,
+        finished_at=sweep.finished_at,
+        parameters=_jsonable(sweep.parameters or {}),
+        cell_count=sweep.cell_count or 0,
+        git_commit=sweep.git_commit,
+    )
+
+
+class BenchmarkService:
+    def __init__(self, session: Session, manager: JobManager) -> None:
+        self.session = session
+        self.manager = manager
+
+    def submit(self, user: User, request: BenchmarkRequest) -> Job:
+        name = request.name or (f"api-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}")
+        parameters = request.model_dump(mode="json")
+        parameters["name"] = name
+        make_config(parameters)  # refuse bad parameters now (400), not in the background
+        total = (
+            len(request.workloads)
+            * len(request.images)
+            * len(request.workers)
+            * len(request.methods)
+        )
+        job = Job(
+            owner_id=user.id,  # type: ignore[arg-type]
+            kind="benchmark",
+            method=",".join(request.methods),
+            workers=max(request.workers),
+            total=total,
+            parameters=parameters,
+        )
+        self.session.add(job)
+        self.session.commit()
+        self.session.refresh(job)
+        self.manager.submit(job.id)  # type: ignore[arg-type]
+        return job
+
+    def list_sweeps(self) -> list[SweepRead]:
+        repository = _library("nogilbench.store.repository")
+        return [_sweep_view(sweep) for sweep in repository.list_sweeps(self.session)]
+
+    def _sweep(self, sweep_id: int) -> Any:
+        repository = _library("nogilbench.store.repository")
+        sweep = repository.get_sweep(self.session, sweep_id)
+        if sweep is None:
+            raise BenchmarkNotFound(f"benchmark {sweep_id} does not exist")
+        return sweep
+
+    def _rows(self, sweep_ids: list[int]) -> list[dict[str, Any]]:
+        repository = _library("nogilbench.store.repository")
+        analysis = _library("nogilbench.analysis")
+        results = repository.results_for(self.session, sweep_ids)
+        return [_jsonable(dict(row)) for row in analysis.summary_rows(results)]
+
+    def detail(self, sweep_id: int) -> SweepDetail:
+        sweep = self._sweep(sweep_id)
+        return SweepDetail(
+            **_sweep_view(sweep).model_dump(),
+            host=_jsonable(sweep.host or {}),
+            interpreters=_jsonable(sweep.interpreters or []),
+            library_versions=_jsonable(sweep.library_versions or {}),
+            summary=self._rows([sweep_id]),
+        )
+
+    def compare(self, sweep_ids: list[int]) -> CompareRead:
+        unique = list(dict.fromkeys(sweep_ids))
+        if not unique:
+            raise InvalidParameter("give at least one benchmark id: ?ids=1,2")
+        if len(unique) > MAX_COMPARE:
+            raise InvalidParameter(f"compare at most {MAX_COMPARE} benchmarks at once")
+        sweeps = [_sweep_view(self._sweep(sweep_id)) for sweep_id in unique]
+        return CompareRead(sweeps=sweeps, rows=self._rows(unique))

@@ -1,0 +1,190 @@
+"""Upload, list, process, download and delete images, each user seeing only their own."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from fastapi import UploadFile
+from sqlmodel import Session
+
+from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge
+from api.metrics import Metrics
+from api.models import Image, User, utcnow
+from api.repositories import images
+from api.state import CpuLimiter, in_thread
+from api.storage import EXTENSIONS, FileStore
+from nogilbench.codec import MEDIA_TYPES, decode_image, encode_image
+from nogilbench.errors import NogilbenchError
+from nogilbench.pipeline import Pipeline, parse_pipeline
+
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Probe:
+    source_format: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    width: int
+    height: int
+
+
+def probe_image(data: bytes, max_pixels: int) -> Probe:
+    """Sniff and fully decode (corrupt files are refused now, not at processing time)."""
+    decoded = decode_image(data, max_pixels)
+    width, height = decoded.image.size
+    return Probe(decoded.source_format, width, height)
+
+
+def render(pipeline: Pipeline, data: bytes, max_pixels: int) -> Rendered:
+    decoded = decode_image(data, max_pixels)
+    image = pipeline.apply(decoded.image)
+    return Rendered(encode_image(image, pipeline.format, pipeline.quality), *image.size)
+
+
+def display_name(raw: str | None) -> str:
+    """The client's file name reduced to a harmless label (it never names a file on disk)."""
+    name = PureWindowsPath(PurePosixPath(raw or "").name).name
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return name[:255] or "upload"
+
+
+def owned_image(session: Session, image_id: int, user: User) -> Image:
+    image = images.get(session, image_id)
+    if image is None:
+        raise ImageNotFound(f"image {image_id} does not exist")
+    if image.owner_id != user.id:
+        raise Forbidden("this image belongs to another user")
+    return image
+
+
+class ImageService:
+    def __init__(
+        self,
+        session: Session,
+        uploads: FileStore,
+        outputs: FileStore,
+        cpu: CpuLimiter,
+        metrics: Metrics,
+        max_upload_bytes: int,
+        max_pixels: int,
+    ) -> None:
+        self.session = session
+        self.uploads = uploads
+        self.outputs = outputs
+        self.cpu = cpu
+        self.metrics = metrics
+        self.max_upload_bytes = max_upload_bytes
+        self.max_pixels = max_pixels
+
+    async def upload(self, user: User, file: UploadFile) -> Image:
+        try:
+            data = await self._read_limited(file)
+            probe = await self.cpu.run(probe_image, data, self.max_pixels)
+        except NogilbenchError as exc:
+            self.metrics.uploads_rejected.labels(exc.error_code).inc()
+            raise
+        stored_name = FileStore.new_name(EXTENSIONS.get(probe.source_format, "bin"))
+        await in_thread(self.uploads.write, stored_name, data)
+        record = Image(
+            owner_id=user.id,  # type: ignore[arg-type]
+            filename=display_name(file.filename),
+            stored_name=stored_name,
+            source_format=probe.source_format,
+            content_type=MEDIA_TYPES.get(
+                probe.source_format, f"image/{probe.source_format.lower()}"
+            ),
+            width=probe.width,
+            height=probe.height,
+            size_bytes=len(data),
+        )
+        try:
+            await in_thread(self._insert, record)
+        except BaseException:
+            await in_thread(self.uploads.delete, stored_name)
+            raise
+        self.metrics.images_uploaded.inc()
+        return record
+
+    def _insert(self, record: Image) -> None:
+        images.add(self.session, record)
+        self.session.commit()
+        self.session.refresh(record)
+
+    async def _read_limited(self, file: UploadFile) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await file.read(READ_CHUNK):
+            size += len(chunk)
+            if size > self.max_upload_bytes:
+                raise PayloadTooLarge(
+                    f"the file is larger than the upload limit of {self.max_upload_bytes:,} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def list_for(self, user: User, offset: int, limit: int) -> list[Image]:
+        return images.list_for_owner(self.session, user.id, offset, limit)  # type: ignore[arg-type]
+
+    def get(self, user: User, image_id: int) -> Image:
+        return owned_image(self.session, image_id, user)
+
+    async def process(self, user: User, image_id: int, raw_pipeline: Any) -> Image:
+        pipeline = parse_pipeline(raw_pipeline)
+        record = await in_thread(owned_image, self.session, image_id, user)
+        data = await in_thread(self.uploads.read, record.stored_name)
+        started = time.perf_counter()
+        rendered = await self.cpu.run(render, pipeline, data, self.max_pixels)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
+        output_name = FileStore.new_name(extension)
+        await in_thread(self.outputs.write, output_name, rendered.data)
+        previous = record.processed_name
+        record.status = "processed"
+        record.processed_name = output_name
+        record.processed_format = pipeline.format
+        record.processed_size_bytes = len(rendered.data)
+        record.processed_width = rendered.width
+        record.processed_height = rendered.height
+        record.pipeline = pipeline.to_dict()
+        record.processing_ms = round(elapsed_ms, 3)
+        record.processed_at = utcnow()
+        await in_thread(self._save, record)
+        await in_thread(self.outputs.delete, previous)
+        self.metrics.images_processed.labels("process").inc()
+        return record
+
+    def _save(self, record: Image) -> None:
+        self.session.add(record)
+        self.session.commit()
+        self.session.refresh(record)
+
+    def download(self, user: User, image_id: int) -> tuple[Path, str, str]:
+        """(path, media type, download name) of the processed output."""
+        record = owned_image(self.session, image_id, user)
+        if record.processed_name is None or record.processed_format is None:
+            raise ImageNotProcessed(f"image {image_id} has not been processed yet")
+        path = self.outputs.path(record.processed_name)
+        if not path.is_file():
+            raise ImageNotProcessed(f"the processed output of image {image_id} is missing")
+        media_type = MEDIA_TYPES[record.processed_format.upper()]
+        stem = Path(record.filename).stem or "image"
+        extension = {"jpeg": "jpg"}.get(record.processed_format, record.processed_format)
+        return path, media_type, f"{stem}-processed.{extension}"
+
+    def delete(self, user: User, image_id: int) -> None:
+        record = owned_image(self.session, image_id, user)
+        names = (record.stored_name, record.processed_name)
+        images.delete(self.session, record)
+        self.session.commit()
+        self.uploads.delete(names[0])
+        self.outputs.delete(names[1])

@@ -1,0 +1,188 @@
+"""Batch jobs as seen by the client: create, list, status, progress stream, result archive."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from api.database import Database
+from api.errors import Forbidden, ImageNotFound, JobNotFound, JobNotReady
+from api.models import Job, JobItem, User, utcnow
+from api.repositories import images, jobs
+from api.schemas import BatchRequest, JobRead
+from api.services.job_runner import JobManager
+from api.state import in_thread
+from api.storage import FileStore
+from nogilbench.errors import InvalidOperation, NogilbenchError
+from nogilbench.pipeline import parse_pipeline
+from nogilbench.runners import gil_enabled, make_runner
+
+TERMINAL = ("completed", "failed")
+HEARTBEAT_SECONDS = 15.0
+
+
+def default_method() -> str:
+    """Threads either way; `free-threaded` names them truthfully when the GIL is off."""
+    return "threading" if gil_enabled() else "free-threaded"
+
+
+def job_view(job: Job) -> JobRead:
+    elapsed = None
+    if job.started_at is not None:
+        end = job.finished_at or utcnow()
+        elapsed = round((end - job.started_at).total_seconds(), 3)
+    result_url = (
+        f"/api/jobs/{job.id}/result"
+        if job.kind == "batch" and job.status == "completed" and job.result_name
+        else None
+    )
+    return JobRead(
+        id=job.id,  # type: ignore[arg-type]
+        kind=job.kind,  # type: ignore[arg-type]
+        status=job.status,  # type: ignore[arg-type]
+        method=job.method,
+        workers=job.workers,
+        total=job.total,
+        done=job.done,
+        failed=job.failed,
+        progress=round((job.done + job.failed) / job.total, 4) if job.total else 0.0,
+        parameters=job.parameters,
+        sweep_id=job.sweep_id,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        elapsed_s=elapsed,
+        result_url=result_url,
+    )
+
+
+def owned_job(session: Session, job_id: int, user: User, kind: str | None = None) -> Job:
+    job = jobs.get(session, job_id)
+    if job is None or (kind is not None and job.kind != kind):
+        raise JobNotFound(f"job {job_id} does not exist")
+    if job.owner_id != user.id:
+        raise Forbidden("this job belongs to another user")
+    return job
+
+
+class JobService:
+    def __init__(
+        self,
+        session: Session,
+        database: Database,
+        manager: JobManager,
+        results: FileStore,
+        max_images: int,
+        max_workers: int,
+    ) -> None:
+        self.session = session
+        self.database = database
+        self.manager = manager
+        self.results = results
+        self.max_images = max_images
+        self.max_workers = max_workers
+
+    def submit_batch(self, user: User, request: BatchRequest) -> Job:
+        pipeline = parse_pipeline(request.pipeline)
+        if len(request.image_ids) > self.max_images:
+            raise InvalidOperation(f"a batch takes at most {self.max_images} images", "image_ids")
+        if len(set(request.image_ids)) != len(request.image_ids):
+            raise InvalidOperation("image_ids must not repeat an image", "image_ids")
+        if request.workers > self.max_workers:
+            raise InvalidOperation(f"workers must be at most {self.max_workers}", "workers")
+        method = request.method or default_method()
+        make_runner(method, request.workers)  # MethodUnavailable now, not in the background
+        found = images.get_many(self.session, request.image_ids)
+        for image_id in request.image_ids:
+            image = found.get(image_id)
+            if image is None:
+                raise ImageNotFound(f"image {image_id} does not exist")
+            if image.owner_id != user.id:
+                raise Forbidden(f"image {image_id} belongs to another user")
+        job = Job(
+            owner_id=user.id,  # type: ignore[arg-type]
+            kind="batch",
+            method=method,
+            workers=request.workers,
+            total=len(request.image_ids),
+            parameters={"image_ids": request.image_ids, "pipeline": pipeline.to_dict()},
+        )
+        items = [
+            JobItem(
+                job_id=0,
+                position=position,
+                image_id=image_id,
+                source_name=found[image_id].stored_name,
+                filename=found[image_id].filename,
+            )
+            for position, image_id in enumerate(request.image_ids)
+        ]
+        jobs.add(self.session, job, items)
+        self.session.commit()
+        self.session.refresh(job)
+        self.manager.submit(job.id)  # type: ignore[arg-type]
+        return job
+
+    def list_for(self, user: User, offset: int, limit: int) -> list[JobRead]:
+        rows = jobs.list_for_owner(self.session, user.id, offset, limit)  # type: ignore[arg-type]
+        return [job_view(job) for job in rows]
+
+    def get(self, user: User, job_id: int) -> JobRead:
+        return job_view(owned_job(self.session, job_id, user))
+
+    def result(self, user: User, job_id: int) -> tuple[Path, str]:
+        job = owned_job(self.session, job_id, user, kind="batch")
+        if job.status != "completed" or not job.result_name:
+            raise JobNotReady(f"job {job_id} is {job.status}; its result exists once completed")
+        return self.results.path(job.result_name), f"job-{job_id}.zip"
+
+    def _snapshot(self, job_id: int) -> JobRead | None:
+        # Its own short session per poll: the stream outlives the request's session.
+        with self.database.session() as session:
+            job = jobs.get(session, job_id)
+            return None if job is None else job_view(job)
+
+    async def events(self, user: User, job_id: int, poll_seconds: float) -> AsyncIterator[str]:
+        """Check access now (errors get the envelope), then return the SSE frame stream."""
+        await in_thread(owned_job, self.session, job_id, user)
+        return self._stream(job_id, poll_seconds)
+
+    async def _stream(self, job_id: int, poll_seconds: float) -> AsyncIterator[str]:
+        """SSE frames: `progress` on every change, then one `done` (or `error`) and the end."""
+        last: tuple[Any, ...] | None = None
+        last_sent = time.monotonic()
+        yield "retry: 2000\n\n"
+        while True:
+            try:
+                view = await in_thread(self._snapshot, job_id)
+            except (NogilbenchError, DBAPIError):
+                error = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
+                yield _frame("error", error)
+                return
+            if view is None:
+                yield _frame("error", {"error_code": "JOB_NOT_FOUND", "message": "job deleted"})
+                return
+            state = (view.status, view.done, view.failed, view.total)
+            if state != last:
+                last = state
+                last_sent = time.monotonic()
+                yield _frame("progress", view.model_dump(mode="json"))
+            if view.status in TERMINAL:
+                yield _frame("done", view.model_dump(mode="json"))
+                return
+            if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
+                last_sent = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(poll_seconds)
+
+
+def _frame(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -1,0 +1,64 @@
+"""Service settings, read from environment variables (or a `.env` file) with safe defaults.
+
+Every field maps to an upper-case environment variable of the same name, e.g.
+`DATABASE_URL`, `SECRET_KEY`, `ACCESS_TOKEN_MINUTES`, `MAX_UPLOAD_BYTES`, `DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nogilbench.codec import DEFAULT_MAX_PIXELS
+from nogilbench.store.db import PROJECT_ROOT
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: the SQLite file data/nogilbench.db"
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="HS256 signing key; when unset one is generated into DATA_DIR/secret_key",
+    )
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="uploads, outputs, key")
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=7, ge=1, le=90)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, ge=1)
+    cpu_workers: int = Field(default_factory=_cores, ge=1, description="CPU limiter size")
+    job_concurrency: int = Field(default=2, ge=1, le=16, description="jobs running at once")
+    batch_max_images: int = Field(default=100, ge=1, le=1000)
+    batch_max_workers: int = Field(default=32, ge=1, le=256)
+    slow_request_ms: float = Field(default=500.0, ge=0)
+    sse_poll_seconds: float = Field(default=0.25, gt=0, le=5)
+    run_migrations: bool = Field(default=True, description="migrate the schema at start-up")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret_key"

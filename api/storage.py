@@ -1,0 +1,64 @@
+"""Files on disk under generated names: uploads, processed outputs, job result archives.
+
+Names are random hex plus an extension chosen by the service, never the client's filename,
+and every lookup goes through `_path`, which accepts only such names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{2,4}$")
+EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "TIFF": "tif",
+    "BMP": "bmp",
+}
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def new_name(extension: str) -> str:
+        return f"{uuid.uuid4().hex}.{extension}"
+
+    def _path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise ValueError(f"not a generated storage name: {name!r}")
+        return self.root / name
+
+    def path(self, name: str) -> Path:
+        return self._path(name)
+
+    def write(self, name: str, data: bytes) -> Path:
+        """Write atomically (temp file + rename), so readers never see half a file."""
+        target = self._path(name)
+        descriptor, temp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return target
+
+    def read(self, name: str) -> bytes:
+        return self._path(name).read_bytes()
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def delete(self, name: str | None) -> None:
+        if name:
+            self._path(name).unlink(missing_ok=True)
