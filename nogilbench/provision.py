@@ -174,8 +174,11 @@ def install_dir(version: str, kind: str) -> Path:
 
 
 def _installed_python(prefix: Path) -> Path | None:
-    candidates = sorted(glob.glob(str(prefix / "bin" / "python3.[0-9]*")), key=len)
-    candidates = [c for c in candidates if re.search(r"python3\.\d+t?$", c)]
+    """``bin/python3.Xt`` in a free-threaded install (which also has python3.X), else python3.X."""
+    candidates = [
+        c for c in glob.glob(str(prefix / "bin" / "python3.*")) if re.search(r"3\.\d+t?$", c)
+    ]
+    candidates.sort(key=lambda c: (not c.endswith("t"), len(c)))
     return Path(candidates[0]) if candidates else None
 
 

@@ -76,6 +76,15 @@ inputs_hash() { # base-python-path extra-words...
   } | sha256sum | cut -d' ' -f1
 }
 
+# pip, quiet; errors are shown. Drops the one-line notices about this machine's optional
+# local package mirrors (not errors); pip's exit status is kept (pipefail).
+pip_install() { # venv-dir pip-args...
+  local dir=$1
+  shift
+  "$dir/bin/python" -m pip install "${PIP_QUIET[@]}" "$@" 2>&1 \
+    | { grep -v "^WARNING: Location 'file:.*' is ignored" || true; }
+}
+
 # make_venv DIR BASE_PYTHON PIP_ARGS...: (re)create DIR when its stamp is stale.
 make_venv() {
   local dir=$1 base=$2
@@ -90,8 +99,8 @@ make_venv() {
   say "$dir: creating from $base"
   rm -rf "$dir"
   "$base" -m venv "$dir"
-  "$dir/bin/python" -m pip install "${PIP_QUIET[@]}" --upgrade pip
-  "$dir/bin/python" -m pip install "${PIP_QUIET[@]}" "$@"
+  pip_install "$dir" --upgrade pip
+  pip_install "$dir" "$@"
   echo "$want" >"$stamp"
 }
 
@@ -135,7 +144,8 @@ if [ -n "$FT_PYTHON" ]; then
   # pydantic-core ships free-threaded 3.13 wheels only up to 2.41 (pydantic < 2.13).
   case "$FT_VERSION" in 3.13.*) FT_EXTRA+=('pydantic<2.13') ;; esac
   # psycopg[binary] has no free-threaded wheels: plain psycopg over the system libpq instead.
-  FT_PIP=(-e '.[api]' 'psycopg>=3.2' "${FT_EXTRA[@]}")
+  # pydantic-core needs Rust to build: wheels only, pip picks the newest version that has one.
+  FT_PIP=(--only-binary=pydantic-core -e '.[api]' 'psycopg>=3.2' "${FT_EXTRA[@]}")
   make_venv .venv-ft "$FT_PYTHON" "${FT_PIP[@]}"
   # Everything the free-threaded side imports must keep the GIL off.
   .venv-ft/bin/python -X gil=0 -c '
