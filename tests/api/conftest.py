@@ -1,0 +1,76 @@
+"""Fixtures of the API suite: one app per test, on SQLite and on the session's PostgreSQL."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# `tests/` is on sys.path (pytest's rootdir conftest) and holds a folder named `api`; put the
+# repository root first so `import api` is always the service package, never that folder.
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")  # starlette's TestClient notice
+
+from api_helpers import bearer, login, make_settings, register, upload  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from api.main import create_app  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'api.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return make_settings(db_url, tmp_path / "data")
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_user(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """Register + log in; returns the Authorization headers."""
+
+    def make(email: str) -> dict[str, str]:
+        register(client, email)
+        return bearer(login(client, email)["access_token"])
+
+    return make
+
+
+@pytest.fixture
+def auth_headers(make_user: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    return make_user("owner@example.com")
+
+
+@pytest.fixture
+def other_headers(make_user: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    return make_user("intruder@example.com")
+
+
+@pytest.fixture
+def uploaded(client: TestClient, auth_headers: dict[str, str]) -> dict:
+    response = upload(client, auth_headers)
+    assert response.status_code == 201, response.text
+    return response.json()
