@@ -82,3 +82,21 @@ def test_unreachable_store_is_one_clear_error(url: str) -> None:
         make_engine(url)
     assert "\n" not in caught.value.message
     assert "secret" not in caught.value.message
+
+
+def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
+    """A sweep and the API starting together on a fresh database both succeed."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from nogilbench.store.repository import open_store; open_store(sys.argv[1])"
+    )
+    starters = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, store_url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in starters]
+    assert [p.returncode for p in starters] == [0] * 4, errors

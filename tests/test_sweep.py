@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlmodel import Session, select
 
 from nogilbench.errors import InvalidParameter
 from nogilbench.interpreters import InterpreterInfo, current
 from nogilbench.store import repository
+from nogilbench.store.db import make_engine
 from nogilbench.store.models import Result
 from nogilbench.sweep import Interpreters, SweepConfig, plan, run_sweep
 
@@ -64,7 +65,9 @@ def test_tiny_sweep_on_free_threaded_build(tmp_path: Path, ft_interpreter: Inter
 
 
 def _count(db: Path) -> tuple[int, int]:
-    engine = repository.open_store(f"sqlite:///{db}")
+    engine = make_engine(f"sqlite:///{db}")  # no migration: only the sweep under test writes
+    if "results" not in inspect(engine).get_table_names():
+        return 0, 0
     with Session(engine) as session:
         total = session.exec(select(func.count()).select_from(Result)).one()
         distinct = len(repository.finished_cells(session, 1))

@@ -23,6 +23,7 @@ from nogilbench.errors import StoreUnavailable
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "nogilbench.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_KEY = 0x6E6F67696C  # any constant shared by every nogilbench process
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -109,6 +110,34 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations across processes (a sweep and the API may start together)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+                connection.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
     """Bring the schema to the newest Alembic revision of `script_location`.
 
@@ -123,7 +152,8 @@ def migrate(engine: Engine, script_location: Path, version_table: str) -> None:
     config.attributes["connection_engine"] = engine
     config.attributes["version_table"] = version_table
     try:
-        command.upgrade(config, "head")
+        with _migration_lock(engine):
+            command.upgrade(config, "head")
     except OperationalError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise StoreUnavailable(f"cannot migrate the database: {reason}") from None
