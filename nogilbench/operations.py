@@ -15,6 +15,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from nogilbench.errors import InvalidOperation
+from nogilbench.kernels import KERNELS, convolve3x3
 
 ParamValue = int | float | str | bool
 
@@ -126,6 +127,18 @@ def _rotate(image: Image.Image, angle: float, expand: bool) -> Image.Image:
     return image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=expand)
 
 
+def _python_convolve(image: Image.Image, kernel: str, passes: int, max_side: int) -> Image.Image:
+    # Pure-Python work on purpose: the operation the GIL serialises (see nogilbench.kernels).
+    grey = ImageOps.grayscale(image)
+    if max(grey.size) > max_side:
+        grey = grey.copy()
+        grey.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    pixels: bytes | bytearray = grey.tobytes()
+    for _ in range(passes):
+        pixels = convolve3x3(pixels, grey.width, grey.height, KERNELS[kernel])
+    return Image.frombytes("L", grey.size, bytes(pixels))
+
+
 @lru_cache(maxsize=32)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     # Pillow's bundled default font scales when FreeType is available (Pillow >= 10.1).
@@ -199,6 +212,17 @@ OPERATIONS: dict[str, Operation] = {
                 "expand": ParamSpec(bool, True, description="grow the canvas to fit"),
             },
             _rotate,
+        ),
+        Operation(
+            "python_convolve",
+            "3x3 convolution in pure Python on a grey copy, at most max_side pixels a side "
+            "(CPU-bound interpreter work: the GIL serialises it, free-threading does not).",
+            {
+                "kernel": ParamSpec(str, "sharpen", choices=tuple(KERNELS)),
+                "passes": ParamSpec(int, 1, 1, 4),
+                "max_side": ParamSpec(int, 256, 16, 512, description="longest side processed"),
+            },
+            _python_convolve,
         ),
         Operation(
             "watermark",

@@ -21,13 +21,13 @@ from pathlib import Path
 from PIL import Image
 
 from nogilbench.codec import decode_image
+from nogilbench.kernels import convolve3x3
 from nogilbench.pipeline import BENCHMARK_PIPELINE
 
 # Downscaled width for the pure-Python kernel and number of passes: sized so one image costs
 # tens of milliseconds on a current x86-64 core (the sweep records the real per-image time).
 PURE_PYTHON_WIDTH = 192
 PURE_PYTHON_PASSES = 2
-SHARPEN_KERNEL = (0, -1, 0, -1, 5, -1, 0, -1, 0)
 
 
 def load_file(path: str) -> bytes:
@@ -38,24 +38,6 @@ def load_file(path: str) -> bytes:
 def pillow_compute(data: bytes) -> str:
     output = BENCHMARK_PIPELINE.run(data)
     return hashlib.sha1(output).hexdigest()[:16]
-
-
-def convolve3x3(
-    pixels: bytes | bytearray, width: int, height: int, kernel: tuple[int, ...] = SHARPEN_KERNEL
-) -> bytearray:
-    """Pure-Python 3x3 convolution of 8-bit grey pixels, edges copied, results clamped 0..255."""
-    k0, k1, k2, k3, k4, k5, k6, k7, k8 = kernel
-    out = bytearray(pixels)
-    for y in range(1, height - 1):
-        above, row, below = (y - 1) * width, y * width, (y + 1) * width
-        for x in range(1, width - 1):
-            total = (
-                k0 * pixels[above + x - 1] + k1 * pixels[above + x] + k2 * pixels[above + x + 1]
-                + k3 * pixels[row + x - 1] + k4 * pixels[row + x] + k5 * pixels[row + x + 1]
-                + k6 * pixels[below + x - 1] + k7 * pixels[below + x] + k8 * pixels[below + x + 1]
-            )  # fmt: skip
-            out[row + x] = 0 if total < 0 else 255 if total > 255 else total
-    return out
 
 
 def grey_pixels(data: bytes, width: int = PURE_PYTHON_WIDTH) -> tuple[bytes, int, int]:

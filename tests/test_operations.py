@@ -103,3 +103,13 @@ def test_json_schema_lists_every_operation() -> None:
     resize = next(v for v in variants if v["title"] == "resize")
     assert resize["required"] == ["op", "width", "height"]
     assert resize["properties"]["width"]["maximum"] == 8192
+
+
+def test_python_convolve_is_bounded_and_matches_kernel() -> None:
+    out = run({"operations": [{"op": "python_convolve", "max_side": 64}]})
+    assert out.mode == "L" and out.size == (64, 32)
+    flat = parse_pipeline({"operations": [{"op": "python_convolve", "kernel": "edge"}]})
+    edges = flat.apply(Image.new("RGB", (40, 30), (90, 90, 90)))
+    assert set(edges.tobytes()[41:79]) == {0}  # a flat image has no edges inside the border
+    with pytest.raises(InvalidOperation):
+        parse_pipeline({"operations": [{"op": "python_convolve", "max_side": 4096}]})
