@@ -230,7 +230,8 @@ def error_responses(
             "description": "Error: " + ", ".join(unique),
             "content": {
                 "application/json": {
-                    "example": {"error_code": unique[0], "message": "what went wrong"}
+                    "schema": {"$ref": "#/components/schemas/ErrorBody"},
+                    "example": {"error_code": unique[0], "message": "what went wrong"},
                 }
             },
         }

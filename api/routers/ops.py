@@ -16,6 +16,8 @@ from api.state import in_thread
 
 router = APIRouter(tags=["operations"])
 
+INTERNAL_ONLY = error_responses("INTERNAL_ERROR", validation=False, database=False)
+
 
 @router.get(
     "/health",
@@ -36,7 +38,10 @@ async def health(services: Services) -> HealthRead:
     summary="Prometheus metrics",
     description="Text exposition format: requests by route and status, latency histogram, "
     "requests in flight, jobs finished/running, images uploaded and processed.",
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "metrics"}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "metrics"},
+        **INTERNAL_ONLY,
+    },
 )
 def metrics(services: Services) -> PlainTextResponse:
     return PlainTextResponse(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -47,6 +52,7 @@ def metrics(services: Services) -> PlainTextResponse:
     summary="Interpreter, GIL state, threads, CPU and memory",
     description="The interpreter (version, free-threaded build or not), whether the GIL is "
     "enabled right now, the process's threads, CPU use and memory, and the host.",
+    responses=INTERNAL_ONLY,
 )
 def system(request: Request, services: Services) -> dict[str, Any]:
     return request.app.state.system.info(
@@ -60,6 +66,7 @@ def system(request: Request, services: Services) -> dict[str, Any]:
     summary="Image operations and the pipeline schema",
     description="Every operation with its parameters and bounds (the library's registry), "
     "and the JSON Schema of a pipeline as `process` and `batch` accept it.",
+    responses=INTERNAL_ONLY,
 )
 def operations() -> dict[str, Any]:
     return operations_listing()

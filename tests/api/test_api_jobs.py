@@ -1,0 +1,244 @@
+"""Batch jobs end to end: 202, status, SSE progress, zip result, ownership, recovery."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+from api_helpers import assert_envelope, bearer, image_bytes, login, make_settings, register, upload
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api.main import create_app
+from api.models import Job, JobItem
+from nogilbench.runners import gil_enabled
+
+PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 32}], "format": "png"}
+
+
+def upload_many(client, headers, count: int) -> list[int]:
+    return [
+        upload(client, headers, image_bytes((64, 48), color=(i * 40, 80, 120))).json()["id"]
+        for i in range(count)
+    ]
+
+
+def wait_for(client, headers, job_id: int, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("completed", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def read_events(client, headers, job_id: int) -> list[tuple[str, dict]]:
+    events = []
+    with client.stream("GET", f"/api/jobs/{job_id}/events", headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line.removeprefix("data: "))))
+    return events
+
+
+def test_batch_end_to_end_with_sse(client, auth_headers):
+    ids = upload_many(client, auth_headers, 4)
+    response = client.post(
+        "/api/jobs/batch",
+        json={"image_ids": ids, "pipeline": PIPELINE, "method": "threading", "workers": 2},
+        headers=auth_headers,
+    )
+    assert response.status_code == 202, response.text
+    accepted = response.json()
+    job_id = accepted["job_id"]
+    assert accepted["status"] == "queued"
+    assert accepted["events_url"] == f"/api/jobs/{job_id}/events"
+
+    events = read_events(client, auth_headers, job_id)
+    names = [name for name, _ in events]
+    assert names[-1] == "done" and set(names[:-1]) == {"progress"}
+    done_counts = [data["done"] for name, data in events if name == "progress"]
+    assert done_counts == sorted(done_counts)
+    final = events[-1][1]
+    assert final["status"] == "completed" and final["done"] == 4 and final["progress"] == 1.0
+
+    job = client.get(f"/api/jobs/{job_id}", headers=auth_headers).json()
+    assert job["status"] == "completed" and (job["total"], job["done"], job["failed"]) == (4, 4, 0)
+    assert job["method"] == "threading" and job["workers"] == 2
+    assert job["elapsed_s"] is not None and job["started_at"] and job["finished_at"]
+
+    result = client.get(job["result_url"], headers=auth_headers)
+    assert result.status_code == 200 and result.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(result.content)) as archive:
+        names = sorted(archive.namelist())
+        assert names == [f"{n:03d}-photo.png" for n in range(1, 5)]
+        from PIL import Image
+
+        first = Image.open(io.BytesIO(archive.read(names[0])))
+        assert max(first.size) == 32
+
+    listing = client.get("/api/jobs/", headers=auth_headers).json()
+    assert [item["id"] for item in listing] == [job_id]
+    metrics = client.get("/metrics").text
+    assert 'nogilbench_jobs_total{kind="batch",status="completed"} 1.0' in metrics
+    assert 'nogilbench_images_processed_total{source="batch"} 4.0' in metrics
+
+
+def test_default_method_follows_the_gil(client, auth_headers):
+    ids = upload_many(client, auth_headers, 1)
+    job_id = client.post(
+        "/api/jobs/batch", json={"image_ids": ids, "pipeline": PIPELINE}, headers=auth_headers
+    ).json()["job_id"]
+    job = wait_for(client, auth_headers, job_id)
+    assert job["method"] == ("threading" if gil_enabled() else "free-threaded")
+
+
+def test_sync_and_asyncio_runners(client, auth_headers):
+    ids = upload_many(client, auth_headers, 2)
+    for method in ("sync", "asyncio"):
+        job_id = client.post(
+            "/api/jobs/batch",
+            json={"image_ids": ids, "pipeline": PIPELINE, "method": method, "workers": 2},
+            headers=auth_headers,
+        ).json()["job_id"]
+        assert wait_for(client, auth_headers, job_id)["status"] == "completed"
+
+
+def test_free_threaded_method_needs_the_gil_off(client, auth_headers):
+    ids = upload_many(client, auth_headers, 1)
+    response = client.post(
+        "/api/jobs/batch",
+        json={"image_ids": ids, "pipeline": PIPELINE, "method": "free-threaded"},
+        headers=auth_headers,
+    )
+    if gil_enabled():
+        assert_envelope(response, 400, "METHOD_UNAVAILABLE")
+    else:
+        assert response.status_code == 202
+
+
+def test_batch_validation(client, auth_headers, other_headers):
+    ids = upload_many(client, auth_headers, 1)
+    cases = [
+        ({"image_ids": [], "pipeline": PIPELINE}, 422, "VALIDATION_ERROR"),
+        ({"image_ids": ids, "pipeline": {"operations": []}}, 400, "INVALID_OPERATION"),
+        ({"image_ids": ids + ids, "pipeline": PIPELINE}, 400, "INVALID_OPERATION"),
+        ({"image_ids": [999999], "pipeline": PIPELINE}, 404, "IMAGE_NOT_FOUND"),
+        ({"image_ids": ids, "pipeline": PIPELINE, "method": "gpu"}, 422, "VALIDATION_ERROR"),
+        ({"image_ids": ids, "pipeline": PIPELINE, "workers": 0}, 422, "VALIDATION_ERROR"),
+        ({"image_ids": ids, "pipeline": PIPELINE, "extra": 1}, 422, "VALIDATION_ERROR"),
+    ]
+    for body, status, code in cases:
+        assert_envelope(
+            client.post("/api/jobs/batch", json=body, headers=auth_headers), status, code
+        )
+    response = client.post(
+        "/api/jobs/batch", json={"image_ids": ids, "pipeline": PIPELINE}, headers=other_headers
+    )
+    assert_envelope(response, 403, "FORBIDDEN")
+
+
+def test_jobs_are_private(client, auth_headers, other_headers):
+    ids = upload_many(client, auth_headers, 1)
+    job_id = client.post(
+        "/api/jobs/batch", json={"image_ids": ids, "pipeline": PIPELINE}, headers=auth_headers
+    ).json()["job_id"]
+    wait_for(client, auth_headers, job_id)
+    for path in ("", "/result", "/events"):
+        assert_envelope(
+            client.get(f"/api/jobs/{job_id}{path}", headers=other_headers), 403, "FORBIDDEN"
+        )
+    assert client.get("/api/jobs/", headers=other_headers).json() == []
+    assert_envelope(client.get("/api/jobs/", headers={}), 401, "INVALID_TOKEN")
+    assert_envelope(
+        client.get("/api/jobs/99999/events", headers=auth_headers), 404, "JOB_NOT_FOUND"
+    )
+
+
+def test_failed_items_are_reported_not_fatal(client, app, auth_headers):
+    ids = upload_many(client, auth_headers, 2)
+    # Corrupt one stored upload behind the service's back.
+    with Session(app.state.services.database.engine) as session:
+        from api.models import Image
+
+        stored = session.get(Image, ids[1]).stored_name
+    (app.state.services.settings.uploads_dir / stored).write_bytes(b"garbage")
+    job_id = client.post(
+        "/api/jobs/batch", json={"image_ids": ids, "pipeline": PIPELINE}, headers=auth_headers
+    ).json()["job_id"]
+    job = wait_for(client, auth_headers, job_id)
+    assert job["status"] == "completed" and (job["done"], job["failed"]) == (1, 1)
+    archive = zipfile.ZipFile(
+        io.BytesIO(client.get(job["result_url"], headers=auth_headers).content)
+    )
+    assert sorted(archive.namelist()) == ["001-photo.png", "FAILED.txt"]
+    assert "002 photo.png" in archive.read("FAILED.txt").decode()
+
+
+def test_result_before_completion_is_409(client, app, auth_headers):
+    # A queued job that no worker picks up (inserted directly, manager not told).
+    with Session(app.state.services.database.engine) as session:
+        user_id = client.get("/auth/me", headers=auth_headers).json()["id"]
+        job = Job(owner_id=user_id, total=1, parameters={"pipeline": PIPELINE})
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    assert_envelope(
+        client.get(f"/api/jobs/{job_id}/result", headers=auth_headers), 409, "JOB_NOT_READY"
+    )
+    assert client.get(f"/api/jobs/{job_id}", headers=auth_headers).json()["status"] == "queued"
+
+
+def test_crash_recovery_at_start_up(db_url, tmp_path):
+    settings = make_settings(db_url, tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        register(client, "ada@example.com")
+        headers = bearer(login(client, "ada@example.com")["access_token"])
+        image = upload(client, headers).json()
+        user_id = client.get("/auth/me", headers=headers).json()["id"]
+        engine = client.app.state.services.database.engine
+        with Session(engine) as session:
+            stuck = Job(
+                owner_id=user_id,
+                status="processing",
+                total=1,
+                parameters={"image_ids": [image["id"]], "pipeline": PIPELINE},
+            )
+            waiting = Job(
+                owner_id=user_id,
+                status="queued",
+                total=1,
+                parameters={"image_ids": [image["id"]], "pipeline": PIPELINE},
+            )
+            session.add(stuck)
+            session.add(waiting)
+            session.flush()
+            session.add(
+                JobItem(
+                    job_id=waiting.id,
+                    position=0,
+                    image_id=image["id"],
+                    source_name=f"{'0' * 32}.png",
+                    filename="photo.png",
+                )
+            )
+            session.commit()
+            stuck_id, waiting_id = stuck.id, waiting.id
+        stored = client.app.state.services.settings.uploads_dir
+        source = next(stored.iterdir())
+        source.rename(stored / f"{'0' * 32}.png")
+    # "Restart": the new app fails the job the crash interrupted and re-runs the queued one.
+    with TestClient(create_app(settings)) as client:
+        interrupted = client.get(f"/api/jobs/{stuck_id}", headers=headers).json()
+        assert interrupted["status"] == "failed"
+        assert "server stopped" in interrupted["error"]
+        resumed = wait_for(client, headers, waiting_id)
+        assert resumed["status"] == "completed" and resumed["done"] == 1
