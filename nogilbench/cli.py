@@ -102,9 +102,35 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, help="file to write (default reports/results.<fmt>)")
     _database_option(export)
 
-    report = commands.add_parser("report", help="print a sweep's summary tables")
-    report.add_argument("--sweep", help="sweep name (default: the newest)")
+    report = commands.add_parser(
+        "report",
+        help="run (or resume) a sweep through the notebooks and render reports/report.html",
+        description="Runs notebooks/matrix.ipynb with papermill (the sweep: resumed if its "
+        "name exists, finished cells skipped), then notebooks/report.ipynb, and renders "
+        "reports/report.html without code, plus reports/figures/*.png and "
+        "reports/results.csv. --print only prints a stored sweep's tables.",
+    )
+    report.add_argument(
+        "--sweep", action="append", metavar="NAME",
+        help="sweep to run/resume and report (default: the parameter file's sweep_name, "
+        "'default'); repeat it to report several stored sweeps (nothing is run then)",
+    )  # fmt: skip
+    report.add_argument(
+        "--params", type=Path, metavar="YAML",
+        help="matrix.ipynb parameter file (default: a stored sweep's own parameters, else "
+        "notebooks/params/full.yaml; notebooks/params/tiny.yaml runs in a minute)",
+    )  # fmt: skip
+    report.add_argument(
+        "--no-sweep", action="store_true", help="run nothing: report the stored sweep(s) only"
+    )
+    report.add_argument(
+        "--output", type=Path, metavar="HTML", help="report file (default reports/report.html)"
+    )
     report.add_argument("--workers", type=int, help="worker count of the headline table")
+    report.add_argument(
+        "--print", action="store_true", dest="print_tables",
+        help="print the sweep's summary tables instead (default: the newest sweep)",
+    )  # fmt: skip
     _database_option(report)
     return parser
 
@@ -146,10 +172,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         }
         print(json.dumps({"host": host, "interpreters": interpreters}, indent=2))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     table = Table(title="Interpreters")
     for column in ("role", "path", "version", "build", "GIL can be disabled", "Pillow", "psutil"):
         table.add_column(column)
@@ -174,7 +199,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -202,7 +226,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.cell_timeout <= 0:
         raise InvalidParameter("--cell-timeout must be positive")
     engine = open_store(args.database_url)  # fails before any work if the store is unreachable
-    console = Console(stderr=True)
+    console = _console(stderr=True)
     interpreters = Interpreters.discover(config.baseline)
     _describe_interpreters(console, interpreters)
     columns = (
@@ -410,12 +434,48 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from nogilbench.store.repository import open_store
+    from nogilbench.store.db import database_url, safe_url
+    from nogilbench.store.repository import get_sweep_by_name, open_store
 
+    if args.workers is not None and args.workers < 1:
+        raise InvalidParameter("--workers must be at least 1")
+    names = args.sweep or []
     engine = open_store(args.database_url)
-    with Session(engine) as session:
-        sweep_id = _pick_sweep(session, args.sweep).id
-    _print_summary(engine, sweep_id, args.workers)
+    if args.print_tables:
+        with Session(engine) as session:
+            sweep_id = _pick_sweep(session, names[-1] if names else None).id
+        _print_summary(engine, sweep_id, args.workers)
+        return 0
+
+    from nogilbench.report.render import build_report, matrix_parameters_for, read_parameters
+
+    url = database_url(args.database_url)
+    run_sweep = not args.no_sweep and len(names) <= 1
+    matrix_parameters = None
+    if run_sweep:
+        params_file = args.params
+        if params_file is not None and not params_file.is_file():
+            raise InvalidParameter(f"no parameter file {params_file}")
+        name = names[0] if names else None
+        if name is None:
+            from nogilbench.report.render import FULL_PARAMS
+
+            name = str(read_parameters(params_file or FULL_PARAMS).get("sweep_name", "default"))
+        with Session(engine) as session:
+            stored = get_sweep_by_name(session, name)
+            stored_parameters = dict(stored.parameters) if stored is not None else None
+        matrix_parameters = matrix_parameters_for(name, params_file, stored_parameters)
+        names = [name]
+        print(f"sweep {name!r} in {safe_url(url)}: running/resuming", file=sys.stderr)
+    elif not names:
+        with Session(engine) as session:
+            names = [_pick_sweep(session, None).name]
+    engine.dispose()
+    paths = build_report(
+        url, names, matrix_parameters=matrix_parameters, html=args.output, workers=args.workers,
+        progress=sys.stderr,
+    )  # fmt: skip
+    print(f"report: {paths.html}")
     return 0
 
 
