@@ -1,0 +1,85 @@
+"""Benchmarks end to end on tiny parameters: run as a job, list, detail, compare."""
+
+from __future__ import annotations
+
+from api_helpers import assert_envelope
+from test_api_jobs import wait_for
+
+TINY = {
+    "workloads": ["pillow"],
+    "images": [2],
+    "workers": [1],
+    "methods": ["sync"],
+    "repeats": 1,
+    "image_size": [64, 48],
+}
+
+
+def run_tiny(client, headers, **overrides) -> dict:
+    response = client.post("/api/benchmarks/run", json={**TINY, **overrides}, headers=headers)
+    assert response.status_code == 202, response.text
+    job = wait_for(client, headers, response.json()["job_id"], timeout=120)
+    assert job["status"] == "completed", job
+    return job
+
+
+def test_benchmark_end_to_end(client, auth_headers):
+    job = run_tiny(client, auth_headers, name="tiny-api-sweep")
+    assert job["kind"] == "benchmark" and job["done"] == job["total"] == 1
+    sweep_id = job["sweep_id"]
+
+    listing = client.get("/api/benchmarks/", headers=auth_headers).json()
+    assert [(s["id"], s["name"]) for s in listing] == [(sweep_id, "tiny-api-sweep")]
+
+    detail = client.get(f"/api/benchmarks/{sweep_id}", headers=auth_headers).json()
+    assert detail["status"] == "completed" and detail["parameters"]["images"] == [2]
+    assert detail["host"] and detail["interpreters"]
+    (row,) = detail["summary"]
+    assert (row["workload"], row["method"], row["workers"], row["images"]) == (
+        "pillow", "sync", 1, 2,
+    )  # fmt: skip
+    assert row["status"] == "ok" and row["wall_median_s"] > 0
+
+
+def test_compare(client, auth_headers):
+    first = run_tiny(client, auth_headers)["sweep_id"]
+    second = run_tiny(client, auth_headers, images=[3])["sweep_id"]
+    body = client.get(f"/api/benchmarks/compare?ids={first},{second}", headers=auth_headers).json()
+    assert [sweep["id"] for sweep in body["sweeps"]] == [first, second]
+    assert sorted((row["sweep_id"], row["images"]) for row in body["rows"]) == [
+        (first, 2),
+        (second, 3),
+    ]
+
+
+def test_benchmark_errors(client, auth_headers):
+    assert_envelope(
+        client.get("/api/benchmarks/4242", headers=auth_headers), 404, "BENCHMARK_NOT_FOUND"
+    )
+    assert_envelope(
+        client.get("/api/benchmarks/compare?ids=4242", headers=auth_headers),
+        404,
+        "BENCHMARK_NOT_FOUND",
+    )
+    assert_envelope(
+        client.get("/api/benchmarks/compare?ids=1,x", headers=auth_headers),
+        400,
+        "INVALID_PARAMETER",
+    )
+    assert_envelope(
+        client.get("/api/benchmarks/compare", headers=auth_headers), 422, "VALIDATION_ERROR"
+    )
+    bad = client.post(
+        "/api/benchmarks/run", json={**TINY, "workloads": ["gpu"]}, headers=auth_headers
+    )
+    assert_envelope(bad, 400, "INVALID_PARAMETER")
+    small = client.post(
+        "/api/benchmarks/run", json={**TINY, "image_size": [4, 4]}, headers=auth_headers
+    )
+    assert_envelope(small, 400, "INVALID_PARAMETER")
+    assert_envelope(
+        client.post("/api/benchmarks/run", json={**TINY, "repeats": 0}, headers=auth_headers),
+        422,
+        "VALIDATION_ERROR",
+    )
+    assert_envelope(client.get("/api/benchmarks/"), 401, "INVALID_TOKEN")

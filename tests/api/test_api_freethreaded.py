@@ -1,0 +1,104 @@
+"""The same app under the free-threaded interpreter with the GIL off, served by uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _require_api_deps(python: str) -> None:
+    probe = subprocess.run(
+        [python, "-c", "import fastapi, uvicorn, jwt, passlib, api.main"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if probe.returncode != 0:
+        reason = f"{python} cannot import the API: {probe.stderr.strip().splitlines()[-1:]}"
+        if os.environ.get("NOGILBENCH_REQUIRE_FT", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason + " (run make setup)")
+
+
+@pytest.mark.freethreaded
+@pytest.mark.slow
+def test_uvicorn_under_free_threaded_python_reports_gil_disabled(ft_python, tmp_path):
+    _require_api_deps(ft_python)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ft.db'}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "SECRET_KEY": "free-threaded-test-secret-" + "x" * 40,
+        "BCRYPT_ROUNDS": "4",
+    }
+    env.pop("PYTHON_GIL", None)
+    command = [ft_python, "-X", "gil=0", "-m", "uvicorn", "api.main:app",
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    log = (tmp_path / "uvicorn.log").open("w+")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"uvicorn did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.2)
+        system = httpx.get(f"{base}/api/system", timeout=10).json()
+        assert system["python"]["free_threaded_build"] is True
+        assert system["python"]["gil_enabled"] is False
+        # A real request path on the GIL-free server: register, log in, upload, process.
+        password = "free threaded password"
+        assert (
+            httpx.post(
+                f"{base}/auth/register", json={"email": "ft@example.com", "password": password}
+            ).status_code
+            == 201
+        )
+        token = httpx.post(
+            f"{base}/auth/login", data={"username": "ft@example.com", "password": password}
+        ).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        from api_helpers import image_bytes
+
+        image = httpx.post(
+            f"{base}/api/images/upload",
+            headers=headers,
+            files={"file": ("a.png", image_bytes(), "image/png")},
+        ).json()
+        processed = httpx.post(
+            f"{base}/api/images/{image['id']}/process",
+            headers=headers,
+            json={"operations": [{"op": "blur"}]},
+            timeout=30,
+        )
+        assert processed.status_code == 200
+        assert httpx.get(f"{base}/api/system").json()["python"]["gil_enabled"] is False
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
