@@ -16,14 +16,15 @@ endif
 
 # ---------------------------------------------------------------------------------------------
 # Notebooks validated by `make test` with nbval (space-separated .ipynb paths).
-NBVAL_TARGETS ?=
+NBVAL_TARGETS ?= notebooks
+NBVAL_FLAGS ?= --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 # ---------------------------------------------------------------------------------------------
 
 .PHONY: help setup test report info lint serve serve-ft clean
 
 help:
 	@echo "make setup     interpreters + .venv, .venv-ft, .venv-gil (idempotent)"
-	@echo "make report    run the default sweep and export the results"
+	@echo "make report    run (or resume) the default sweep, render reports/report.html"
 	@echo "make test      the test suite (free-threaded and PostgreSQL tests included)"
 	@echo "make info      interpreters and host"
 	@echo "make lint      ruff check + ruff format --check"
@@ -34,11 +35,11 @@ setup:
 	scripts/setup.sh
 
 test: setup
-	$(PY) -m pytest -q tests $(if $(strip $(NBVAL_TARGETS)),--nbval $(NBVAL_TARGETS))
+	$(PY) -m pytest -q tests $(if $(strip $(NBVAL_TARGETS)),--nbval $(NBVAL_FLAGS) $(NBVAL_TARGETS))
 
+# matrix.ipynb (the default sweep, resumed if interrupted) -> report.ipynb -> reports/report.html
 report: setup
-	$(VENV)/bin/nogilbench sweep --name default
-	$(VENV)/bin/nogilbench export
+	$(VENV)/bin/nogilbench report
 
 info: setup
 	$(VENV)/bin/nogilbench info

@@ -1,0 +1,305 @@
+"""pandas DataFrames built from the store, for the report and the exploration notebooks.
+
+Everything here reshapes what `nogilbench.analysis` computes (`summary_rows`, `final_table`)
+into frames; no measurement or derived metric is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session
+
+from nogilbench.analysis import (
+    SUMMARY_COLUMNS,
+    UNSTABLE_SPREAD,
+    _get,
+    _main_interpreter,
+    final_table,
+    method_order,
+    summary_rows,
+)
+from nogilbench.errors import InvalidParameter
+from nogilbench.store import repository
+from nogilbench.store.models import Result, Sweep
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REPORTS_DIR = PROJECT_ROOT / "reports"
+FIGURES_DIR = REPORTS_DIR / "figures"
+
+# Stored columns the report needs beyond analysis.SUMMARY_COLUMNS.
+EXTRA_COLUMNS = (
+    "interpreter_version", "free_threaded_build", "gil_requested", "repeats", "wall_min_s",
+    "wall_max_s", "wall_times_s", "throughput_ips", "startup_ms", "cores", "start_method",
+)  # fmt: skip
+RESULT_COLUMNS = ("sweep", *SUMMARY_COLUMNS, *EXTRA_COLUMNS, "build")
+
+METHOD_LABELS = {
+    "sync": "sync",
+    "asyncio": "asyncio",
+    "threading": "threading (GIL on)",
+    "multiprocessing": "multiprocessing",
+    "free-threaded": "free-threaded (GIL off)",
+    "subinterpreters": "subinterpreters",
+}
+
+
+def resolve_database_url(url: str | None) -> str | None:
+    """`url` with a relative SQLite path made relative to the project root (not the cwd).
+
+    Notebooks run with their own folder as working directory (papermill, nbval, JupyterLab),
+    so `sqlite:///data/x.db` must mean the project's `data/x.db` wherever they run.
+    """
+    if not url:
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # open_store reports it as "not a database URL"
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(PROJECT_ROOT / database)).render_as_string(hide_password=False)
+
+
+def project_path(path: str | Path) -> Path:
+    """`path` with a relative path taken from the project root (notebooks run elsewhere)."""
+    path = Path(path)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def build_of(interpreter_label: str | None) -> str:
+    """'free-threaded' or 'default' from a stored interpreter label ('cpython-3.13.5t' -> ft)."""
+    return "free-threaded" if (interpreter_label or "").endswith("t") else "default"
+
+
+@dataclass
+class SweepData:
+    """One stored sweep and its result rows, read once from the store."""
+
+    sweep: Sweep
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.sweep.name
+
+    @property
+    def cores(self) -> int:
+        """Cores the sweep's cells could use (host affinity), as recorded with the sweep."""
+        recorded = self.sweep.host.get("usable_cores") if self.sweep.host else None
+        if recorded:
+            return int(recorded)
+        return max((r.cores for r in self.results if r.cores), default=1)
+
+    @property
+    def main_interpreter(self) -> str | None:
+        return _main_interpreter(self.results)
+
+    def frame(self) -> pd.DataFrame:
+        return results_frame(self.results, self.name)
+
+
+def load_sweeps(
+    database_url: str | None = None, names: Sequence[str] | None = None
+) -> list[SweepData]:
+    """The named sweeps (default: the newest one) with their results, from the store."""
+    engine = repository.open_store(resolve_database_url(database_url))
+    try:
+        with Session(engine) as session:
+            if names:
+                sweeps = []
+                for name in names:
+                    sweep = repository.get_sweep_by_name(session, name)
+                    if sweep is None:
+                        raise InvalidParameter(f"no sweep named {name!r} in this database")
+                    sweeps.append(sweep)
+            else:
+                stored = repository.list_sweeps(session)
+                if not stored:
+                    raise InvalidParameter("this database holds no sweep yet; run one first")
+                sweeps = [stored[-1]]
+            loaded = []
+            for sweep in sweeps:
+                assert sweep.id is not None
+                results = list(repository.results_for(session, [sweep.id]))
+                session.expunge_all()
+                loaded.append(SweepData(sweep, results))
+            return loaded
+    finally:
+        engine.dispose()
+
+
+def results_frame(results: Iterable[Any], sweep_name: str | None = None) -> pd.DataFrame:
+    """One row per cell: analysis.summary_rows plus the stored extras and the build."""
+    items = list(results)
+    rows = summary_rows(items)
+    for row, result in zip(rows, items, strict=True):
+        row.update({name: _get(result, name) for name in EXTRA_COLUMNS})
+        row["sweep"] = sweep_name
+        row["build"] = build_of(row["interpreter"])
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    if frame.empty:
+        return frame
+    frame["_order"] = frame["method"].map(method_order)
+    frame = frame.sort_values(["workload", "_order", "interpreter", "images", "workers"])
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def main_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the interpreter that ran the whole matrix (not the default-build baseline)."""
+    if frame.empty:
+        return frame
+    main = frame["interpreter"].value_counts().idxmax()
+    return frame[frame["interpreter"] == main]
+
+
+def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[(frame["status"] == "ok") & frame["wall_median_s"].notna()]
+
+
+def headline_workers(workers: Iterable[int], cores: int) -> int:
+    """The worker count of the headline table: the largest one that fits the cores."""
+    counts = sorted(set(workers))
+    if not counts:
+        raise InvalidParameter("no results to report")
+    return max((w for w in counts if w <= cores), default=counts[0])
+
+
+def method_label(method: str, interpreter: str | None = None, main: str | None = None) -> str:
+    label = METHOD_LABELS.get(method, method)
+    if interpreter and main and interpreter != main:
+        label += f" [{build_of(interpreter)} build]"
+    return label
+
+
+def headline_frame(results: Sequence[Any], workload: str, workers: int) -> pd.DataFrame:
+    """The seed's final table for one workload: methods as rows; wall time per image count,
+    peak memory and CPU% (at the largest image count) as columns; problems in `note`."""
+    lines = final_table(results, workload, workers)
+    main = _main_interpreter(results)
+    counts = sorted({_get(r, "images") for r in results if _get(r, "workload") == workload})
+    unstable = _unstable_counts(results, workload, workers, main)
+    table = []
+    for line in lines:
+        row: dict[str, Any] = {"method": method_label(line["method"], line["interpreter"], main)}
+        for count in counts:
+            row[f"{count} images (s)"] = line.get(f"time_{count}_s")
+        row["memory (MB)"] = line.get("memory_mb")
+        row["CPU %"] = line.get("cpu_percent")
+        row["speedup"] = line.get("speedup")
+        notes = []
+        flagged = unstable.get((line["method"], line["interpreter"]), [])
+        if flagged:
+            shown = ", ".join(str(n) for n in flagged)
+            notes.append(f"unstable at {shown} images (spread > {UNSTABLE_SPREAD:.0%})")
+        if line.get("note"):
+            notes.append(f"{line.get('status')}: {line['note']}")
+        row["note"] = "; ".join(notes)
+        table.append(row)
+    return pd.DataFrame(table)
+
+
+def _unstable_counts(
+    results: Sequence[Any], workload: str, workers: int, main: str | None
+) -> dict[tuple[str, str], list[int]]:
+    flagged: dict[tuple[str, str], list[int]] = {}
+    for row in summary_rows(results):
+        if row["workload"] != workload or not row["unstable"]:
+            continue
+        if row["interpreter"] == main and row["workers"] != workers:
+            continue
+        flagged.setdefault((row["method"], row["interpreter"]), []).append(row["images"])
+    return {key: sorted(counts) for key, counts in flagged.items()}
+
+
+def style_headline(table: pd.DataFrame) -> Any:
+    """The headline table formatted for the report (missing values say so, not NaN)."""
+    formats: dict[str, Any] = {c: "{:.3f}" for c in table.columns if c.endswith("(s)")}
+    formats |= {"memory (MB)": "{:.0f}", "CPU %": "{:.0f}", "speedup": "{:.2f}x"}
+    return table.style.format(formats, na_rep="—").hide(axis="index")
+
+
+def coverage_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """How many cells each workload x method x interpreter has, by status (deterministic)."""
+    if frame.empty:
+        return pd.DataFrame()
+    counts = (
+        frame.groupby(["workload", "interpreter", "method", "status"], sort=False)
+        .size()
+        .unstack("status", fill_value=0)
+        .reset_index()
+    )
+    counts["_order"] = counts["method"].map(method_order)
+    counts = counts.sort_values(["workload", "interpreter", "_order"]).drop(columns="_order")
+    counts.columns.name = None
+    return counts.reset_index(drop=True)
+
+
+def parameter_lines(sweep: Sweep) -> list[str]:
+    """The sweep's stored parameters, one `name: value` line each (deterministic)."""
+    return [f"{key}: {value}" for key, value in sorted(sweep.parameters.items())]
+
+
+def environment_frame(sweeps: Sequence[SweepData]) -> pd.DataFrame:
+    """Host, interpreters, builds, library versions and commit: one column per sweep."""
+    columns: dict[str, dict[str, Any]] = {}
+    for data in sweeps:
+        sweep, host = data.sweep, data.sweep.host or {}
+        facts: dict[str, Any] = {
+            "status": f"{sweep.status}, {len(data.results)}/{sweep.cell_count} cells",
+            "started (UTC)": f"{sweep.created_at:%Y-%m-%d %H:%M}",
+            "CPU": host.get("cpu_model"),
+            "cores (physical / logical / usable)": "{} / {} / {}".format(
+                host.get("physical_cores"), host.get("logical_cores"), host.get("usable_cores")
+            ),
+            "memory (GiB)": host.get("memory_total_gib"),
+            "OS": host.get("os") or host.get("platform"),
+        }
+        for info in sweep.interpreters:
+            if info.get("unavailable"):
+                facts[f"interpreter: {info.get('role')}"] = f"unavailable: {info['unavailable']}"
+                continue
+            build = "free-threaded build" if info.get("free_threaded_build") else "default build"
+            facts[f"interpreter: {info.get('label') or info.get('role')}"] = (
+                f"{info.get('version')} ({build}) {info.get('path')}"
+            )
+        for name, version in sorted(sweep.library_versions.items()):
+            facts[f"library: {name}"] = version or "not installed"
+        facts["git commit"] = sweep.git_commit or "unknown"
+        columns[sweep.name] = facts
+    return pd.DataFrame(columns).fillna("")
+
+
+def repeats_frame(
+    frame: pd.DataFrame, workload: str, method: str, workers: int, images: int
+) -> pd.DataFrame:
+    """One cell's timed repeats, one row per repeat (for the exploration notebook)."""
+    cell = frame[
+        (frame["workload"] == workload)
+        & (frame["method"] == method)
+        & (frame["workers"] == workers)
+        & (frame["images"] == images)
+    ]
+    rows = []
+    for _, row in cell.iterrows():
+        for index, wall in enumerate(row["wall_times_s"] or [], start=1):
+            rows.append({"interpreter": row["interpreter"], "repeat": index, "wall_s": wall})
+    return pd.DataFrame(rows, columns=["interpreter", "repeat", "wall_s"])
+
+
+def export_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Write the results frame as CSV (lists as JSON-like text), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    frame.to_csv(partial, index=False)
+    partial.replace(path)
+    return path

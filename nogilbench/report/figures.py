@@ -1,0 +1,312 @@
+"""The report's figures (seaborn/matplotlib), each readable without the code: titled, labelled
+axes, units, the core count marked; cells whose repeats disagree are drawn as hollow red
+markers and called out in the legend, never plotted as if they were solid numbers.
+
+Every function takes the results frame of one sweep (`data.results_frame`) and returns a
+matplotlib Figure, or None when the data holds nothing to draw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from nogilbench.analysis import UNSTABLE_SPREAD, method_order
+from nogilbench.report.conclusions import build_cost_frame
+from nogilbench.report.data import FIGURES_DIR, main_rows, method_label, ok_rows
+
+PALETTE = {
+    "sync": "#7f7f7f",
+    "asyncio": "#bcbd22",
+    "threading": "#d62728",
+    "multiprocessing": "#1f77b4",
+    "free-threaded": "#2ca02c",
+    "subinterpreters": "#9467bd",
+}
+UNSTABLE_LABEL = f"unstable: repeats spread > {UNSTABLE_SPREAD:.0%}"
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    rows = ok_rows(main_rows(frame)).copy()
+    if rows.empty:
+        return rows
+    rows["order"] = rows["method"].map(method_order)
+    rows["label"] = rows["method"].map(method_label)
+    return rows.sort_values(["order", "workers"])
+
+
+def _hue_order(rows: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(rows.sort_values("order")["method"]))
+
+
+def _legend(fig: Figure, methods: list[str], extra: list[Line2D] | None = None) -> None:
+    handles = [
+        Line2D([], [], color=PALETTE.get(m, "black"), marker="o", label=method_label(m))
+        for m in methods
+    ]
+    handles += extra or []
+    fig.legend(
+        handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False
+    )
+
+
+def _unstable_handle() -> Line2D:
+    return Line2D(
+        [], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="red",
+        markersize=11, label=UNSTABLE_LABEL,
+    )  # fmt: skip
+
+
+def _mark_unstable(ax: plt.Axes, rows: pd.DataFrame, y: str) -> bool:
+    flagged = rows[rows["unstable"].astype(bool)]
+    if flagged.empty:
+        return False
+    ax.scatter(
+        flagged["workers"], flagged[y], s=160, facecolors="none", edgecolors="red",
+        linewidths=1.5, zorder=5,
+    )  # fmt: skip
+    return True
+
+
+def _workers_axis(ax: plt.Axes, workers: list[int], cores: int) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(workers, [str(w) for w in workers])
+    ax.minorticks_off()
+    ax.axvline(cores, color="black", linestyle=":", linewidth=1)
+    ax.text(cores, 1.0, f" {cores} cores", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
+
+
+def _grid(rows: int, cols: int, width: float = 4.2, height: float = 3.4) -> tuple[Figure, list]:
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(width * cols, height * rows + 0.9), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    return fig, axes
+
+
+def wall_time_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
+    """Median wall time vs workers per method; rows: workloads, columns: image counts."""
+    rows = _prepare(frame)
+    if rows.empty:
+        return None
+    workloads = list(dict.fromkeys(rows["workload"]))
+    counts = sorted(rows["images"].unique())
+    workers = sorted(rows["workers"].unique())
+    methods = _hue_order(rows)
+    fig, axes = _grid(len(workloads), len(counts))
+    flagged = False
+    for i, workload in enumerate(workloads):
+        for j, count in enumerate(counts):
+            ax = axes[i][j]
+            cell = rows[(rows["workload"] == workload) & (rows["images"] == count)]
+            for method in methods:
+                line = cell[cell["method"] == method]
+                if line.empty:
+                    continue
+                ax.errorbar(
+                    line["workers"], line["wall_median_s"],
+                    yerr=[line["wall_median_s"] - line["wall_min_s"],
+                          line["wall_max_s"] - line["wall_median_s"]],
+                    color=PALETTE.get(method), marker="o", capsize=3, label=method_label(method),
+                )  # fmt: skip
+            flagged |= _mark_unstable(ax, cell, "wall_median_s")
+            _workers_axis(ax, workers, cores)
+            ax.set_ylim(bottom=0)
+            ax.set_title(f"{workload}, {count} images", fontsize=10)
+            ax.set_xlabel("workers")
+            ax.set_ylabel("wall time, median (s)" if j == 0 else "")
+    fig.suptitle("Wall time vs workers (bars: min-max of the repeats; lower is better)")
+    _legend(fig, methods, [_unstable_handle()] if flagged else None)
+    return fig
+
+
+def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
+    """Speedup vs sync against workers, with the ideal line and the core count, per workload."""
+    rows = _prepare(frame)
+    rows = rows[rows["speedup"].notna()] if not rows.empty else rows
+    if rows.empty:
+        return None
+    workloads = list(dict.fromkeys(rows["workload"]))
+    count = int(rows["images"].max())
+    rows = rows[rows["images"] == count]
+    workers = sorted(rows["workers"].unique())
+    methods = _hue_order(rows)
+    fig, axes = _grid(1, len(workloads), width=5.2, height=4.0)
+    flagged = False
+    for j, workload in enumerate(workloads):
+        ax = axes[0][j]
+        cell = rows[rows["workload"] == workload]
+        for method in methods:
+            line = cell[cell["method"] == method]
+            if not line.empty:
+                ax.plot(line["workers"], line["speedup"], marker="o", color=PALETTE.get(method))
+        ideal = [min(w, cores) for w in workers]
+        ax.plot(workers, workers, color="black", linestyle="--", linewidth=1)
+        ax.plot(workers, ideal, color="black", linewidth=2, alpha=0.25)
+        flagged |= _mark_unstable(ax, cell, "speedup")
+        _workers_axis(ax, workers, cores)
+        ax.set_yscale("log", base=2)
+        ticks = sorted({0.5, 1, 2, *workers})
+        ax.set_yticks(ticks, [f"{t:g}x" for t in ticks])
+        ax.minorticks_off()
+        ax.set_title(f"{workload}, {count} images", fontsize=10)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("speedup vs sync" if j == 0 else "")
+    extra = [
+        Line2D([], [], color="black", linestyle="--", linewidth=1, label="ideal (linear)"),
+        Line2D([], [], color="black", linewidth=2, alpha=0.25, label=f"ideal on {cores} cores"),
+    ]
+    if flagged:
+        extra.append(_unstable_handle())
+    fig.suptitle("Speedup vs sync (higher is better)")
+    _legend(fig, methods, extra)
+    return fig
+
+
+def efficiency_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
+    """Parallel efficiency (speedup / min(workers, cores)) per method and worker count."""
+    rows = _prepare(frame)
+    rows = rows[rows["efficiency"].notna() & (rows["method"] != "sync")] if not rows.empty else rows
+    if rows.empty:
+        return None
+    count = int(rows["images"].max())
+    rows = rows[rows["images"] == count]
+    workloads = list(dict.fromkeys(rows["workload"]))
+    methods = _hue_order(rows)
+    fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
+    for j, workload in enumerate(workloads):
+        ax = axes[0][j]
+        cell = rows[rows["workload"] == workload]
+        sns.barplot(
+            data=cell, x="workers", y="efficiency", hue="method", hue_order=methods,
+            palette=PALETTE, ax=ax, legend=False,
+        )  # fmt: skip
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+        ax.set_title(f"{workload}, {count} images", fontsize=10)
+        ax.set_ylabel(f"efficiency = speedup / min(workers, {cores})" if j == 0 else "")
+    fig.suptitle("Parallel efficiency (1.0 = every usable core fully used)")
+    _legend(fig, methods)
+    return fig
+
+
+def memory_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
+    """Peak RSS of the whole process tree per method and worker count."""
+    rows = _prepare(frame)
+    rows = rows[rows["peak_rss_mb"].notna()] if not rows.empty else rows
+    if rows.empty:
+        return None
+    count = int(rows["images"].max())
+    rows = rows[rows["images"] == count]
+    workloads = list(dict.fromkeys(rows["workload"]))
+    methods = _hue_order(rows)
+    fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
+    for j, workload in enumerate(workloads):
+        ax = axes[0][j]
+        sns.barplot(
+            data=rows[rows["workload"] == workload], x="workers", y="peak_rss_mb", hue="method",
+            hue_order=methods, palette=PALETTE, ax=ax, legend=False,
+        )  # fmt: skip
+        ax.set_title(f"{workload}, {count} images", fontsize=10)
+        ax.set_ylabel("peak memory, process tree (MB)" if j == 0 else "")
+    fig.suptitle("Peak memory (resident set of the process and all its children)")
+    _legend(fig, methods)
+    return fig
+
+
+def cpu_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
+    """CPU utilisation of the process tree (100% = one core) against workers."""
+    rows = _prepare(frame)
+    rows = rows[rows["cpu_percent"].notna()] if not rows.empty else rows
+    if rows.empty:
+        return None
+    count = int(rows["images"].max())
+    rows = rows[rows["images"] == count]
+    workloads = list(dict.fromkeys(rows["workload"]))
+    workers = sorted(rows["workers"].unique())
+    methods = _hue_order(rows)
+    fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
+    for j, workload in enumerate(workloads):
+        ax = axes[0][j]
+        cell = rows[rows["workload"] == workload]
+        for method in methods:
+            line = cell[cell["method"] == method]
+            ax.plot(line["workers"], line["cpu_percent"], marker="o", color=PALETTE.get(method))
+        ax.axhline(100 * cores, color="black", linestyle="--", linewidth=1)
+        ax.text(workers[0], 100 * cores, f"all {cores} cores busy", va="bottom", fontsize=8)
+        _workers_axis(ax, workers, cores)
+        ax.set_ylim(0, max(100 * cores, float(cell["cpu_percent"].max())) * 1.15)
+        ax.set_title(f"{workload}, {count} images", fontsize=10)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("CPU utilisation (%, 100 = one core)" if j == 0 else "")
+    fig.suptitle("CPU utilisation of the whole process tree")
+    _legend(fig, methods)
+    return fig
+
+
+def build_cost_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
+    """sync on the default build vs on the free-threaded build, per workload and image count."""
+    table = build_cost_frame(frame)
+    if table.empty:
+        return None
+    long = pd.concat(
+        [
+            table.assign(build=table["default_build"] + " (default)", seconds=table["default_s"]),
+            table.assign(
+                build=table["free_threaded_build"] + " (free-threaded)",
+                seconds=table["free_threaded_s"],
+            ),
+        ]
+    )
+    workloads = list(dict.fromkeys(table["workload"]))
+    fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
+    for j, workload in enumerate(workloads):
+        ax = axes[0][j]
+        sns.barplot(
+            data=long[long["workload"] == workload], x="images", y="seconds", hue="build", ax=ax,
+            palette=["#8c564b", "#2ca02c"],
+        )  # fmt: skip
+        for _, row in table[table["workload"] == workload].reset_index().iterrows():
+            ax.annotate(
+                f"{row['cost']:+.0%}", (row.name, max(row["default_s"], row["free_threaded_s"])),
+                ha="center", va="bottom", fontsize=9,
+            )  # fmt: skip
+        ax.set_title(workload, fontsize=10)
+        ax.set_ylabel("sync wall time, median (s)" if j == 0 else "")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("Single-thread cost of the free-threaded build (sync; label: change vs default)")
+    return fig
+
+
+FIGURES = {
+    "wall_time": wall_time_figure,
+    "speedup": speedup_figure,
+    "efficiency": efficiency_figure,
+    "memory": memory_figure,
+    "cpu": cpu_figure,
+    "build_cost": build_cost_figure,
+}
+
+
+def save_figure(fig: Figure, name: str, directory: Path = FIGURES_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def repeats_figure(repeats: pd.DataFrame, title: str) -> Figure | None:
+    """One cell's timed repeats as bars (from `data.repeats_frame`)."""
+    if repeats.empty:
+        return None
+    fig, axes = _grid(1, 1, width=6.0, height=3.4)
+    ax = axes[0][0]
+    sns.barplot(data=repeats, x="repeat", y="wall_s", hue="interpreter", ax=ax)
+    ax.set_title(f"{title}: each timed repeat", fontsize=10)
+    ax.set_xlabel("repeat")
+    ax.set_ylabel("wall time (s)")
+    return fig

@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The benchmark matrix
+#
+# Runs (or resumes) one sweep of the matrix through `nogilbench.sweep`: every cell (workload x
+# method x workers x image count x interpreter) in a fresh process of the interpreter under
+# test, each stored as soon as it finishes. Running it again with the same `sweep_name`
+# skips the cells already stored.
+#
+# The defaults below are a tiny sweep in its own database. The full default matrix:
+#
+#     papermill notebooks/matrix.ipynb reports/matrix.ipynb -f notebooks/params/full.yaml
+
+# %% tags=["parameters"]
+sweep_name = "notebook-tiny"
+database_url = "sqlite:///data/notebook-tiny.db"  # relative paths: from the project root
+workloads = ["pillow", "pure-python"]
+images = [2, 4]
+workers = [1, 2]
+methods = ["sync", "threading", "multiprocessing", "free-threaded"]
+repeats = 2
+image_size = "320x213"
+baseline = True  # also time `sync` on a default (GIL) build of the same version
+start_method = None  # multiprocessing: None (forkserver where available), fork, spawn
+seed = 0
+free_threaded_python = None  # None: .venv-ft / python3.14t / python3.13t
+default_python = None  # None: .venv-gil
+cell_timeout_s = 900.0
+
+# %% [markdown]
+# ## The parameter grid
+
+# %%
+from nogilbench.report import data, matrix
+
+config = matrix.sweep_config(
+    sweep_name, workloads, images, workers, methods, repeats, image_size, baseline,
+    start_method, seed,
+)  # fmt: skip
+interpreters = matrix.discover_interpreters(baseline, free_threaded_python, default_python)
+print("\n".join(matrix.describe(config, interpreters)))
+
+# %% [markdown]
+# ## Running the sweep
+# One line per cell; cells already stored are skipped.
+
+# %% tags=["nbval-ignore-output"]
+sweep = matrix.run_matrix(config, database_url, interpreters, cell_timeout_s)
+
+# %% [markdown]
+# ## What was stored
+
+# %%
+frame = sweep.frame()
+print(f"sweep {sweep.name}: {len(frame)} of {sweep.sweep.cell_count} cells stored")
+print("rows per workload and method:")
+print(frame.groupby(["workload", "method"], sort=False).size().to_string())
+print("columns:", ", ".join(frame.columns))
+
+# %% tags=["nbval-ignore-output"]
+data.coverage_frame(frame)
+
+# %% tags=["nbval-ignore-output"]
+frame[
+    ["workload", "interpreter", "method", "workers", "images", "status", "wall_median_s",
+     "speedup", "cpu_percent", "peak_rss_mb", "unstable"]
+]  # fmt: skip

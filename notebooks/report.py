@@ -1,0 +1,178 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # nogilbench: which concurrency model wins for CPU-bound image work?
+#
+# Each cell of the matrix ran one batch of images through one workload with one concurrency
+# model, in a fresh process: `sync` (one thread), `threading` (threads, GIL on),
+# `multiprocessing` (a process pool) and `free-threaded` (threads on a free-threaded CPython
+# with the GIL off). The `pillow` workload decodes, filters and re-encodes JPEGs in Pillow's
+# C code; the `pure-python` workload runs an image convolution written in Python. Every
+# number and sentence below is computed from the stored measurements.
+
+# %% tags=["parameters"]
+database_url = "sqlite:///data/notebook-tiny.db"  # relative paths: from the project root
+sweeps = ["notebook-tiny"]  # one or several sweep names (several hosts in one database)
+workers = None  # worker count of the headline tables; None: the largest that fits the cores
+output_dir = "data/notebook-tiny"  # figures/*.png and results.csv go here
+
+# %% tags=["hide-in-report"]
+import pandas as pd
+from IPython.display import display
+from nogilbench.report import conclusions, data, figures, present
+
+pd.set_option("display.max_colwidth", None)
+loaded = data.load_sweeps(database_url, sweeps)
+several = len(loaded) > 1
+out = data.project_path(output_dir)
+frames = {sweep.name: sweep.frame() for sweep in loaded}
+all_results = pd.concat(frames.values(), ignore_index=True)
+data.export_csv(all_results, out / "results.csv")
+print(f"{len(loaded)} sweep(s), {len(all_results)} result rows")
+print("columns:", ", ".join(all_results.columns))
+
+# %% [markdown]
+# ## Environment
+# The machine, the interpreters and their builds, library versions and the commit measured.
+
+# %% tags=["nbval-ignore-output"]
+data.environment_frame(loaded)
+
+# %% [markdown]
+# ### Sweep parameters
+
+# %%
+for sweep in loaded:
+    print(f"{sweep.name}:", "; ".join(data.parameter_lines(sweep.sweep)))
+
+# %% [markdown]
+# ## The final table
+# Methods as rows; median wall time for each batch size, then peak memory of the whole process
+# tree (MB), CPU utilisation (100% = one core) and speedup vs `sync`, all at the largest batch.
+# `—` marks a cell that did not run; the note says why.
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    frame = frames[sweep.name]
+    main = data.main_rows(frame)
+    count = workers or data.headline_workers(main["workers"], sweep.cores)
+    for workload in dict.fromkeys(main["workload"]):
+        present.heading(f"{workload}: {count} workers" + (f" ({sweep.name})" if several else ""))
+        display(data.style_headline(data.headline_frame(sweep.results, workload, count)))
+
+# %% [markdown]
+# ## Figures
+# Both workloads side by side. Dotted vertical line: the number of usable cores. Hollow red
+# circles mark unstable cells (repeats more than 25% apart): read those points with care.
+
+# %% [markdown]
+# ### Wall time vs workers
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    fig = figures.wall_time_figure(frames[sweep.name], sweep.cores)
+    name = present.figure_name("wall_time", sweep.name, several)
+    present.show_figure(fig, name, out / "figures", "No successful cells to plot.")
+
+# %% [markdown]
+# ### Speedup vs workers
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    fig = figures.speedup_figure(frames[sweep.name], sweep.cores)
+    name = present.figure_name("speedup", sweep.name, several)
+    present.show_figure(fig, name, out / "figures", "No speedups to plot (no sync baseline).")
+
+# %% [markdown]
+# ### Parallel efficiency
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    fig = figures.efficiency_figure(frames[sweep.name], sweep.cores)
+    name = present.figure_name("efficiency", sweep.name, several)
+    present.show_figure(fig, name, out / "figures", "No efficiencies to plot.")
+
+# %% [markdown]
+# ### Peak memory
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    fig = figures.memory_figure(frames[sweep.name], sweep.cores)
+    name = present.figure_name("memory", sweep.name, several)
+    present.show_figure(fig, name, out / "figures", "No memory measurements to plot.")
+
+# %% [markdown]
+# ### CPU utilisation
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    fig = figures.cpu_figure(frames[sweep.name], sweep.cores)
+    name = present.figure_name("cpu", sweep.name, several)
+    present.show_figure(fig, name, out / "figures", "No CPU measurements to plot.")
+
+# %% [markdown]
+# ### The cost of the free-threaded build itself
+# `sync` on the free-threaded build vs on the default (GIL) build of the same version.
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    fig = figures.build_cost_figure(frames[sweep.name], sweep.cores)
+    name = present.figure_name("build_cost", sweep.name, several)
+    missing = "No default build was measured in this sweep (baseline off or unavailable)."
+    present.show_figure(fig, name, out / "figures", missing)
+
+# %% [markdown]
+# ## Unstable cells
+# Cells whose repeats spread more than 25% of their median.
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    present.show_markdown(conclusions.unstable_notes(frames[sweep.name]), "No unstable cell.")
+
+# %% [markdown]
+# ## Conclusions
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    if several:
+        present.heading(sweep.name)
+    present.show_markdown(conclusions.conclusions(frames[sweep.name], sweep.cores))
+
+# %% [markdown]
+# ## Which model when
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    if several:
+        present.heading(sweep.name)
+    present.show_markdown(conclusions.which_model_when(frames[sweep.name], sweep.cores))
+
+# %% [markdown]
+# ## Notes
+# ### Oversubscription
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    notes = conclusions.oversubscription_notes(frames[sweep.name], sweep.cores)
+    present.show_markdown(notes, f"No cell had more workers than the {sweep.cores} cores.")
+
+# %% [markdown]
+# ### Cells that did not run
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    notes = conclusions.unavailable_notes(frames[sweep.name])
+    present.show_markdown(notes, "Every cell ran.")
