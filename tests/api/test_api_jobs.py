@@ -14,6 +14,7 @@ from sqlmodel import Session
 from api.main import create_app
 from api.models import Job, JobItem
 from nogilbench.runners import gil_enabled
+from nogilbench.store.db import make_engine
 
 PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 32}], "format": "png"}
 
@@ -242,3 +243,46 @@ def test_crash_recovery_at_start_up(db_url, tmp_path):
         assert "server stopped" in interrupted["error"]
         resumed = wait_for(client, headers, waiting_id)
         assert resumed["status"] == "completed" and resumed["done"] == 1
+
+
+def test_graceful_shutdown_requeues_a_running_batch(db_url, tmp_path, monkeypatch):
+    import threading
+
+    import api.services.job_runner as job_runner
+
+    real = job_runner.process_file
+    gate = threading.Event()
+    calls = []
+
+    def gated(task):
+        calls.append(task)
+        if len(calls) > 1:
+            gate.wait(10)  # later images wait until shutdown has been requested
+        return real(task)
+
+    monkeypatch.setattr(job_runner, "process_file", gated)
+    settings = make_settings(db_url, tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        register(client, "ada@example.com")
+        headers = bearer(login(client, "ada@example.com")["access_token"])
+        ids = upload_many(client, headers, 4)
+        job_id = client.post(
+            "/api/jobs/batch",
+            json={"image_ids": ids, "pipeline": PIPELINE, "method": "threading", "workers": 1},
+            headers=headers,
+        ).json()["job_id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/jobs/{job_id}", headers=headers).json()["done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        threading.Timer(0.3, gate.set).start()
+    # Shut down mid-job: the job went back to the queue, its partial progress undone.
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        stored = session.get(Job, job_id)
+        assert (stored.status, stored.done, stored.started_at) == ("queued", 0, None)
+    engine.dispose()
+    monkeypatch.setattr(job_runner, "process_file", real)
+    with TestClient(create_app(settings)) as client:
+        job = wait_for(client, headers, job_id)
+        assert job["status"] == "completed" and job["done"] == 4 and job["failed"] == 0

@@ -1,0 +1,76 @@
+"""CPU work goes through a limiter sized to the cores; it never starves other requests."""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import pytest
+from api_helpers import image_bytes, upload
+
+import api.services.images as image_service
+from api.state import CpuLimiter
+
+
+def test_limiter_caps_concurrency():
+    limiter = CpuLimiter(2)
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def work() -> None:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        release.wait(0.05)
+        with lock:
+            active -= 1
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(limiter.run, work)
+
+    anyio.run(main)
+    assert peak == 2
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_busy_cpu_limiter_does_not_block_auth_or_health(client, app, auth_headers, monkeypatch):
+    app.state.services.cpu = CpuLimiter(1)
+    image_id = upload(client, auth_headers, image_bytes()).json()["id"]
+    entered, release = threading.Event(), threading.Event()
+    real_render = image_service.render
+
+    def slow_render(*args, **kwargs):
+        entered.set()
+        release.wait(30)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(image_service, "render", slow_render)
+    results = {}
+
+    def process(key: str) -> None:
+        results[key] = client.post(
+            f"/api/images/{image_id}/process",
+            json={"operations": [{"op": "grayscale"}]},
+            headers=auth_headers,
+        ).status_code
+
+    first = threading.Thread(target=process, args=("first",))
+    second = threading.Thread(target=process, args=("second",))  # queued behind the first
+    first.start()
+    assert entered.wait(30)
+    second.start()
+    try:
+        # The only CPU token is taken and another image waits for it; auth and DB still answer.
+        assert client.get("/health").status_code == 200
+        assert client.get("/auth/me", headers=auth_headers).status_code == 200
+        assert client.get("/api/system").json()["service"]["cpu_limiter_busy"] == 1
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert results == {"first": 200, "second": 200}
