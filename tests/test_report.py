@@ -1,0 +1,371 @@
+"""nogilbench.report on synthetic result rows: the sentences follow the data, unstable cells
+are flagged, oversubscription and unavailable methods are noted, figures are drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pandas as pd
+import pytest
+from sqlmodel import Session
+
+from nogilbench.cli import main
+from nogilbench.errors import InvalidParameter
+from nogilbench.report import conclusions, data, figures, matrix, racing
+from nogilbench.report.render import matrix_parameters_for, read_parameters
+from nogilbench.store import repository
+from nogilbench.store.models import Result, Sweep
+
+matplotlib.use("Agg")
+
+FT = "cpython-3.13.5t"
+DEFAULT = "cpython-3.13.5"
+METHODS = ("sync", "threading", "multiprocessing", "free-threaded")
+# speedups at >= 2 workers: the GIL binds pure Python; Pillow's C code releases it
+PURE_PYTHON = {"sync": 1, "threading": 1.0, "multiprocessing": 1.7, "free-threaded": 1.8}
+PILLOW = {"sync": 1, "threading": 1.9, "multiprocessing": 1.5, "free-threaded": 1.6}
+
+
+def make_rows(
+    walls: dict[tuple[str, str, int, int], float],
+    *,
+    cores: int = 2,
+    spreads: dict[tuple[str, str, int, int], float] | None = None,
+    baseline: dict[tuple[str, int], float] | None = None,
+    unavailable: dict[str, str] | None = None,
+) -> list[Result]:
+    """Result rows with speedup/efficiency derived as the store does (vs sync, same images)."""
+    spreads = spreads or {}
+    rows: list[Result] = []
+
+    def result(
+        workload: str, method: str, workers: int, images: int, wall: float | None, **extra: Any
+    ) -> Result:
+        spread = spreads.get((workload, method, workers, images), 0.04)
+        values: dict[str, Any] = {
+            "sweep_id": 1, "workload": workload, "method": method, "workers": workers,
+            "images": images, "interpreter": FT, "interpreter_version": "3.13.5",
+            "free_threaded_build": True, "gil_requested": method != "free-threaded",
+            "gil_enabled": method != "free-threaded", "repeats": 3, "cores": cores,
+            "oversubscribed": method != "sync" and workers > cores, "status": "ok",
+        }  # fmt: skip
+        if wall is not None:
+            values |= {
+                "wall_median_s": wall, "wall_min_s": wall * (1 - spread / 2),
+                "wall_max_s": wall * (1 + spread / 2), "wall_times_s": [wall] * 3,
+                "per_image_ms": 1000 * wall / images, "spread": spread,
+                "cpu_percent": 100.0 * min(workers, cores) if method != "sync" else 100.0,
+                "peak_rss_mb": 150.0 * workers if method == "multiprocessing" else 40.0,
+            }  # fmt: skip
+        values |= extra
+        return Result(**values)
+
+    for (workload, method, workers, images), wall in walls.items():
+        rows.append(result(workload, method, workers, images, wall))
+    for (workload, images), wall in (baseline or {}).items():
+        rows.append(
+            result(
+                workload,
+                "sync",
+                1,
+                images,
+                wall,
+                interpreter=DEFAULT,
+                free_threaded_build=False,
+                gil_requested=None,
+                gil_enabled=True,
+            )
+        )
+    for method, reason in (unavailable or {}).items():
+        for workload in {key[0] for key in walls}:
+            for workers in sorted({key[2] for key in walls}):
+                rows.append(
+                    result(workload, method, workers, 100, None, status="unavailable", error=reason)
+                )
+    sync = {
+        (r.workload, r.images, r.interpreter): r.wall_median_s
+        for r in sorted(rows, key=lambda r: -r.workers)
+        if r.method == "sync" and r.status == "ok"
+    }
+    for r in rows:
+        base = sync.get((r.workload, r.images, r.interpreter))
+        if base and r.wall_median_s:
+            r.speedup = round(base / r.wall_median_s, 4)
+            parallel = 1 if r.method == "sync" else min(r.workers, cores)
+            r.efficiency = round(r.speedup / parallel, 4)
+    return rows
+
+
+def scaling(
+    workload: str, per_method: dict[str, float], workers: tuple[int, ...] = (1, 2, 4, 8)
+) -> dict[tuple[str, str, int, int], float]:
+    """Wall times: sync fixed at 10 s; each method divides it by its speedup at >= 2 workers."""
+    walls = {}
+    for method, speedup in per_method.items():
+        for count in workers:
+            factor = 1.0 if method == "sync" or count == 1 else speedup
+            walls[(workload, method, count, 100)] = round(10.0 / factor, 4)
+    return walls
+
+
+def frame_of(rows: list[Result]) -> pd.DataFrame:
+    return data.results_frame(rows, "synthetic")
+
+
+# --- conclusions follow the data -----------------------------------------------------------
+
+
+def test_free_threaded_vs_threading_sentence_is_computed() -> None:
+    rows = make_rows(scaling("pure-python", PURE_PYTHON))
+    lines = conclusions.conclusions(frame_of(rows), cores=2)
+    text = "\n".join(lines)
+    assert (
+        "free-threaded (GIL off) was 1.80x faster than threading (GIL on) on pure-python "
+        "at 2 workers" in text
+    )
+    assert "the GIL was the bottleneck" in text
+    assert "the fastest method was free-threaded (GIL off) at 5.56 s, 1.80x sync" in text
+
+
+def test_other_data_gives_other_sentences() -> None:
+    rows = make_rows(scaling("pillow", PILLOW))
+    text = "\n".join(conclusions.conclusions(frame_of(rows), cores=2))
+    assert "free-threaded (GIL off) was 1.19x slower than threading (GIL on) on pillow" in text
+    assert "threads with the GIL already reached 1.90x sync" in text
+    assert "the fastest method was threading (GIL on)" in text
+    assert "bottleneck" not in text
+
+
+def test_across_workloads_explains_the_gil_only_when_the_data_differs() -> None:
+    walls = scaling("pillow", {"sync": 1, "threading": 1.9, "free-threaded": 1.9})
+    walls |= scaling("pure-python", {"sync": 1, "threading": 1.0, "free-threaded": 1.8})
+    text = "\n".join(conclusions.conclusions(frame_of(make_rows(walls)), cores=2))
+    assert "Threads with the GIL reached 1.90x on pillow (2 workers), 1.00x on pure-python" in text
+    assert "The GIL costs pure-python more than pillow" in text
+
+    same = scaling("pillow", {"sync": 1, "threading": 1.0}) | scaling(
+        "pure-python", {"sync": 1, "threading": 1.02}
+    )
+    text = "\n".join(conclusions.conclusions(frame_of(make_rows(same)), cores=2))
+    assert "The GIL costs" not in text
+
+
+def test_headline_worker_count_follows_the_cores() -> None:
+    walls = scaling("pure-python", {"sync": 1, "free-threaded": 1.8, "threading": 1.0})
+    rows = make_rows(walls, cores=4)
+    text = "\n".join(conclusions.conclusions(frame_of(rows), cores=4))
+    assert "(100 images, 4 workers)" in text
+    assert data.headline_workers([1, 2, 4, 8], 2) == 2
+    assert data.headline_workers([1, 2, 4, 8], 6) == 4
+    assert data.headline_workers([4, 8], 2) == 4
+
+
+def test_which_model_when_follows_the_data() -> None:
+    walls = scaling("pure-python", PURE_PYTHON)
+    guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(walls)), cores=2))
+    assert "use free-threaded (GIL off) with 2 workers (1.80x sync)" in guide
+    assert "within 10%: multiprocessing (+6%)" in guide
+    assert "Without a free-threaded build, multiprocessing is next" in guide
+
+    slow = scaling("pure-python", {"sync": 1, "threading": 0.9, "multiprocessing": 0.8})
+    guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(slow)), cores=2))
+    assert "use sync: no concurrency model beat it" in guide
+
+
+def test_build_cost_is_computed_where_the_default_build_was_measured() -> None:
+    walls = scaling("pure-python", {"sync": 1, "free-threaded": 1.8})
+    rows = make_rows(walls, baseline={("pure-python", 100): 8.0})
+    frame = frame_of(rows)
+    cost = conclusions.build_cost_frame(frame)
+    assert list(cost["cost"].round(2)) == [0.25]
+    text = "\n".join(conclusions.build_cost(frame))
+    assert f"sync on {FT} was 25% slower than sync on the default build {DEFAULT}" in text
+    assert conclusions.build_cost(frame_of(make_rows(walls))) == []
+
+
+# --- unstable, oversubscribed, unavailable -------------------------------------------------
+
+
+def test_unstable_cells_are_flagged_everywhere() -> None:
+    walls = scaling("pure-python", {"sync": 1, "threading": 1.0, "free-threaded": 1.8})
+    key = ("pure-python", "free-threaded", 2, 100)
+    rows = make_rows(walls, spreads={key: 0.6})
+    frame = frame_of(rows)
+    assert frame["unstable"].sum() == 1
+    notes = conclusions.unstable_notes(frame)
+    assert len(notes) == 1 and "free-threaded (GIL off) / 2 workers / 100 images" in notes[0]
+    assert "spread 60% of the median" in notes[0]
+    text = "\n".join(conclusions.conclusions(frame, cores=2))
+    assert "an unstable cell" in text
+    table = data.headline_frame(rows, "pure-python", 2)
+    note = table.set_index("method").loc["free-threaded (GIL off)", "note"]
+    assert "unstable at 100 images" in note
+    fig = figures.wall_time_figure(frame, 2)
+    labels = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
+    assert figures.UNSTABLE_LABEL in labels
+    stable = figures.wall_time_figure(frame_of(make_rows(walls)), 2)
+    labels = [text.get_text() for legend in stable.legends for text in legend.get_texts()]
+    assert figures.UNSTABLE_LABEL not in labels
+
+
+def test_oversubscription_is_noted_only_past_the_cores() -> None:
+    walls = scaling("pillow", {"sync": 1, "threading": 1.9, "free-threaded": 1.9})
+    notes = conclusions.oversubscription_notes(frame_of(make_rows(walls, cores=2)), cores=2)
+    assert len(notes) == 1
+    assert "Cells with 4 and 8 workers exceed the 2 usable cores" in notes[0]
+    assert "cannot exceed 2x" in notes[0]
+    assert conclusions.oversubscription_notes(frame_of(make_rows(walls, cores=8)), cores=8) == []
+    text = "\n".join(conclusions.conclusions(frame_of(make_rows(walls, cores=2)), cores=2))
+    assert "going from 2 to 8 workers (beyond the 2 cores" in text
+
+
+def test_unavailable_methods_are_listed_with_their_reason() -> None:
+    walls = scaling("pure-python", {"sync": 1, "threading": 1.0, "multiprocessing": 1.7})
+    reason = "no free-threaded interpreter: python3.13t: not on PATH"
+    rows = make_rows(walls, unavailable={"free-threaded": reason})
+    frame = frame_of(rows)
+    notes = conclusions.unavailable_notes(frame)
+    assert notes == [f"free-threaded (GIL off) on {FT}: 4 cell(s) unavailable: {reason}"]
+    table = data.headline_frame(rows, "pure-python", 2).set_index("method")
+    assert table.loc["free-threaded (GIL off)", "note"] == f"unavailable: {reason}"
+    assert pd.isna(table.loc["free-threaded (GIL off)", "100 images (s)"])
+    text = "\n".join(conclusions.conclusions(frame, cores=2))
+    assert "free-threaded (GIL off) was" not in text  # nothing claimed about what did not run
+    assert conclusions.unavailable_notes(frame_of(make_rows(walls))) == []
+
+
+# --- frames and figures --------------------------------------------------------------------
+
+
+def test_results_frame_and_headline_table_shape() -> None:
+    walls = scaling("pillow", {m: 1.5 for m in METHODS}) | scaling(
+        "pure-python", {m: 1.5 for m in METHODS}
+    )
+    rows = make_rows(walls, baseline={("pillow", 100): 9.0, ("pure-python", 100): 9.0})
+    frame = frame_of(rows)
+    assert list(frame.columns) == list(data.RESULT_COLUMNS)
+    assert len(frame) == 34
+    assert set(frame["build"]) == {"free-threaded", "default"}
+    assert len(data.main_rows(frame)) == 32
+    table = data.headline_frame(rows, "pillow", 2)
+    assert list(table["method"]) == [
+        "sync", "sync [default build]", "threading (GIL on)", "multiprocessing",
+        "free-threaded (GIL off)",
+    ]  # fmt: skip
+    assert list(table.columns) == [
+        "method", "100 images (s)", "memory (MB)", "CPU %", "speedup", "note"
+    ]  # fmt: skip
+    assert data.style_headline(table).to_html().count("<tr>") >= 6
+    coverage = data.coverage_frame(frame)
+    assert coverage["ok"].sum() == 34
+
+
+def test_every_figure_draws_from_synthetic_data(tmp_path: Path) -> None:
+    walls = scaling("pillow", {m: 1.5 for m in METHODS}) | scaling(
+        "pure-python", {m: 1.8 for m in METHODS}
+    )
+    frame = frame_of(make_rows(walls, baseline={("pillow", 100): 9.0, ("pure-python", 100): 9.0}))
+    for name, draw in figures.FIGURES.items():
+        fig = draw(frame, 2)
+        assert fig is not None, name
+        path = figures.save_figure(fig, name, tmp_path)
+        assert path.stat().st_size > 10_000
+    empty = frame_of(make_rows(walls))
+    assert figures.build_cost_figure(empty, 2) is None
+
+
+def test_repeats_frame_lists_each_repeat() -> None:
+    frame = frame_of(make_rows(scaling("pillow", {"sync": 1, "threading": 1.5})))
+    repeats = data.repeats_frame(frame, "pillow", "threading", 2, 100)
+    assert list(repeats["repeat"]) == [1, 2, 3]
+    assert figures.repeats_figure(repeats, "x") is not None
+    assert data.repeats_frame(frame, "pillow", "threading", 3, 100).empty
+
+
+def test_relative_sqlite_urls_are_taken_from_the_project_root() -> None:
+    resolved = data.resolve_database_url("sqlite:///data/x.db")
+    assert resolved == f"sqlite:///{data.PROJECT_ROOT / 'data' / 'x.db'}"
+    assert data.resolve_database_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert data.resolve_database_url("postgresql+psycopg://u:p@h/db") == (
+        "postgresql+psycopg://u:p@h/db"
+    )
+    assert data.resolve_database_url(None) is None
+
+
+# --- race ----------------------------------------------------------------------------------
+
+
+def test_race_frame_sentences() -> None:
+    rows = []
+    for gil, lost in ((False, 51_234), (True, 0)):
+        for variant in ("unsafe", "locked", "per-thread"):
+            rows.append({
+                "variant": variant, "trial": 0, "threads": 4, "increments": 1000,
+                "expected": 400_000, "observed": 400_000 - (lost if variant == "unsafe" else 0),
+                "lost": lost if variant == "unsafe" else 0, "seconds": 0.1,
+                "gil_enabled": gil, "gil_requested": gil,
+            })  # fmt: skip
+    frame = racing.race_frame(rows)
+    assert racing.safe_variant_lines(frame) == [
+        "GIL off, with lock: 0 lost", "GIL off, per-thread counters merged: 0 lost",
+        "GIL on, with lock: 0 lost", "GIL on, per-thread counters merged: 0 lost",
+    ]  # fmt: skip
+    text = "\n".join(racing.race_conclusions(frame))
+    assert "GIL off: the unlocked shared counter lost updates in 1 of 1 trials" in text
+    assert "the GIL hid the race" in text
+    assert racing.race_figure(frame) is not None
+
+
+# --- matrix parameters and the CLI ---------------------------------------------------------
+
+
+def test_sweep_config_from_notebook_parameters() -> None:
+    params = read_parameters(data.PROJECT_ROOT / "notebooks" / "params" / "full.yaml")
+    config = matrix.sweep_config(
+        "x", **{k: params[k] for k in matrix.SWEEP_PARAMETERS}
+    )  # fmt: skip
+    assert config.image_size == (1280, 853)
+    assert len(config.images) * len(config.workers) * len(config.methods) == 48
+    assert matrix.sweep_config("x", ["pillow"], [2], [1], ["sync"], 1, [64, 48]).image_size == (
+        64,
+        48,
+    )
+    with pytest.raises(InvalidParameter):
+        matrix.sweep_config("x", ["nope"], [2], [1], ["sync"], 1, "64x48")
+    stored = config.parameters()
+    assert matrix_parameters_for("x", None, stored) == stored  # resume: the sweep's own
+
+
+def _store_synthetic_sweep(url: str) -> None:
+    engine = repository.open_store(url)
+    walls = scaling("pillow", {"sync": 1, "threading": 1.9}, workers=(1, 2))
+    with Session(engine) as session:
+        sweep = Sweep(name="synthetic", parameters={}, host={"usable_cores": 2}, cell_count=4)
+        session.add(sweep)
+        session.commit()
+        for row in make_rows(walls):
+            values = row.model_dump(exclude={"id", "sweep_id", "created_at"})
+            repository.save_result(session, sweep.id, values)
+    engine.dispose()
+
+
+def test_cli_report_print_keeps_the_tables(tmp_path: Path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    _store_synthetic_sweep(url)
+    assert main(["report", "--print", "--database-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "pillow: median wall time at 2 workers" in out
+    assert "threading" in out
+
+
+def test_cli_report_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["report", "--no-sweep", "--database-url", url]) == 2
+    assert "holds no sweep yet" in capsys.readouterr().err
+    code = main(["report", "--params", str(tmp_path / "missing.yaml"), "--database-url", url])
+    assert code == 2
+    assert "no parameter file" in capsys.readouterr().err
+    assert main(["report", "--no-sweep", "--sweep", "nope", "--database-url", url]) == 2
+    assert "no sweep named 'nope'" in capsys.readouterr().err
