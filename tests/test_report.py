@@ -173,6 +173,10 @@ def test_which_model_when_follows_the_data() -> None:
     guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(slow)), cores=2))
     assert "use sync: no concurrency model beat it" in guide
 
+    marginal = scaling("pure-python", {"sync": 1, "threading": 1.04})
+    guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(marginal)), cores=2))
+    assert "use sync: no concurrency model beat it by 10% or more (best: threading" in guide
+
 
 def test_build_cost_is_computed_where_the_default_build_was_measured() -> None:
     walls = scaling("pure-python", {"sync": 1, "free-threaded": 1.8})

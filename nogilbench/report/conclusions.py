@@ -313,6 +313,15 @@ def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
         line = f"**{workload}**, {images}-image batches on {cores} cores: use "
         if best["method"] == "sync":
             line += "sync: no concurrency model beat it"
+        elif pd.isna(best["speedup"]) or best["speedup"] < 1 + GAIN:
+            shown = "" if pd.isna(best["speedup"]) else f", {best['speedup']:.2f}x"
+            line += (
+                f"sync: no concurrency model beat it by {GAIN:.0%} or more (best: "
+                f"{_label(best['method'])} with {_workers(workers)}{shown})"
+            )
+            lines.append(line + ".")
+            lines += _small_batches(frame, workload, workers)
+            continue
         else:
             line += f"{_label(best['method'])} with {_workers(workers)}"
             if pd.notna(best["speedup"]):
