@@ -1,0 +1,161 @@
+"""The image service in a subprocess on 127.0.0.1: started, waited for, stopped or killed.
+
+Each `ServerProcess` gets its own data folder and database URL from the caller, a free
+loopback port, and the interpreter and `-X gil=` flag to run under, so the same app can be
+measured on stock CPython and on the free-threaded build with the GIL on or off.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_START_TIMEOUT_S = 60.0
+TEST_SECRET = "nogilbench-perf-secret-" + "0123456789abcdef" * 3
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerFailed(RuntimeError):
+    """The server did not come up (its log tail is in the message)."""
+
+
+@dataclass
+class ServerProcess:
+    """`with ServerProcess(python, data_dir, db_url) as server: server.url ...`"""
+
+    python: str
+    data_dir: Path
+    database_url: str
+    gil: int | None = None  # -X gil=0/1 on a free-threaded build; None: the interpreter default
+    env: dict[str, str] = field(default_factory=dict)  # extra settings (MAX_PIXELS=...)
+    port: int = 0
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        flags = [] if self.gil is None else ["-X", f"gil={self.gil}"]
+        return [
+            self.python,
+            *flags,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PYTHON", "VIRTUAL_ENV")) and key != "DATABASE_URL"
+        }
+        env.update(
+            {
+                "DATABASE_URL": self.database_url,
+                "DATA_DIR": str(self.data_dir),
+                "SECRET_KEY": TEST_SECRET,
+                "BCRYPT_ROUNDS": "4",  # auth is not what these runs measure
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        env.update(self.env)
+        return env
+
+    def start(self, timeout_s: float = DEFAULT_START_TIMEOUT_S) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.port:
+            self.port = free_port()
+        self.log_path = self.log_path or self.data_dir / f"server-{self.port}.log"
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=PROJECT_ROOT,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # our signals reach only this server
+            )
+        finally:
+            log.close()
+        self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise ServerFailed(f"the server exited with {code}: {self.log()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise ServerFailed(f"the server did not answer /health in {timeout_s:.0f} s: {self.log()}")
+
+    def log(self, tail: int = 4000) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-tail:]
+
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        """SIGTERM (uvicorn's graceful shutdown), SIGKILL if it does not end in time."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown code runs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start() if self.process is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,243 @@
+"""schemathesis against the service's own OpenAPI document, in-process, as a logged-in user.
+
+Every operation gets generated requests (valid and invalid) and every response is checked
+against the schema: no 5xx, documented status codes, documented bodies and content types.
+
+Bounded here (NOGILBENCH_SCHEMATHESIS_EXAMPLES, default 4 per operation); `make
+schemathesis-long` runs the same test with more examples and writes a summary JSON
+(NOGILBENCH_SCHEMATHESIS_SUMMARY) that `make performance` puts into reports/performance.md.
+Benchmark jobs are accepted and recorded, but their sweep is a stub that stores an empty
+sweep: a fuzzer must not start real sweeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, settings
+from PIL import Image
+from schemathesis.python import asgi
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from sqlmodel import Session
+
+from api.main import create_app
+from api.settings import Settings
+from nogilbench.store import repository
+
+EXAMPLES = int(os.environ.get("NOGILBENCH_SCHEMATHESIS_EXAMPLES", "4"))
+SUMMARY_PATH = os.environ.get("NOGILBENCH_SCHEMATHESIS_SUMMARY")
+PASSWORD = "hostile-input-password"
+# Semantic validation the JSON Schema cannot express (a valid e-mail, a password of 8 characters
+# to 72 UTF-8 bytes, an operation's parameter bounds) answers 422/400 to schema-valid data; the
+# other checks (no 5xx, documented status, body, content type and headers, invalid data
+# rejected) all run.
+EXCLUDED_CHECKS = [positive_data_acceptance]
+STATUSES: dict[str, Counter[int | str]] = defaultdict(Counter)
+FAILURES: dict[str, str] = {}
+
+
+def _png() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), (10, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _app() -> Any:
+    """Built at import (no lifespan runs until the session fixture enters its client)."""
+    root = Path(tempfile.mkdtemp(prefix="nogilbench-schemathesis-"))
+    settings_ = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=f"sqlite:///{root / 'api.db'}",
+        data_dir=root / "data",
+        secret_key="schemathesis-secret-" + "0123456789abcdef" * 4,
+        bcrypt_rounds=4,
+        max_upload_bytes=300_000,
+        max_pixels=2_000_000,
+        cpu_workers=2,
+        job_concurrency=1,
+        batch_max_images=5,
+        sse_poll_seconds=0.05,
+    )
+    return create_app(settings_)
+
+
+APP = _app()
+# from_dict + app: schemathesis's from_asgi would run the app's lifespan at collection time.
+# (schemathesis.pytest.from_fixture does not work with pytest 9: it reads a removed attribute.)
+schema = schemathesis.openapi.from_dict(APP.openapi())
+schema.app = APP
+schema.location = "/openapi.json"
+
+
+def _stub_sweep(engine: Any) -> Any:
+    def run(job: Any, progress: Any) -> int:
+        with Session(engine) as session:
+            sweep = repository.start_or_resume_sweep(
+                session, f"fuzz-{job.id}-{time.time_ns()}", dict(job.parameters), cell_count=0
+            )
+            repository.finish_sweep(session, sweep, "completed")
+            progress(0, 0)
+            return int(sweep.id)  # type: ignore[arg-type]
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[Any]:
+    """An in-process client logged in as a user who owns a processed image and a job."""
+    with asgi.get_client(APP) as client:
+        services = APP.state.services
+        services.jobs.benchmark_runner = _stub_sweep(services.database.engine)
+        email = "fuzzer@example.com"
+        assert (
+            client.post("/auth/register", json={"email": email, "password": PASSWORD}).status_code
+            == 201
+        )
+        token = client.post("/auth/login", data={"username": email, "password": PASSWORD}).json()
+        client.headers["Authorization"] = f"Bearer {token['access_token']}"
+        image = client.post("/api/images/upload", files={"file": ("a.png", _png(), "image/png")})
+        assert image.status_code == 201, image.text
+        image_id = image.json()["id"]
+        pipeline = {"operations": [{"op": "grayscale"}], "format": "png"}
+        assert client.post(f"/api/images/{image_id}/process", json=pipeline).status_code == 200
+        batch = {"image_ids": [image_id], "pipeline": pipeline, "method": "sync", "workers": 1}
+        assert client.post("/api/jobs/batch", json=batch).status_code == 202
+        try:
+            yield client
+        finally:
+            _write_summary()
+    asgi.shutdown_lifespans()  # stops the app's job pool; the lifespan outlives the client
+    shutil.rmtree(APP.state.services.settings.data_dir.parent, ignore_errors=True)
+
+
+def _write_summary() -> None:
+    if not SUMMARY_PATH:
+        return
+    summary = {
+        "examples_per_operation": EXAMPLES,
+        "operations": len(STATUSES),
+        "requests": sum(sum(counter.values()) for counter in STATUSES.values()),
+        "server_errors": sum(
+            n
+            for counter in STATUSES.values()
+            for status, n in counter.items()
+            if isinstance(status, int) and status >= 500
+        ),
+        "failures": FAILURES,
+        "known_defects": {
+            defect: {"description": KNOWN_DEFECTS[defect][1], "operations": operations}
+            for defect, operations in sorted(KNOWN_HITS.items())
+        },
+        "statuses": {
+            operation: {str(status): n for status, n in sorted(counter.items(), key=str)}
+            for operation, counter in sorted(STATUSES.items())
+        },
+    }
+    Path(SUMMARY_PATH).parent.mkdir(parents=True, exist_ok=True)
+    Path(SUMMARY_PATH).write_text(json.dumps(summary, indent=2) + "\n")
+
+
+# Defects this test found that are reported to their owners (api/, nogilbench/pipeline.py) with
+# the fix; each is matched precisely, recorded in the summary and raised as a warning, so that
+# any *other* failure still fails the test. Delete an entry once its fix lands.
+KNOWN_DEFECTS: dict[str, tuple[str, str]] = {
+    "naive-datetime": (
+        "JsonSchemaError",
+        "API datetimes are naive ISO strings without an offset, not RFC 3339 date-time",
+    ),
+    "undocumented-400": (
+        "UndefinedStatusCode",
+        "a body that is not JSON answers 400 BAD_REQUEST, undocumented (422 elsewhere)",
+    ),
+    "allow-header": (
+        "AllowHeaderMismatch",
+        "405 Allow header lists only the first matching route's methods",
+    ),
+    "path-overlap": (
+        "RejectedNegativeMethod|UnsupportedMethodResponse",
+        "GET /api/images/upload (jobs/batch, benchmarks/run) hits /{id} and answers 422, not 405",
+    ),
+    "lax-coercion": (
+        "AcceptedNegativeData",
+        'request models coerce types (benchmarks/run accepts "baseline": 0 for a boolean)',
+    ),
+    "unhashable-format": (
+        "TypeError",
+        "nogilbench.pipeline.parse_pipeline: a non-string 'format' raises TypeError (a 500)",
+    ),
+}
+KNOWN_HITS: dict[str, list[str]] = defaultdict(list)
+
+
+class KnownDefectWarning(UserWarning):
+    """A response that violates the schema in a way already reported (see KNOWN_DEFECTS)."""
+
+
+def _defect_of(error: BaseException) -> str | None:
+    name, message = type(error).__name__, str(error)
+    if name == "TypeError":
+        return "unhashable-format" if "unhashable type" in message else None
+    if name == "JsonSchemaError":
+        return "naive-datetime" if "date-time" in message else None
+    if name == "UndefinedStatusCode":
+        return "undocumented-400" if "Received: 400" in message else None
+    if name == "AllowHeaderMismatch":
+        return "allow-header"
+    if "Schema-violating request accepted" in message and "Incorrect type" in message:
+        return "lax-coercion"
+    if "Unsupported method" in message and "returned 422" in message:
+        return "path-overlap"
+    return None
+
+
+def _known(error: BaseException) -> list[str] | None:
+    """The known defects `error` consists of, or None if any part of it is new."""
+    parts = list(getattr(error, "exceptions", None) or [error])
+    defects = [_defect_of(part) for part in parts]
+    if any(defect is None for defect in defects):
+        return None
+    return [defect for defect in defects if defect is not None]
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,  # the bounded run is the same every time
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_schema_conformance(case: Any, session: Any) -> None:
+    label = f"{case.method} {case.path}"
+    try:
+        response = case.call_and_validate(session=session, excluded_checks=EXCLUDED_CHECKS)
+    except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is the latter
+        known = _known(exc)
+        if known is None:
+            FAILURES[label] = str(exc).strip().splitlines()[0][:300] or type(exc).__name__
+            raise
+        for defect in known:
+            if label not in KNOWN_HITS[defect]:
+                KNOWN_HITS[defect].append(label)
+                warnings.warn(
+                    f"{label}: known defect {defect}: {KNOWN_DEFECTS[defect][1]}",
+                    KnownDefectWarning,
+                    stacklevel=1,
+                )
+        STATUSES[label]["known-defect"] += 1
+        return
+    STATUSES[label][response.status_code] += 1
