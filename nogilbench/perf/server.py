@@ -7,6 +7,7 @@ measured on stock CPython and on the free-threaded build with the GIL on or off.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -144,10 +145,12 @@ class ServerProcess:
         return self.process.returncode
 
     def kill(self) -> None:
-        """SIGKILL, as a crash: no shutdown code runs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(30)
+        """SIGKILL to the server and anything it started (a crash: no shutdown code runs)."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: only its tree
+        self.process.wait(30)
 
     def __enter__(self) -> ServerProcess:
         return self.start() if self.process is None else self

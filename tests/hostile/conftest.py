@@ -11,3 +11,7 @@ if str(ROOT) not in sys.path:
 elif sys.path[0] != str(ROOT):
     sys.path.remove(str(ROOT))
     sys.path.insert(0, str(ROOT))
+
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*httpx2.*")  # starlette's TestClient notice

@@ -174,6 +174,10 @@ KNOWN_DEFECTS: dict[str, tuple[str, str]] = {
         "AcceptedNegativeData",
         'request models coerce types (benchmarks/run accepts "baseline": 0 for a boolean)',
     ),
+    "id-overflow": (
+        "OverflowError",
+        "an id path parameter beyond 64 bits reaches SQLite and raises OverflowError (a 500)",
+    ),
     "unhashable-format": (
         "TypeError",
         "nogilbench.pipeline.parse_pipeline: a non-string 'format' raises TypeError (a 500)",
@@ -188,6 +192,8 @@ class KnownDefectWarning(UserWarning):
 
 def _defect_of(error: BaseException) -> str | None:
     name, message = type(error).__name__, str(error)
+    if name == "OverflowError":
+        return "id-overflow" if "too large to convert" in message else None
     if name == "TypeError":
         return "unhashable-format" if "unhashable type" in message else None
     if name == "JsonSchemaError":

@@ -1,0 +1,204 @@
+"""A corpus of bad and unusual images, generated here, through upload -> process -> download.
+
+Each file gets its documented error (413 PAYLOAD_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE) or a
+correct result, never a 500; afterwards the database and the storage folders agree exactly:
+one row per acknowledged upload, one file per row, no temp or orphaned file.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import text
+
+from api.main import create_app
+from api.settings import Settings
+
+MAX_PIXELS = 2_000_000
+PASSWORD = "hostile-images-password"
+PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 96}], "format": "png"}
+
+
+def _save(image: Image.Image, fmt: str, **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    return struct.pack(">I", len(payload)) + kind + payload + crc
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares width x height pixels (only one row of data)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = zlib.compress(b"\x00" * (1 + 3 * min(width, 4096)), 9)
+    chunks = _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def decompression_bomb() -> bytes:
+    """A complete, valid PNG: 12 megapixels of zeros that compress to a few kilobytes."""
+    return _save(Image.new("L", (4000, 3000)), "PNG", optimize=True)
+
+
+def truncated_jpeg() -> bytes:
+    data = _save(Image.effect_noise((256, 256), 60).convert("RGB"), "JPEG", quality=90)
+    return data[: len(data) // 2]
+
+
+def corrupt_png() -> bytes:
+    """A PNG whose pixel data chunk is garbage (CRC fixed, so only the zlib stream is bad)."""
+    data = _save(Image.new("RGB", (64, 64), (1, 2, 3)), "PNG")
+    start = data.index(b"IDAT") - 4
+    length = struct.unpack(">I", data[start : start + 4])[0]
+    end = start + 12 + length
+    return data[:start] + _chunk(b"IDAT", b"\x78\x9c" + b"\xff" * 40) + data[end:]
+
+
+def animated_gif(frames: int = 120) -> bytes:
+    images = [Image.new("P", (64, 48), color=index % 256) for index in range(frames)]
+    return _save(images[0], "GIF", save_all=True, append_images=images[1:], duration=20, loop=0)
+
+
+def cmyk_jpeg() -> bytes:
+    return _save(Image.new("CMYK", (80, 60), (0, 255, 255, 0)), "JPEG", quality=90)
+
+
+def sixteen_bit_png() -> bytes:
+    image = Image.new("I;16", (70, 50))
+    image.putdata([(x * 900) % 65536 for x in range(70 * 50)])
+    return _save(image, "PNG")
+
+
+def sixteen_bit_tiff() -> bytes:
+    return _save(Image.new("I;16", (40, 30), 40000), "TIFF")
+
+
+def exif_rotated_jpeg() -> bytes:
+    """Stored 120 x 60, EXIF orientation 6 (rotate 90 clockwise to display): upright 60 x 120."""
+    image = Image.new("RGB", (120, 60), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return _save(image, "JPEG", exif=exif.tobytes(), quality=90)
+
+
+def palette_png_with_transparency() -> bytes:
+    image = Image.new("P", (32, 32), 0)
+    return _save(image, "PNG", transparency=0)
+
+
+def jpeg_named_png() -> bytes:
+    return _save(Image.new("RGB", (50, 40), (9, 9, 9)), "JPEG")
+
+
+# name -> (file name, bytes factory, expected upload status, error code or upright size)
+CORPUS: dict[str, tuple[str, Callable[[], bytes], int, str | tuple[int, int]]] = {
+    "truncated-jpeg": ("cut.jpg", truncated_jpeg, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    "corrupt-png-data": ("corrupt.png", corrupt_png, 415, "UNSUPPORTED_MEDIA_TYPE"),
+    "png-huge-declared-size": (
+        "huge.png",
+        lambda: png_declaring(60_000, 60_000),
+        413,
+        "PAYLOAD_TOO_LARGE",
+    ),
+    "decompression-bomb": ("bomb.png", decompression_bomb, 413, "PAYLOAD_TOO_LARGE"),
+    "zero-bytes": ("empty.png", lambda: b"", 415, "UNSUPPORTED_MEDIA_TYPE"),
+    "text-named-png": (
+        "notes.png",
+        lambda: b"just some text, not an image\n" * 40,
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    ),
+    "animated-gif-120-frames": ("anim.gif", animated_gif, 201, (64, 48)),
+    "cmyk-jpeg": ("cmyk.jpg", cmyk_jpeg, 201, (80, 60)),
+    "16-bit-png": ("deep.png", sixteen_bit_png, 201, (70, 50)),
+    "16-bit-tiff": ("deep.tif", sixteen_bit_tiff, 201, (40, 30)),
+    "exif-rotated-jpeg": ("rotated.jpg", exif_rotated_jpeg, 201, (60, 120)),
+    "palette-png-transparent": ("pal.png", palette_png_with_transparency, 201, (32, 32)),
+    "jpeg-named-png": ("lies.png", jpeg_named_png, 201, (50, 40)),
+}
+
+
+@pytest.fixture
+def hostile_client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        data_dir=tmp_path / "data",
+        secret_key="hostile-images-secret-" + "0123456789abcdef" * 4,
+        bcrypt_rounds=4,
+        max_upload_bytes=2_000_000,
+        max_pixels=MAX_PIXELS,
+        cpu_workers=2,
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        email = "corpus@example.com"
+        client.post("/auth/register", json={"email": email, "password": PASSWORD})
+        token = client.post("/auth/login", data={"username": email, "password": PASSWORD})
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield client
+
+
+def assert_storage_consistent(client: TestClient, uploaded: int, processed: int) -> None:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT stored_name, processed_name FROM images")).all()
+    uploads = sorted(path.name for path in services.uploads.root.iterdir())
+    outputs = sorted(path.name for path in services.outputs.root.iterdir())
+    assert len(rows) == uploaded
+    assert uploads == sorted(row.stored_name for row in rows)  # no temp file, no orphan
+    assert outputs == sorted(row.processed_name for row in rows if row.processed_name)
+    assert len(outputs) == processed
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+def test_bad_image_gets_documented_answer(hostile_client: TestClient, case: str) -> None:
+    filename, make, expected, outcome = CORPUS[case]
+    data = make()
+    response = hostile_client.post(
+        "/api/images/upload", files={"file": (filename, data, "application/octet-stream")}
+    )
+    assert response.status_code == expected, response.text
+    if expected != 201:
+        body = response.json()
+        assert body["error_code"] == outcome and body["message"], body
+        assert_storage_consistent(hostile_client, uploaded=0, processed=0)
+        return
+    record = response.json()
+    assert (record["width"], record["height"]) == outcome  # upright, first frame
+    processed = hostile_client.post(f"/api/images/{record['id']}/process", json=PIPELINE)
+    assert processed.status_code == 200, processed.text
+    download = hostile_client.get(f"/api/images/{record['id']}/download")
+    assert download.status_code == 200 and download.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(download.content)) as result:
+        assert result.format == "PNG"
+        assert getattr(result, "n_frames", 1) == 1
+        assert result.mode in ("RGB", "RGBA", "L")
+        width, height = outcome
+        scale = min(1.0, 96 / max(width, height))
+        assert result.size == (max(1, round(width * scale)), max(1, round(height * scale)))
+        assert not result.getexif()  # no metadata survives (orientation applied, then dropped)
+    assert_storage_consistent(hostile_client, uploaded=1, processed=1)
+
+
+def test_whole_corpus_leaves_exactly_the_accepted_images(hostile_client: TestClient) -> None:
+    accepted = 0
+    for filename, make, expected, _ in CORPUS.values():
+        response = hostile_client.post(
+            "/api/images/upload", files={"file": (filename, make(), "image/png")}
+        )
+        assert response.status_code == expected, (filename, response.text)
+        accepted += expected == 201
+    listing = hostile_client.get("/api/images/", params={"limit": 200}).json()
+    assert len(listing) == accepted
+    assert_storage_consistent(hostile_client, uploaded=accepted, processed=0)
