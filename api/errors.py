@@ -16,10 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from nogilbench.errors import NogilbenchError
 
 logger = logging.getLogger("api.errors")
+
+BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 detail
 
 
 class DuplicateEmail(NogilbenchError):
@@ -164,8 +167,23 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return envelope(422, "VALIDATION_ERROR", f"invalid request: {message}", details)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves on this path (Starlette lists only the first route's)."""
+    methods: set[str] = set()
+    # create_app keeps the flat list of its routes (newer FastAPI nests included routers).
+    routes = getattr(request.app.state, "route_table", None) or request.app.router.routes
+    for route in routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+        # A body that is not what the endpoint parses (broken multipart, ...): like bad JSON.
+        return envelope(422, "VALIDATION_ERROR", "invalid request: the body cannot be parsed")
     code = CODE_BY_STATUS.get(exc.status_code, "HTTP_ERROR")
     messages = {
         404: "no such endpoint",
@@ -179,6 +197,8 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
     headers = dict(exc.headers or {})
     headers.update(_auth_headers(code) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return envelope(exc.status_code, code, message or str(detail), None, headers or None)
 
 

@@ -121,8 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (auth.router, images.router, jobs.router, benchmarks.router, ops.router):
+    routers = (auth.router, images.router, jobs.router, benchmarks.router, ops.router)
+    for router in routers:
         app.include_router(router)
+    app.state.route_table = [route for router in routers for route in router.routes]
 
     upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
 

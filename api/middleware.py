@@ -61,7 +61,9 @@ class RequestContextMiddleware:
             self.metrics.in_flight.dec()
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = (
+                getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+            )
             method = scope["method"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)

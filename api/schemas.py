@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from api.security import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The database keeps naive UTC; responses say so (RFC 3339 with "Z").
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 # Deliberately simple: one @, a dot in the domain, no spaces. Mail delivery is the real check.
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -16,7 +24,9 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"example": {"email": "ada@example.com", "password": "correct horse"}}
+        strict=True,
+        extra="forbid",
+        json_schema_extra={"example": {"email": "ada@example.com", "password": "correct horse"}},
     )
 
     email: str = Field(max_length=254, description="login name; stored lower-cased")
@@ -45,7 +55,7 @@ class RegisterRequest(BaseModel):
 class UserRead(BaseModel):
     id: int
     email: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class TokenPair(BaseModel):
@@ -56,6 +66,8 @@ class TokenPair(BaseModel):
 
 
 class RefreshRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
@@ -74,15 +86,15 @@ class ImageRead(BaseModel):
     processed_height: int | None = None
     pipeline: dict[str, Any] | None = None
     processing_ms: float | None = None
-    created_at: datetime
-    processed_at: datetime | None = None
+    created_at: UtcDateTime
+    processed_at: UtcDateTime | None = None
 
 
 BATCH_METHODS = ("sync", "asyncio", "threading", "free-threaded", "multiprocessing")
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     image_ids: list[int] = Field(min_length=1, description="your images, processed in this order")
     pipeline: dict[str, Any] = Field(description="a nogilbench pipeline (see /api/operations)")
@@ -109,9 +121,9 @@ class JobRead(BaseModel):
     parameters: dict[str, Any]
     sweep_id: int | None = None
     error: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None = None
+    finished_at: UtcDateTime | None = None
     elapsed_s: float | None = Field(default=None, description="processing time so far / total")
     result_url: str | None = None
 
@@ -150,6 +162,7 @@ class HealthRead(BaseModel):
 
 class BenchmarkRequest(BaseModel):
     model_config = ConfigDict(
+        strict=True,
         extra="forbid",
         json_schema_extra={
             "example": {
@@ -163,13 +176,17 @@ class BenchmarkRequest(BaseModel):
         },
     )
 
-    name: str | None = Field(default=None, max_length=200, description="default: generated")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="default: generated"
+    )
     workloads: list[str] = Field(default=["pillow"], min_length=1, max_length=4)
     images: list[int] = Field(default=[10], min_length=1, max_length=6)
     workers: list[int] = Field(default=[1, 2, 4], min_length=1, max_length=8)
     methods: list[str] = Field(default=["sync", "threading"], min_length=1, max_length=6)
     repeats: int = Field(default=3, ge=1, le=20)
-    image_size: tuple[int, int] = Field(default=(640, 427), description="width, height")
+    image_size: list[int] = Field(
+        default=[640, 427], min_length=2, max_length=2, description="[width, height] in pixels"
+    )
     baseline: bool = Field(
         default=False,
         description="also time sync on a default (GIL) build of the same Python version",
@@ -180,8 +197,8 @@ class SweepRead(BaseModel):
     id: int
     name: str
     status: str
-    created_at: datetime
-    finished_at: datetime | None = None
+    created_at: UtcDateTime
+    finished_at: UtcDateTime | None = None
     parameters: dict[str, Any]
     cell_count: int
     git_commit: str | None = None

@@ -75,7 +75,7 @@ def compare_benchmarks(
 
 
 @router.get(
-    "/{sweep_id}",
+    "/{sweep_id:int}",
     response_model=SweepDetail,
     summary="One benchmark",
     description="The sweep's parameters, host, interpreters and its summary table.",

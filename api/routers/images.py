@@ -78,7 +78,7 @@ def list_images(
 
 
 @router.get(
-    "/{image_id}",
+    "/{image_id:int}",
     response_model=ImageRead,
     summary="One image's record",
     description="Dimensions, formats and, once processed, the pipeline that was applied.",
@@ -89,7 +89,7 @@ def get_image(image_id: int, user: CurrentUser, service: Images) -> ImageRead:
 
 
 @router.post(
-    "/{image_id}/process",
+    "/{image_id:int}/process",
     response_model=ImageRead,
     summary="Run a pipeline on an image",
     description="The body is a nogilbench pipeline (see `GET /api/operations`): ordered "
@@ -116,7 +116,7 @@ async def process_image(
 
 
 @router.get(
-    "/{image_id}/download",
+    "/{image_id:int}/download",
     response_class=FileResponse,
     summary="Download the processed image",
     description="The output of the last `process` call, with its media type.",
@@ -134,7 +134,7 @@ def download_image(image_id: int, user: CurrentUser, service: Images) -> FileRes
 
 
 @router.delete(
-    "/{image_id}",
+    "/{image_id:int}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Delete an image",

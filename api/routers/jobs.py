@@ -73,7 +73,7 @@ def list_jobs(
 
 
 @router.get(
-    "/{job_id}",
+    "/{job_id:int}",
     response_model=JobRead,
     summary="A job's status",
     description="Status (queued, processing, completed, failed), progress done/total, "
@@ -85,7 +85,7 @@ def get_job(job_id: int, user: CurrentUser, service: Jobs) -> JobRead:
 
 
 @router.get(
-    "/{job_id}/events",
+    "/{job_id:int}/events",
     response_class=StreamingResponse,
     summary="Follow a job (Server-Sent Events)",
     description="A `text/event-stream`: a `progress` event with the job's state on every "
@@ -108,7 +108,7 @@ async def job_events(
 
 
 @router.get(
-    "/{job_id}/result",
+    "/{job_id:int}/result",
     response_class=FileResponse,
     summary="Download a batch job's outputs (zip)",
     description="A zip of every processed image, numbered in request order; images that "

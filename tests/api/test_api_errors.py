@@ -160,3 +160,65 @@ def test_real_postgres_server_outage(postgres_server, tmp_path):
             ).status_code
             == 201
         )
+
+
+def test_405_lists_every_method_of_the_path(client, auth_headers):
+    response = client.put("/api/images/1", headers=auth_headers)
+    assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+    assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "DELETE"}
+    # Fixed paths are not taken for ids: GET on a POST-only path is a 405, not a 422.
+    for path, allowed in (
+        ("/api/images/upload", "POST"),
+        ("/api/jobs/batch", "POST"),
+        ("/api/benchmarks/run", "POST"),
+    ):
+        response = client.get(path, headers=auth_headers)
+        assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+        assert response.headers["allow"] == allowed
+
+
+def test_datetimes_are_rfc3339_utc(client, auth_headers):
+    me = client.get("/auth/me", headers=auth_headers).json()
+    assert me["created_at"].endswith("Z")
+
+
+def test_wrongly_typed_pipeline_fields_are_400_not_500(client, auth_headers, uploaded):
+    for pipeline, field in (
+        ({"operations": [{"op": "grayscale"}], "format": ["png"]}, "format"),
+        ({"operations": [{"op": "grayscale"}], "format": {"a": 1}}, "format"),
+        ({"operations": [{"op": "grayscale"}], "quality": "high"}, "quality"),
+        ({"operations": "grayscale"}, "operations"),
+    ):
+        response = client.post(
+            f"/api/images/{uploaded['id']}/process", json=pipeline, headers=auth_headers
+        )
+        body = assert_envelope(response, 400, "INVALID_OPERATION")
+        assert body["details"] == [{"field": field}]
+
+
+def test_unparsable_multipart_is_422(client, auth_headers):
+    response = client.post(
+        "/api/images/upload",
+        content=b"--x\r\nthis is not multipart",
+        headers={**auth_headers, "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert response.status_code in (400, 422)  # never a 5xx
+    assert response.json()["error_code"] in ("VALIDATION_ERROR", "BAD_REQUEST")
+
+
+def test_request_bodies_are_strictly_typed(client, auth_headers):
+    body = {
+        "workloads": ["pillow"],
+        "images": [2],
+        "workers": [1],
+        "methods": ["sync"],
+        "repeats": 1,
+        "image_size": [64, 48],
+        "baseline": 0,
+    }
+    response = client.post("/api/benchmarks/run", json=body, headers=auth_headers)
+    assert_envelope(response, 422, "VALIDATION_ERROR")
+    response = client.post(
+        "/auth/register", json={"email": "a@example.com", "password": 12345678901}
+    )
+    assert_envelope(response, 422, "VALIDATION_ERROR")

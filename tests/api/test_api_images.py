@@ -221,7 +221,5 @@ class TestOwnership:
             client.delete("/api/images/99999", headers=auth_headers), 404, "IMAGE_NOT_FOUND"
         )
 
-    def test_non_integer_id(self, client, auth_headers):
-        assert_envelope(
-            client.get("/api/images/abc", headers=auth_headers), 422, "VALIDATION_ERROR"
-        )
+    def test_non_integer_id_matches_no_route(self, client, auth_headers):
+        assert_envelope(client.get("/api/images/abc", headers=auth_headers), 404, "NOT_FOUND")
