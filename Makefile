@@ -58,3 +58,23 @@ serve-ft: setup
 clean:
 	rm -rf .venv .venv-ft .venv-gil build dist *.egg-info .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
+
+# ---------------------------------------------------------------------------------------------
+# Performance and hostile input (issue 5). Bounded loopback traffic only; see nogilbench/perf.
+SCHEMATHESIS_EXAMPLES ?= 40
+SCHEMATHESIS_SUMMARY := reports/schemathesis-long.json
+
+.PHONY: performance schemathesis-long
+
+# schemathesis with more examples per operation; its summary goes into reports/performance.md.
+schemathesis-long: setup
+	NOGILBENCH_SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) \
+	NOGILBENCH_SCHEMATHESIS_SUMMARY=$(SCHEMATHESIS_SUMMARY) \
+	$(PY) -m pytest -q -p no:cacheprovider tests/hostile/test_hostile_schema.py
+
+# Load (stock / free-threaded GIL on / GIL off), API vs library throughput, Pillow limit,
+# sweep overhead, schemathesis summary -> reports/performance.md. A schemathesis failure is
+# recorded in the report rather than stopping it.
+performance: setup
+	-$(MAKE) --no-print-directory schemathesis-long
+	$(PY) -m nogilbench.perf.report --out reports/performance.md

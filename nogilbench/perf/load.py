@@ -259,6 +259,65 @@ def run_load(base_url: str, config: LoadConfig, images: list[bytes] | None = Non
     return asyncio.run(_run(base_url, config, images or sample_images(config)))
 
 
+async def _process_throughput(
+    base_url: str, images: list[bytes], concurrency: int, pipeline: dict[str, Any], rounds: int
+) -> dict[str, Any]:
+    result = LoadResult(config={"workload": "throughput"})
+    timeout = httpx.Timeout(120.0)
+    limits = httpx.Limits(max_connections=concurrency + 2)
+    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as http:
+        client = _Client(http, result)
+        headers = await _register(client, f"throughput-{time.time_ns():x}@example.com")
+        if headers is None:
+            raise RuntimeError(f"cannot register: {result.errors}")
+        ids = []
+        for index, data in enumerate(images):  # uploads are not part of the timing
+            files = {"file": (f"t{index}.jpg", data, "image/jpeg")}
+            response = await client.call(
+                "upload", "POST", "/api/images/upload", 201, files=files, headers=headers
+            )
+            if response is None:
+                raise RuntimeError(f"upload failed: {result.errors}")
+            ids.append(int(response.json()["id"]))
+
+        async def process(image_id: int) -> None:
+            url = f"/api/images/{image_id}/process"
+            await client.call("process", "POST", url, 200, json=pipeline, headers=headers)
+
+        async def worker(queue: list[int]) -> None:
+            while queue:
+                await process(queue.pop())
+
+        await process(ids[0])  # warm-up
+        times = []
+        for _ in range(rounds):
+            queue = list(ids)
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(queue) for _ in range(concurrency)))
+            times.append(time.perf_counter() - started)
+    if result.errors:
+        raise RuntimeError(f"process requests failed: {result.errors[:3]}")
+    return {
+        "concurrency": concurrency,
+        "images": len(images),
+        "api_ips": round(len(images) / min(times), 2),
+        "round_times_s": [round(t, 3) for t in times],
+    }
+
+
+def process_throughput(
+    base_url: str,
+    images: list[bytes],
+    concurrency: int,
+    pipeline: dict[str, Any] | None = None,
+    rounds: int = 3,
+) -> dict[str, Any]:
+    """Images/s of `POST /process` alone (uploaded first), `concurrency` requests in flight."""
+    return asyncio.run(
+        _process_throughput(base_url, images, concurrency, pipeline or PIPELINES["pillow"], rounds)
+    )
+
+
 # -- integrity --------------------------------------------------------------------------------
 
 
