@@ -135,12 +135,14 @@ for sweep in loaded:
     present.show_figure(fig, name, out / "figures", missing)
 
 # %% [markdown]
-# ## Unstable cells
-# Cells whose repeats spread more than 25% of their median.
+# ## Measurement quality
+# A busy host, and the cells whose repeats spread more than 25% of their median (unstable).
 
 # %% tags=["nbval-ignore-output"]
 for sweep in loaded:
-    present.show_markdown(conclusions.unstable_notes(frames[sweep.name]), "No unstable cell.")
+    notes = conclusions.contention_notes(frames[sweep.name])
+    notes += conclusions.unstable_notes(frames[sweep.name])
+    present.show_markdown(notes, "No unstable cell; the host was not busy.")
 
 # %% [markdown]
 # ## Conclusions

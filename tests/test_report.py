@@ -214,6 +214,17 @@ def test_unstable_cells_are_flagged_everywhere() -> None:
     assert figures.UNSTABLE_LABEL not in labels
 
 
+def test_a_busy_host_is_reported() -> None:
+    walls = scaling("pillow", {"sync": 1, "threading": 1.9})
+    rows = make_rows(walls)
+    assert conclusions.contention_notes(frame_of(rows)) == []
+    for row in rows:
+        if row.method == "sync" and row.workers == 1:
+            row.cpu_percent = 55.0
+    notes = conclusions.contention_notes(frame_of(rows))
+    assert len(notes) == 1 and notes[0].startswith("1 of 4 sync cells used less than 90%")
+
+
 def test_oversubscription_is_noted_only_past_the_cores() -> None:
     walls = scaling("pillow", {"sync": 1, "threading": 1.9, "free-threaded": 1.9})
     notes = conclusions.oversubscription_notes(frame_of(make_rows(walls, cores=2)), cores=2)

@@ -239,8 +239,12 @@ def _across_workloads(frame: pd.DataFrame, cores: int) -> list[str]:
     ordered = sorted(speedups.items(), key=lambda item: -item[1][0])
     listed = ", ".join(f"{s:.2f}x on {w} ({_workers(n)})" for w, (s, n) in ordered)
     line = f"Threads with the GIL reached {listed}."
-    (top, (top_speedup, _)), (low, (low_speedup, _)) = ordered[0], ordered[-1]
-    if top_speedup - low_speedup >= GAIN:
+    (top, (top_speedup, _)), (low, (low_speedup, workers)) = ordered[0], ordered[-1]
+    images = _point(frame, low, cores)
+    free = _cell(frame, low, "free-threaded", workers, images[1]) if images else None
+    freed = free is not None and pd.notna(free["speedup"])
+    # The GIL is named as the cause only when removing it helped the workload it slowed.
+    if top_speedup - low_speedup >= GAIN and freed and free["speedup"] >= low_speedup + GAIN:
         line += (
             f" The GIL costs {low} more than {top}: {top} spends its time where the GIL is "
             f"released (C code), while the GIL serialises the Python bytecode of {low}."
@@ -425,6 +429,22 @@ def unavailable_notes(frame: pd.DataFrame) -> list[str]:
     ):
         lines.append(f"{_label(method)} on {interpreter}: {len(group)} cell(s) {status}: {error}")
     return sorted(lines, key=lambda line: method_order(line.split(" ")[0]))
+
+
+def contention_notes(frame: pd.DataFrame, threshold: float = 90.0) -> list[str]:
+    """A warning when single-threaded cells got well under one core: the host was busy."""
+    rows = ok_rows(frame)
+    sync = rows[(rows["method"] == "sync") & rows["cpu_percent"].notna()]
+    starved = sync[sync["cpu_percent"] < threshold]
+    if starved.empty:
+        return []
+    median, lowest = sync["cpu_percent"].median(), starved["cpu_percent"].min()
+    return [
+        f"{len(starved)} of {len(sync)} sync cells used less than {threshold:.0f}% of one core "
+        f"(median {median:.0f}%, lowest {lowest:.0f}%): "
+        "other processes competed for the CPU during this sweep, so its timings are noisy; "
+        "re-run it on an idle machine before trusting small differences."
+    ]
 
 
 def unstable_notes(frame: pd.DataFrame) -> list[str]:
