@@ -15,7 +15,7 @@ export NOGILBENCH_REQUIRE_FT ?= 1
 endif
 
 # ---------------------------------------------------------------------------------------------
-# Notebooks validated by `make test` with nbval (space-separated .ipynb paths).
+# Notebooks validated by `make test` with nbval (notebook files or folders).
 NBVAL_TARGETS ?= notebooks
 NBVAL_FLAGS ?= --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 # ---------------------------------------------------------------------------------------------

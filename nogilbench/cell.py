@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import statistics
 import sys
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -153,7 +155,23 @@ def _ru_maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
+def _exit_when_orphaned(parent_pid: int, poll_s: float = 0.5) -> None:
+    """Stop this cell if the sweep that started it dies (SIGKILL, a killed notebook kernel).
+
+    Otherwise an orphaned cell would keep burning CPU (and skew whatever runs next).
+    The thread sleeps almost all the time, so it costs the measurement nothing.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
+
+
 def main() -> int:
+    _exit_when_orphaned(os.getppid())
     try:
         spec = CellSpec(**json.loads(sys.stdin.read()))
         outcome = run_cell(spec)

@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nogilbench {args.command}: error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        hint = " re-run the same command to resume" if args.command == "sweep" else ""
+        hint = " re-run the same command to resume" if args.command in ("sweep", "report") else ""
         print(f"nogilbench {args.command}: interrupted;{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -93,3 +94,37 @@ def test_free_threaded_same_output_as_sync(
     )  # fmt: skip
     out = json.loads(done.stdout)
     assert out["sync"] == out["free-threaded"]
+
+
+def test_cell_stops_when_its_sweep_dies(paths: list[str]) -> None:
+    """A SIGKILLed orchestrator leaves no cell burning CPU behind."""
+    import json
+    import signal
+    import subprocess
+    import time
+    from dataclasses import asdict
+
+    import psutil
+
+    from nogilbench.launcher import PROJECT_ROOT, cell_environment
+
+    spec = json.dumps(asdict(CellSpec("pure-python", "sync", 1, paths * 50, repeats=100)))
+    parent_script = (
+        "import subprocess, sys, time\n"
+        "cell = subprocess.Popen([sys.executable, '-m', 'nogilbench.cell'], stdin=subprocess.PIPE,"
+        " stdout=subprocess.DEVNULL, text=True)\n"
+        "cell.stdin.write(sys.argv[1]); cell.stdin.close()\n"
+        "print(cell.pid, flush=True); time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_script, spec], stdout=subprocess.PIPE, text=True,
+        env=cell_environment(), cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    cell_pid = int(parent.stdout.readline())
+    time.sleep(1.0)
+    assert psutil.pid_exists(cell_pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(cell_pid).wait(timeout=10)
+    assert not psutil.pid_exists(cell_pid) or psutil.Process(cell_pid).status() == "zombie"
