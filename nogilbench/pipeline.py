@@ -77,7 +77,7 @@ def parse_pipeline(raw: Any) -> Pipeline:
         params = {key: value for key, value in entry.items() if key != "op"}
         steps.append(Step(entry["op"], validate_params(entry["op"], params)))
     fmt = raw.get("format", "jpeg")
-    if fmt not in OUTPUT_FORMATS:
+    if not isinstance(fmt, str) or fmt not in OUTPUT_FORMATS:
         raise InvalidOperation(f"format must be one of {', '.join(OUTPUT_FORMATS)}", "format")
     quality = raw.get("quality", 85)
     low, high = QUALITY_RANGE
