@@ -7,6 +7,7 @@ Pillow's C code releases the GIL for the heavy parts (decode, resample, filters,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,23 +41,30 @@ class ParamSpec:
                 raise InvalidOperation(f"{field} must be true or false", field)
             return value
         if self.kind in (int, float):
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if not numeric or (self.kind is int and not float(value).is_integer()):
-                raise InvalidOperation(
-                    f"{field} must be a{'n integer' if self.kind is int else ' number'}", field
-                )
-            number = self.kind(value)
-            if number != number or number in (float("inf"), float("-inf")):
+            # Checked without float() of arbitrary ints (10**400 would overflow).
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                kind = "an integer" if self.kind is int else "a number"
+                raise InvalidOperation(f"{field} must be {kind}", field)
+            if isinstance(value, float) and not math.isfinite(value):
                 raise InvalidOperation(f"{field} must be a finite number", field)
-            if (self.minimum is not None and number < self.minimum) or (
-                self.maximum is not None and number > self.maximum
+            if self.kind is int and isinstance(value, float) and not value.is_integer():
+                raise InvalidOperation(f"{field} must be an integer", field)
+            # Range first, on the value as given: float(10**400) would overflow.
+            if (self.minimum is not None and value < self.minimum) or (
+                self.maximum is not None and value > self.maximum
             ):
+                shown = (
+                    f"{value:g}"
+                    if isinstance(value, float)
+                    else str(value)
+                    if value.bit_length() < 64
+                    else "a huge integer"
+                )
                 raise InvalidOperation(
-                    f"{field} must be between {self.minimum:g} and {self.maximum:g}, "
-                    f"got {number:g}",
+                    f"{field} must be between {self.minimum:g} and {self.maximum:g}, got {shown}",
                     field,
                 )
-            return number
+            return self.kind(value)
         if not isinstance(value, str):
             raise InvalidOperation(f"{field} must be a string", field)
         if self.choices is not None and value not in self.choices:

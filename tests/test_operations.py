@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from nogilbench.errors import InvalidOperation
@@ -116,3 +118,39 @@ def test_python_convolve_is_bounded_and_matches_kernel() -> None:
     assert set(edges.tobytes()[41:79]) == {0}  # a flat image has no edges inside the border
     with pytest.raises(InvalidOperation):
         parse_pipeline({"operations": [{"op": "python_convolve", "max_side": 4096}]})
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+op_names = st.sampled_from([*OPERATIONS, "nope"])
+steps = st.dictionaries(st.text(max_size=10), json_values, max_size=4).flatmap(
+    lambda params: op_names.map(lambda name: {"op": name, **params})
+)
+
+
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {"operations": st.lists(steps | json_values, max_size=3)},
+            optional={"format": json_values, "quality": json_values},
+        ),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_any_json_is_a_pipeline_or_invalid_operation(raw: object) -> None:
+    """Whatever a client sends, the parser answers with a Pipeline or INVALID_OPERATION."""
+    try:
+        parse_pipeline(raw)
+    except InvalidOperation as exc:
+        assert exc.message
+
+
+def test_huge_integers_are_out_of_range_not_overflow() -> None:
+    with pytest.raises(InvalidOperation, match="between"):
+        parse_pipeline({"operations": [{"op": "blur", "radius": 10**400}]})

@@ -15,12 +15,11 @@ from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLa
 from api.metrics import Metrics
 from api.models import Image, User, utcnow
 from api.repositories import images
-from api.services.pipelines import checked_pipeline
 from api.state import CpuLimiter, in_thread
 from api.storage import EXTENSIONS, FileStore
 from nogilbench.codec import MEDIA_TYPES, decode_image, encode_image
 from nogilbench.errors import NogilbenchError
-from nogilbench.pipeline import Pipeline
+from nogilbench.pipeline import Pipeline, parse_pipeline
 
 READ_CHUNK = 1024 * 1024
 
@@ -140,7 +139,7 @@ class ImageService:
         return owned_image(self.session, image_id, user)
 
     async def process(self, user: User, image_id: int, raw_pipeline: Any) -> Image:
-        pipeline = checked_pipeline(raw_pipeline)
+        pipeline = parse_pipeline(raw_pipeline)
         record = await in_thread(owned_image, self.session, image_id, user)
         data = await in_thread(self.uploads.read, record.stored_name)
         started = time.perf_counter()

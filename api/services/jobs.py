@@ -18,10 +18,10 @@ from api.models import Job, JobItem, User, utcnow
 from api.repositories import images, jobs
 from api.schemas import BatchRequest, JobRead
 from api.services.job_runner import JobManager
-from api.services.pipelines import checked_pipeline
 from api.state import in_thread
 from api.storage import FileStore
 from nogilbench.errors import InvalidOperation, NogilbenchError
+from nogilbench.pipeline import parse_pipeline
 from nogilbench.runners import gil_enabled, make_runner
 
 TERMINAL = ("completed", "failed")
@@ -91,7 +91,7 @@ class JobService:
         self.max_workers = max_workers
 
     def submit_batch(self, user: User, request: BatchRequest) -> Job:
-        pipeline = checked_pipeline(request.pipeline)
+        pipeline = parse_pipeline(request.pipeline)
         if len(request.image_ids) > self.max_images:
             raise InvalidOperation(f"a batch takes at most {self.max_images} images", "image_ids")
         if len(set(request.image_ids)) != len(request.image_ids):

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import bearer, login, make_settings, register, upload
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-# `tests/` is on sys.path (pytest's rootdir conftest) and holds a folder named `api`; put the
-# repository root first so `import api` is always the service package, never that folder.
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-warnings.filterwarnings("ignore", message=".*httpx2.*")  # starlette's TestClient notice
-
-from api_helpers import bearer, login, make_settings, register, upload  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from api.main import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
+from api.main import create_app
+from api.settings import Settings
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
