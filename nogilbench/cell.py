@@ -39,6 +39,7 @@ class CellSpec:
     gil_requested: bool | None = None  # None: whatever the build gives (non-free-threaded builds)
     start_method: str | None = None
     warmup_passes: int = 2  # warm-up items per worker (every worker started, imports done)
+    launched_at: float | None = None  # time.time() when the orchestrator started this process
 
 
 @dataclass
@@ -111,7 +112,9 @@ def run_cell(spec: CellSpec) -> CellOutcome:
         observed = runner.observe_workers()
         outcome.worker_pids = [pid for pid, _ in observed]
         outcome.gil_enabled_workers = [state for _, state in observed]
-        outcome.startup_ms = round((time.time() - this_process.create_time()) * 1000, 1)
+        # From the orchestrator's spawn (psutil's create_time has a whole-second base).
+        launched = spec.launched_at or this_process.create_time()
+        outcome.startup_ms = round((time.time() - launched) * 1000, 1)
         if spec.gil_requested is not None and any(
             state != spec.gil_requested for state in outcome.gil_enabled_workers
         ):

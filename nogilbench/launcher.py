@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,8 @@ def run_cell_process(
     spec: CellSpec, interpreter: InterpreterInfo, timeout_s: float = DEFAULT_CELL_TIMEOUT_S
 ) -> tuple[dict[str, Any], float]:
     """Run the cell; return (outcome dict, peak tree RSS in MB). Never raises for cell failures."""
+    started = time.perf_counter()
+    spec = replace(spec, launched_at=time.time())
     process = subprocess.Popen(
         cell_command(interpreter, spec.gil_requested),
         stdin=subprocess.PIPE,
@@ -100,7 +102,6 @@ def run_cell_process(
         env=cell_environment(),
         cwd=PROJECT_ROOT,
     )
-    started = time.perf_counter()
     try:
         with TreeMemorySampler(process.pid) as sampler:
             stdout, stderr = process.communicate(json.dumps(asdict(spec)), timeout=timeout_s)

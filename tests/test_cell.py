@@ -128,3 +128,10 @@ def test_cell_stops_when_its_sweep_dies(paths: list[str]) -> None:
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(cell_pid).wait(timeout=10)
     assert not psutil.pid_exists(cell_pid) or psutil.Process(cell_pid).status() == "zombie"
+
+
+def test_startup_and_cell_wall_are_consistent(paths: list[str], stock: InterpreterInfo) -> None:
+    row = measure_cell(CellSpec("pillow", "threading", 2, paths, repeats=2), stock)
+    timed = sum(row["wall_times_s"])
+    assert 0 < row["startup_ms"] / 1000 < row["cell_wall_s"]
+    assert row["startup_ms"] / 1000 + timed <= row["cell_wall_s"]
