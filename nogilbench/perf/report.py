@@ -391,14 +391,15 @@ def _overhead_section(results: dict[str, Any]) -> list[str]:
         f"repeats; {o['cells_ok']} of {o['cells_total']} cells ok, {o['sweep_wall_s']} s. "
         "Overhead share = 1 - (sum of the timed repeats) / (the cell's whole process wall time "
         "seen by the orchestrator): process start, imports, pool start, the warm-up pass, "
-        "measurement and the JSON hand-back. Spread = (max - min) / median of the repeats. "
-        "(The cells' own `startup_ms` is not used: it is `time.time()` minus psutil's "
-        "`create_time()`, whose boot-time base has whole-second resolution on Linux, so it "
-        "can exceed the whole cell's wall time.)",
+        "measurement and the JSON hand-back. Start-up share = the cell's `startup_ms` (from the "
+        "orchestrator's spawn until imports, pool start and warm-up are done) over the same "
+        "whole wall time. Spread = (max - min) / median of the repeats.",
         "",
         f"- Overhead share: median {o['overhead_share_median']:.1%}, max "
         f"{o['overhead_share_max']:.1%}. The share falls as cells grow: the matrix's "
         "50- and 100-image cells amortise the fixed start-up over more timed work.",
+        f"- Start-up share (spawn, imports, pool, warm-up): median "
+        f"{o['startup_share_median']:.1%}.",
         f"- Spread of repeats: median {o['spread_median']:.1%}, max {o['spread_max']:.1%}.",
         "",
     ]
