@@ -29,6 +29,8 @@ help:
 	@echo "make info      interpreters and host"
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make serve     the API on the stock interpreter; serve-ft: free-threaded, GIL off"
+	@echo "make performance  load (3 interpreters), overhead, limits -> reports/performance.md"
+	@echo "make schemathesis-long  a longer schemathesis run against the API's OpenAPI schema"
 	@echo "make clean     remove the environments and caches (keeps data/ and reports/)"
 
 setup:
@@ -49,10 +51,11 @@ lint: setup
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
 serve: setup
-	$(VENV)/bin/uvicorn api.main:app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/uvicorn api.main:app --host $(HOST) --port $(PORT) --no-access-log
 
 serve-ft: setup
-	.venv-ft/bin/python -X gil=0 -m uvicorn api.main:app --host $(HOST) --port $(PORT)
+	.venv-ft/bin/python -X gil=0 -m uvicorn api.main:app --host $(HOST) --port $(PORT) \
+		--no-access-log
 
 # The interpreters built from source stay in ~/.cache/nogilbench (outside the clone).
 clean:
@@ -66,6 +69,7 @@ SCHEMATHESIS_SUMMARY := reports/schemathesis-long.json
 
 .PHONY: performance schemathesis-long
 
+# (uvicorn's own access log is off: the service logs each request itself, with its id.)
 # schemathesis with more examples per operation; its summary goes into reports/performance.md.
 schemathesis-long: setup
 	NOGILBENCH_SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) \
