@@ -50,6 +50,7 @@ lint: setup
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 
+# uvicorn's own access log is off: the service logs each request itself, with its id.
 serve: setup
 	$(VENV)/bin/uvicorn api.main:app --host $(HOST) --port $(PORT) --no-access-log
 
@@ -69,7 +70,6 @@ SCHEMATHESIS_SUMMARY := reports/schemathesis-long.json
 
 .PHONY: performance schemathesis-long
 
-# (uvicorn's own access log is off: the service logs each request itself, with its id.)
 # schemathesis with more examples per operation; its summary goes into reports/performance.md.
 schemathesis-long: setup
 	NOGILBENCH_SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) \
