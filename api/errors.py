@@ -96,7 +96,6 @@ STATUS_BY_CODE: dict[str, int] = {
 
 # Starlette HTTPExceptions (router 404/405, body-size 413, ...) get a code from their status.
 CODE_BY_STATUS: dict[int, str] = {
-    400: "BAD_REQUEST",
     401: "INVALID_TOKEN",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
@@ -181,9 +180,15 @@ def _allowed_methods(request: Request) -> str:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
-        # A body that is not what the endpoint parses (broken multipart, ...): like bad JSON.
-        return envelope(422, "VALIDATION_ERROR", "invalid request: the body cannot be parsed")
+    if exc.status_code == 400:
+        # The framework's only 400s are bodies it cannot parse: FastAPI's BODY_PARSE_ERROR and
+        # Starlette's multipart errors ("Invalid multipart data.", "Missing boundary ...").
+        # The service's own 400s are NogilbenchErrors. Answered like bad JSON: a 422.
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        reason = "" if detail in ("", BODY_PARSE_ERROR) else f" ({detail.rstrip('.')[:200]})"
+        return envelope(
+            422, "VALIDATION_ERROR", f"invalid request: the body cannot be parsed{reason}"
+        )
     code = CODE_BY_STATUS.get(exc.status_code, "HTTP_ERROR")
     messages = {
         404: "no such endpoint",

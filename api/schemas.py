@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from api.security import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
@@ -17,6 +18,15 @@ def _as_utc(value: datetime) -> datetime:
 
 # The database keeps naive UTC; responses say so (RFC 3339 with "Z").
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+
+# Ids are INTEGER columns (32-bit on PostgreSQL); offsets are BIGINT in both databases. Larger
+# values are refused at the edge (422) instead of overflowing in the driver or the server.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int, Query(ge=1, le=200)]
 
 # Deliberately simple: one @, a dot in the domain, no spaces. Mail delivery is the real check.
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -49,6 +59,8 @@ class RegisterRequest(BaseModel):
             raise ValueError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
         if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
             raise ValueError(f"the password may be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
+        if "\x00" in value:
+            raise ValueError("the password may not contain NUL characters")
         return value
 
 
@@ -96,7 +108,7 @@ BATCH_METHODS = ("sync", "asyncio", "threading", "free-threaded", "multiprocessi
 class BatchRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    image_ids: list[int] = Field(min_length=1, description="your images, processed in this order")
+    image_ids: list[RowId] = Field(min_length=1, description="your images, processed in this order")
     pipeline: dict[str, Any] = Field(description="a nogilbench pipeline (see /api/operations)")
     method: Literal["sync", "asyncio", "threading", "free-threaded", "multiprocessing"] | None = (
         Field(

@@ -40,16 +40,27 @@ class PasswordHasher:
         return self._context.hash(password)
 
     def verify(self, password: str, password_hash: str | None) -> bool:
-        if len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
-            self._context.verify("x", self._dummy_hash)
-            return False
-        if password_hash is None:
-            self._context.verify(password, self._dummy_hash)
+        """True if `password` matches; every refusal costs one bcrypt check, like a mismatch."""
+        if not acceptable_password(password):  # bcrypt would refuse it before hashing
+            self._spend()
             return False
         try:
+            if password_hash is None:
+                self._context.verify(password, self._dummy_hash)
+                return False
             return bool(self._context.verify(password, password_hash))
-        except ValueError:  # a malformed stored hash
+        except ValueError:  # a malformed stored hash, or a secret bcrypt refuses
+            self._spend()
             return False
+
+    def _spend(self) -> None:
+        """One bcrypt check whose answer is ignored (keeps refusals as slow as mismatches)."""
+        self._context.verify("x", self._dummy_hash)
+
+
+def acceptable_password(password: str) -> bool:
+    """What bcrypt accepts: at most 72 bytes of UTF-8 and no NUL character."""
+    return "\x00" not in password and len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES
 
 
 def load_or_create_secret_key(configured: str | None, key_file: Path) -> str:

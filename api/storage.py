@@ -8,11 +8,27 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tempfile
+import time
 import uuid
+from collections.abc import Set
 from pathlib import Path
 
+import psutil
+
 _NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{2,4}$")
+TEMP_PREFIX = ".tmp-"  # `write` stages files under this prefix
+
+
+def process_start_time() -> float:
+    """When this process started (epoch seconds); now, if the OS will not say."""
+    try:
+        return float(psutil.Process().create_time())
+    except (psutil.Error, OSError):
+        return time.time()
+
+
 EXTENSIONS = {
     "JPEG": "jpg",
     "PNG": "png",
@@ -43,7 +59,7 @@ class FileStore:
     def write(self, name: str, data: bytes) -> Path:
         """Write atomically (temp file + rename), so readers never see half a file."""
         target = self._path(name)
-        descriptor, temp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        descriptor, temp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 handle.write(data)
@@ -62,3 +78,21 @@ class FileStore:
     def delete(self, name: str | None) -> None:
         if name:
             self._path(name).unlink(missing_ok=True)
+
+    def sweep(self, referenced: Set[str], older_than: float) -> list[str]:
+        """Delete this folder's unreferenced files: generated names and staged temp files
+        only, regular files only, modified before `older_than`. Returns the names removed."""
+        removed = []
+        for path in self.root.iterdir():
+            name = path.name
+            if name in referenced or not (_NAME.match(name) or name.startswith(TEMP_PREFIX)):
+                continue
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_mtime >= older_than:
+                continue
+            path.unlink(missing_ok=True)
+            removed.append(name)
+        return removed

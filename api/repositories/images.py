@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.models import Image
@@ -35,5 +38,34 @@ def add(session: Session, image: Image) -> Image:
     return image
 
 
-def delete(session: Session, image: Image) -> None:
-    session.delete(image)
+def current_output(session: Session, image_id: int) -> tuple[bool, str | None]:
+    """(exists, processed_name) as stored now, not as the session's cached object says."""
+    query = select(Image.id, Image.processed_name).where(col(Image.id) == image_id)
+    row = session.exec(query).first()
+    return (False, None) if row is None else (True, row[1])
+
+
+def replace_output(
+    session: Session, image_id: int, expected: str | None, values: dict[str, Any]
+) -> bool:
+    """Set the processed output only if it is still `expected` (compare and swap).
+
+    One UPDATE, atomic on SQLite and PostgreSQL alike: of two concurrent replacements,
+    exactly one sees its expected name, so each superseded file is known to one caller.
+    """
+    current = col(Image.processed_name)
+    matches = current.is_(None) if expected is None else current == expected
+    result = session.exec(  # type: ignore[call-overload]
+        update(Image).where(col(Image.id) == image_id, matches).values(**values)
+    )
+    return int(result.rowcount or 0) == 1
+
+
+def delete_returning(session: Session, image_id: int) -> tuple[str, str | None] | None:
+    """Delete the row; (stored_name, processed_name) as they were when it went, or None."""
+    row = session.exec(  # type: ignore[call-overload]
+        sql_delete(Image)
+        .where(col(Image.id) == image_id)
+        .returning(col(Image.stored_name), col(Image.processed_name))
+    ).first()
+    return None if row is None else (row[0], row[1])

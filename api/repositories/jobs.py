@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from api.models import Job, JobItem, utcnow
+from api.models import Image, Job, JobItem, utcnow
 
 
 def get(session: Session, job_id: int) -> Job | None:
@@ -50,3 +50,20 @@ def fail_interrupted(session: Session, message: str) -> int:
         .values(status="failed", error=message, finished_at=utcnow())
     )
     return int(result.rowcount or 0)
+
+
+def referenced_files(session: Session) -> dict[str, set[str]]:
+    """Every stored file name a row refers to, by folder (uploads, outputs, results)."""
+
+    def names(*columns: object) -> set[str]:
+        found: set[str] = set()
+        for column in columns:
+            query = select(column).where(col(column).is_not(None))  # type: ignore[call-overload]
+            found.update(name for name in session.exec(query).all() if name)
+        return found
+
+    return {
+        "uploads": names(Image.stored_name, JobItem.source_name),
+        "outputs": names(Image.processed_name, JobItem.output_name),
+        "results": names(Job.result_name),
+    }

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends, Query, status
 from api.deps import CurrentUser, Services, SessionDep
 from api.errors import error_responses
 from api.routers.jobs import accepted
-from api.schemas import BenchmarkRequest, CompareRead, JobAccepted, SweepDetail, SweepRead
+from api.schemas import (
+    MAX_ID,
+    BenchmarkRequest,
+    CompareRead,
+    JobAccepted,
+    PathId,
+    SweepDetail,
+    SweepRead,
+)
 from api.services.benchmarks import BenchmarkService
 from nogilbench.errors import InvalidParameter
 
@@ -25,9 +33,12 @@ Benchmarks = Annotated[BenchmarkService, Depends(benchmark_service)]
 
 def parse_ids(ids: str) -> list[int]:
     parts = [part.strip() for part in ids.split(",") if part.strip()]
-    if not parts or not all(part.isdigit() for part in parts):
+    if not parts or not all(part.isascii() and part.isdigit() for part in parts):
         raise InvalidParameter("ids must be a comma-separated list of benchmark ids, e.g. 1,2")
-    return [int(part) for part in parts]
+    ids = [int(part) for part in parts]
+    if not all(1 <= value <= MAX_ID for value in ids):
+        raise InvalidParameter(f"benchmark ids are between 1 and {MAX_ID}")
+    return ids
 
 
 @router.post(
@@ -81,5 +92,5 @@ def compare_benchmarks(
     description="The sweep's parameters, host, interpreters and its summary table.",
     responses=error_responses("INVALID_TOKEN", "BENCHMARK_NOT_FOUND", "FEATURE_UNAVAILABLE"),
 )
-def get_benchmark(sweep_id: int, user: CurrentUser, service: Benchmarks) -> SweepDetail:
+def get_benchmark(sweep_id: PathId, user: CurrentUser, service: Benchmarks) -> SweepDetail:
     return service.detail(sweep_id)

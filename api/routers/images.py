@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Query, UploadFile, status
+from fastapi import APIRouter, Body, Depends, File, UploadFile, status
 from fastapi.responses import FileResponse, Response
 
 from api.deps import CurrentUser, Services, SessionDep
 from api.errors import error_responses
-from api.schemas import ImageRead
+from api.schemas import ImageRead, Limit, Offset, PathId
 from api.services.images import ImageService
 from nogilbench.pipeline import pipeline_json_schema
 
@@ -71,8 +71,8 @@ async def upload(
 def list_images(
     user: CurrentUser,
     service: Images,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+    limit: Limit = 50,
 ) -> list[ImageRead]:
     return [_view(image) for image in service.list_for(user, offset, limit)]
 
@@ -84,7 +84,7 @@ def list_images(
     description="Dimensions, formats and, once processed, the pipeline that was applied.",
     responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND"),
 )
-def get_image(image_id: int, user: CurrentUser, service: Images) -> ImageRead:
+def get_image(image_id: PathId, user: CurrentUser, service: Images) -> ImageRead:
     return _view(service.get(user, image_id))
 
 
@@ -107,7 +107,7 @@ def get_image(image_id: int, user: CurrentUser, service: Images) -> ImageRead:
     },
 )
 async def process_image(
-    image_id: int,
+    image_id: PathId,
     pipeline: Annotated[dict[str, Any], Body()],
     user: CurrentUser,
     service: Images,
@@ -128,7 +128,7 @@ async def process_image(
         **error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "IMAGE_NOT_PROCESSED"),
     },
 )
-def download_image(image_id: int, user: CurrentUser, service: Images) -> FileResponse:
+def download_image(image_id: PathId, user: CurrentUser, service: Images) -> FileResponse:
     path, media_type, filename = service.download(user, image_id)
     return FileResponse(path, media_type=media_type, filename=filename)
 
@@ -141,6 +141,6 @@ def download_image(image_id: int, user: CurrentUser, service: Images) -> FileRes
     description="Removes the record, the upload and the processed output.",
     responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND"),
 )
-def delete_image(image_id: int, user: CurrentUser, service: Images) -> Response:
+def delete_image(image_id: PathId, user: CurrentUser, service: Images) -> Response:
     service.delete(user, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, status
 from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import CurrentUser, Services, SessionDep
 from api.errors import error_responses
-from api.schemas import BatchRequest, JobAccepted, JobRead
+from api.schemas import BatchRequest, JobAccepted, JobRead, Limit, Offset, PathId
 from api.services.jobs import JobService
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -66,8 +66,8 @@ def create_batch(body: BatchRequest, user: CurrentUser, service: Jobs) -> JobAcc
 def list_jobs(
     user: CurrentUser,
     service: Jobs,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+    limit: Limit = 50,
 ) -> list[JobRead]:
     return service.list_for(user, offset, limit)
 
@@ -80,7 +80,7 @@ def list_jobs(
     "failures and timings.",
     responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND"),
 )
-def get_job(job_id: int, user: CurrentUser, service: Jobs) -> JobRead:
+def get_job(job_id: PathId, user: CurrentUser, service: Jobs) -> JobRead:
     return service.get(user, job_id)
 
 
@@ -97,7 +97,7 @@ def get_job(job_id: int, user: CurrentUser, service: Jobs) -> JobRead:
     },
 )
 async def job_events(
-    job_id: int, user: CurrentUser, services: Services, service: Jobs
+    job_id: PathId, user: CurrentUser, services: Services, service: Jobs
 ) -> StreamingResponse:
     stream = await service.events(user, job_id, services.settings.sse_poll_seconds)
     return StreamingResponse(
@@ -118,6 +118,6 @@ async def job_events(
         **error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY"),
     },
 )
-def job_result(job_id: int, user: CurrentUser, service: Jobs) -> FileResponse:
+def job_result(job_id: PathId, user: CurrentUser, service: Jobs) -> FileResponse:
     path, filename = service.result(user, job_id)
     return FileResponse(path, media_type="application/zip", filename=filename)

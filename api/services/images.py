@@ -148,25 +148,51 @@ class ImageService:
         extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
         output_name = FileStore.new_name(extension)
         await in_thread(self.outputs.write, output_name, rendered.data)
-        previous = record.processed_name
-        record.status = "processed"
-        record.processed_name = output_name
-        record.processed_format = pipeline.format
-        record.processed_size_bytes = len(rendered.data)
-        record.processed_width = rendered.width
-        record.processed_height = rendered.height
-        record.pipeline = pipeline.to_dict()
-        record.processing_ms = round(elapsed_ms, 3)
-        record.processed_at = utcnow()
-        await in_thread(self._save, record)
-        await in_thread(self.outputs.delete, previous)
+        values = {
+            "status": "processed",
+            "processed_name": output_name,
+            "processed_format": pipeline.format,
+            "processed_size_bytes": len(rendered.data),
+            "processed_width": rendered.width,
+            "processed_height": rendered.height,
+            "pipeline": pipeline.to_dict(),
+            "processing_ms": round(elapsed_ms, 3),
+            "processed_at": utcnow(),
+        }
+        try:
+            superseded = await in_thread(self._replace_output, record, values)
+        except BaseException:
+            await in_thread(self.outputs.delete, output_name)  # never committed: not referenced
+            raise
+        await in_thread(self.outputs.delete, superseded)  # after the commit that dropped it
         self.metrics.images_processed.labels("process").inc()
         return record
 
-    def _save(self, record: Image) -> None:
-        self.session.add(record)
-        self.session.commit()
+    def _replace_output(self, record: Image, values: dict[str, Any]) -> str | None:
+        """Point the record at its new output atomically; the name it replaced (to delete).
+
+        Compare and swap on the stored name: a concurrent `process` of the same image that
+        committed first makes this one retry against the name it stored, so every superseded
+        output is deleted by exactly one of them and none is orphaned.
+        """
+        image_id = record.id
+        assert image_id is not None
+        expected = record.processed_name
+        while True:
+            try:
+                swapped = images.replace_output(self.session, image_id, expected, values)
+                if swapped:
+                    self.session.commit()
+                    break
+                self.session.rollback()
+                exists, expected = images.current_output(self.session, image_id)
+            except BaseException:
+                self.session.rollback()
+                raise
+            if not exists:  # deleted meanwhile
+                raise ImageNotFound(f"image {image_id} does not exist")
         self.session.refresh(record)
+        return expected
 
     def download(self, user: User, image_id: int) -> tuple[Path, str, str]:
         """(path, media type, download name) of the processed output."""
@@ -182,9 +208,12 @@ class ImageService:
         return path, media_type, f"{stem}-processed.{extension}"
 
     def delete(self, user: User, image_id: int) -> None:
-        record = owned_image(self.session, image_id, user)
-        names = (record.stored_name, record.processed_name)
-        images.delete(self.session, record)
+        owned_image(self.session, image_id, user)
+        # The names come from the DELETE itself, so an output a concurrent `process` swapped in
+        # after the ownership check is the one removed (not the one this request had read).
+        names = images.delete_returning(self.session, image_id)
         self.session.commit()
+        if names is None:  # a concurrent delete won
+            raise ImageNotFound(f"image {image_id} does not exist")
         self.uploads.delete(names[0])
         self.outputs.delete(names[1])

@@ -7,8 +7,9 @@ benchmarks measure. Progress is written to the database as each image finishes, 
 what `GET /api/jobs/{id}` and the SSE stream read.
 
 Start-up recovery: jobs left `processing` by a crash are marked failed, jobs still
-`queued` are run again. A graceful shutdown stops between images and puts the job back
-in the queue, so it is re-run on the next start instead of being left half done.
+`queued` are run again, and files a crash left between writing and committing (named by no
+row, older than the process) are removed. A graceful shutdown stops between images and puts
+the job back in the queue, so it is re-run on the next start instead of being left half done.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from api.database import Database
 from api.metrics import Metrics
 from api.models import Job, JobItem, utcnow
 from api.repositories import jobs
-from api.storage import FileStore
+from api.storage import FileStore, process_start_time
 from nogilbench.codec import decode_image, encode_image
 from nogilbench.errors import NogilbenchError, StoreUnavailable
 from nogilbench.pipeline import parse_pipeline
@@ -84,6 +85,8 @@ class JobManager:
         self._lock = threading.Lock()
         self._running = 0
         self.benchmark_runner: Callable[[Job, Callable[[int, int], None]], int] | None = None
+        # Files older than this cannot belong to a write still in flight in this process.
+        self.process_started = process_start_time()
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -109,12 +112,28 @@ class JobManager:
                 failed = jobs.fail_interrupted(session, INTERRUPTED)
                 session.commit()
                 queued = jobs.ids_with_status(session, "queued")
+                referenced = jobs.referenced_files(session)
             self._recovered = True
         if failed:
             logger.warning("marked %d interrupted job(s) failed", failed)
+        self._sweep(referenced)
         for job_id in queued:
             logger.info("re-queued job %d", job_id)
             self.submit(job_id)
+
+    def _sweep(self, referenced: dict[str, set[str]]) -> None:
+        """Delete the files a crash left behind: in this service's own folders, named by it,
+        older than this process and named by no row (written, then killed before the commit).
+        """
+        removed = 0
+        for kind, store in (
+            ("uploads", self.uploads),
+            ("outputs", self.outputs),
+            ("results", self.results),
+        ):
+            removed += len(store.sweep(referenced[kind], older_than=self.process_started))
+        if removed:
+            logger.warning("removed %d unreferenced file(s) left by an interrupted write", removed)
 
     @property
     def running(self) -> int:
@@ -166,12 +185,13 @@ class JobManager:
 
     def _finish(
         self, job_id: int, status: str, error: str | None, *, started: bool = True, **values: Any
-    ) -> None:
+    ) -> bool:
+        """Record the job's end; False if it could not be recorded."""
         try:
             with self.database.session() as session:
                 job = jobs.get(session, job_id)
                 if job is None:
-                    return
+                    return False
                 job.status, job.error = status, error
                 job.finished_at = utcnow() if started else None
                 if not started:
@@ -181,6 +201,8 @@ class JobManager:
                 session.commit()
         except (StoreUnavailable, DBAPIError):
             logger.exception("job %d: cannot record its end (%s)", job_id, status)
+            return False
+        return True
 
     def _run_batch(self, job_id: int) -> str:
         with self.database.session() as session:
@@ -210,18 +232,25 @@ class JobManager:
                 self.metrics.images_processed.labels("batch").inc()
             else:
                 errors[index] = str(payload)
-            with self.database.session() as session:
-                item = session.get(JobItem, item_id)
-                job = jobs.get(session, job_id)
-                assert item is not None and job is not None
-                item.status = "completed" if ok else "failed"
-                item.output_name = output_name
-                item.error = None if ok else str(payload)
-                if ok:
-                    job.done += 1
-                else:
-                    job.failed += 1
-                session.commit()
+            try:
+                with self.database.session() as session:
+                    item = session.get(JobItem, item_id)
+                    job = jobs.get(session, job_id)
+                    assert item is not None and job is not None
+                    item.status = "completed" if ok else "failed"
+                    item.output_name = output_name
+                    item.error = None if ok else str(payload)
+                    if ok:
+                        job.done += 1
+                    else:
+                        job.failed += 1
+                    session.commit()
+            except BaseException:
+                # Not committed, so nothing refers to the file. (A crash right here leaves it
+                # behind; the start-up sweep removes such files.)
+                outputs.pop(index, None)
+                self.outputs.delete(output_name)
+                raise
             if self._stopping.is_set():
                 raise JobStopped
 
@@ -236,12 +265,13 @@ class JobManager:
         self.results.write(result_name, archive)
         status = "completed" if outputs or not items else "failed"
         error = None if status == "completed" else "no image could be processed"
-        self._finish(job_id, status, error, result_name=result_name)
+        if not self._finish(job_id, status, error, result_name=result_name):
+            self.results.delete(result_name)  # the job row does not name it
         return status
 
     def _reset_batch(self, job_id: int, outputs: dict[int, str]) -> None:
-        for name in outputs.values():
-            self.outputs.delete(name)
+        # Rows first, files after: a crash in between leaves unreferenced files (swept at the
+        # next start), never rows that point at deleted files.
         with self.database.session() as session:
             job = jobs.get(session, job_id)
             if job is not None:
@@ -249,6 +279,8 @@ class JobManager:
                 for item in jobs.items(session, job_id):
                     item.status, item.output_name, item.error = "pending", None, None
                 session.commit()
+        for name in outputs.values():
+            self.outputs.delete(name)
 
     def _archive(
         self, items: list[JobItem], outputs: dict[int, str], errors: dict[int, str], extension: str

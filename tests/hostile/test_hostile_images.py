@@ -11,6 +11,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +151,27 @@ def hostile_client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def assert_storage_consistent(client: TestClient, uploaded: int, processed: int) -> None:
+    """Exactly one file per reference and one reference per file: no orphan, no temp file."""
     services = client.app.state.services  # type: ignore[attr-defined]
     with services.database.engine.connect() as connection:
         rows = connection.execute(text("SELECT stored_name, processed_name FROM images")).all()
+        job_outputs = connection.execute(
+            text("SELECT output_name FROM job_items WHERE output_name IS NOT NULL")
+        ).all()
+        results = connection.execute(
+            text("SELECT result_name FROM jobs WHERE result_name IS NOT NULL")
+        ).all()
     uploads = sorted(path.name for path in services.uploads.root.iterdir())
     outputs = sorted(path.name for path in services.outputs.root.iterdir())
+    archives = sorted(path.name for path in services.results.root.iterdir())
     assert len(rows) == uploaded
     assert uploads == sorted(row.stored_name for row in rows)  # no temp file, no orphan
-    assert outputs == sorted(row.processed_name for row in rows if row.processed_name)
-    assert len(outputs) == processed
+    assert outputs == sorted(
+        [row.processed_name for row in rows if row.processed_name]
+        + [row.output_name for row in job_outputs]
+    )
+    assert archives == sorted(row.result_name for row in results)
+    assert len(outputs) - len(job_outputs) == processed
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS))
@@ -202,3 +215,27 @@ def test_whole_corpus_leaves_exactly_the_accepted_images(hostile_client: TestCli
     listing = hostile_client.get("/api/images/", params={"limit": 200}).json()
     assert len(listing) == accepted
     assert_storage_consistent(hostile_client, uploaded=accepted, processed=0)
+
+
+def test_concurrent_processing_of_one_image_leaves_one_output(
+    hostile_client: TestClient,
+) -> None:
+    """Racing `process` calls (and a delete after them): every superseded output is removed."""
+    response = hostile_client.post(
+        "/api/images/upload", files={"file": ("a.png", CORPUS["16-bit-png"][1](), "image/png")}
+    )
+    assert response.status_code == 201, response.text
+    image_id = response.json()["id"]
+    url = f"/api/images/{image_id}/process"
+    formats = ["png", "webp", "jpeg"] * 4
+
+    def process(fmt: str) -> Any:
+        return hostile_client.post(url, json={**PIPELINE, "format": fmt})
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(process, formats))
+    assert [answer.status_code for answer in answers] == [200] * len(formats)
+    assert_storage_consistent(hostile_client, uploaded=1, processed=1)
+    assert hostile_client.get(f"/api/images/{image_id}/download").status_code == 200
+    assert hostile_client.delete(f"/api/images/{image_id}").status_code == 204
+    assert_storage_consistent(hostile_client, uploaded=0, processed=0)

@@ -2,6 +2,7 @@
 
 Every operation gets generated requests (valid and invalid) and every response is checked
 against the schema: no 5xx, documented status codes, documented bodies and content types.
+Any failure fails the test; there is no list of tolerated defects.
 
 Bounded here (NOGILBENCH_SCHEMATHESIS_EXAMPLES, default 4 per operation); `make
 schemathesis-long` runs the same test with more examples and writes a summary JSON
@@ -17,7 +18,6 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,10 +137,6 @@ def _write_summary() -> None:
             if isinstance(status, int) and status >= 500
         ),
         "failures": FAILURES,
-        "known_defects": {
-            defect: {"description": KNOWN_DEFECTS[defect], "operations": operations}
-            for defect, operations in sorted(KNOWN_HITS.items())
-        },
         "statuses": {
             operation: {str(status): n for status, n in sorted(counter.items(), key=str)}
             for operation, counter in sorted(STATUSES.items())
@@ -148,59 +144,6 @@ def _write_summary() -> None:
     }
     Path(SUMMARY_PATH).parent.mkdir(parents=True, exist_ok=True)
     Path(SUMMARY_PATH).write_text(json.dumps(summary, indent=2) + "\n")
-
-
-# Defects this test found that are reported to their owners (api/, nogilbench/pipeline.py) with
-# the fix; each is matched precisely, recorded in the summary and raised as a warning, so that
-# any *other* failure still fails the test. Delete an entry once its fix lands.
-KNOWN_DEFECTS: dict[str, str] = {
-    "undocumented-400": "a multipart body that cannot be parsed answers 400 BAD_REQUEST, "
-    "undocumented (422 VALIDATION_ERROR elsewhere)",
-    "id-overflow": "an id path parameter beyond 64 bits reaches SQLite and raises OverflowError "
-    "(a 500)",
-}
-# Fixed since this test found them (api 5f1b509, pipeline c6c7868), failures again if seen:
-# naive datetimes not RFC 3339, 422 instead of 405 on fixed paths, partial Allow header, lax
-# type coercion of request bodies, TypeError on a non-string pipeline format.
-KNOWN_HITS: dict[str, list[str]] = defaultdict(list)
-
-
-class KnownDefectWarning(UserWarning):
-    """A response that violates the schema in a way already reported (see KNOWN_DEFECTS)."""
-
-
-def _defect_of(error: BaseException) -> str | None:
-    """The KNOWN_DEFECTS entry `error` is an instance of, if any."""
-    defect = _classify(error)
-    return defect if defect in KNOWN_DEFECTS else None
-
-
-def _classify(error: BaseException) -> str | None:
-    name, message = type(error).__name__, str(error)
-    if name == "OverflowError":
-        return "id-overflow" if "too large to convert" in message else None
-    if name == "TypeError":
-        return "unhashable-format" if "unhashable type" in message else None
-    if name == "JsonSchemaError":
-        return "naive-datetime" if "date-time" in message else None
-    if name == "UndefinedStatusCode":
-        return "undocumented-400" if "Received: 400" in message else None
-    if name == "AllowHeaderMismatch":
-        return "allow-header"
-    if "Schema-violating request accepted" in message and "Incorrect type" in message:
-        return "lax-coercion"
-    if "Unsupported method" in message and "returned 422" in message:
-        return "path-overlap"
-    return None
-
-
-def _known(error: BaseException) -> list[str] | None:
-    """The known defects `error` consists of, or None if any part of it is new."""
-    parts = list(getattr(error, "exceptions", None) or [error])
-    defects = [_defect_of(part) for part in parts]
-    if any(defect is None for defect in defects):
-        return None
-    return [defect for defect in defects if defect is not None]
 
 
 @schema.parametrize()
@@ -217,18 +160,8 @@ def test_schema_conformance(case: Any, session: Any) -> None:
     try:
         response = case.call_and_validate(session=session, excluded_checks=EXCLUDED_CHECKS)
     except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is the latter
-        known = _known(exc)
-        if known is None:
-            FAILURES[label] = str(exc).strip().splitlines()[0][:300] or type(exc).__name__
-            raise
-        for defect in known:
-            if label not in KNOWN_HITS[defect]:
-                KNOWN_HITS[defect].append(label)
-                warnings.warn(
-                    f"{label}: known defect {defect}: {KNOWN_DEFECTS[defect]}",
-                    KnownDefectWarning,
-                    stacklevel=1,
-                )
-        STATUSES[label]["known-defect"] += 1
-        return
+        # No known-defect ledger: any 5xx or schema violation fails the test.
+        FAILURES[label] = str(exc).strip().splitlines()[0][:300] or type(exc).__name__
+        STATUSES[label]["failure"] += 1
+        raise
     STATUSES[label][response.status_code] += 1
