@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from api.security import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
+from api.security import MAX_ID, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -21,7 +21,6 @@ UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 # Ids are INTEGER columns (32-bit on PostgreSQL); offsets are BIGINT in both databases. Larger
 # values are refused at the edge (422) instead of overflowing in the driver or the server.
-MAX_ID = 2**31 - 1
 MAX_OFFSET = 2**63 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -24,6 +24,7 @@ from api.errors import InvalidToken
 logger = logging.getLogger("api.security")
 
 ALGORITHM = "HS256"
+MAX_ID = 2**31 - 1  # row ids are 32-bit INTEGER columns on PostgreSQL
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt >= 5: refuses) anything longer
 MIN_PASSWORD_CHARS = 8
 ACCESS = "access"
@@ -158,7 +159,8 @@ class TokenService:
                 else f"not a {expected_type} token"
             )
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject.isdigit():
+        # A user id is a row id: digits only, within the id column's range.
+        if not (isinstance(subject, str) and subject.isdigit() and 1 <= int(subject) <= MAX_ID):
             raise InvalidToken("the token is invalid")
         if expected_type == REFRESH and not (
             isinstance(claims.get("jti"), str) and isinstance(claims.get("fam"), str)

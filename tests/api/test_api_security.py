@@ -55,6 +55,13 @@ class TestTokenService:
         with pytest.raises(InvalidToken):
             self.service.user_id_from_access(forged)
 
+    def test_subject_beyond_the_id_range(self):
+        # Correctly signed, but no row id can be that large: refused before any database query.
+        for subject in (str(2**31), str(2**63), "0"):
+            token = jwt.encode(_claims(sub=subject), SECRET, "HS256")
+            with pytest.raises(InvalidToken):
+                self.service.user_id_from_access(token)
+
     def test_wrong_key(self):
         token = jwt.encode(_claims(), "another-secret-key-0123456789abcdef-xyz", "HS256")
         with pytest.raises(InvalidToken):
