@@ -61,10 +61,6 @@ class BenchmarkNotFound(NogilbenchError):
     error_code = "BENCHMARK_NOT_FOUND"
 
 
-class FeatureUnavailable(NogilbenchError):
-    error_code = "FEATURE_UNAVAILABLE"
-
-
 class PayloadTooLarge(NogilbenchError):
     error_code = "PAYLOAD_TOO_LARGE"
 
@@ -90,7 +86,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "DATABASE_UNAVAILABLE": 503,
-    "FEATURE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
 }
 

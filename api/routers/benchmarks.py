@@ -49,7 +49,7 @@ def parse_ids(ids: str) -> list[int]:
     description="Validates the sweep parameters with the library and runs the sweep as a "
     "background job (each cell in a fresh subprocess, as the CLI does). Follow it like any "
     "job; its `sweep_id` names the stored benchmark once completed.",
-    responses=error_responses("INVALID_TOKEN", "INVALID_PARAMETER", "FEATURE_UNAVAILABLE"),
+    responses=error_responses("INVALID_TOKEN", "INVALID_PARAMETER"),
 )
 def run_benchmark(body: BenchmarkRequest, user: CurrentUser, service: Benchmarks) -> JobAccepted:
     job = service.submit(user, body)
@@ -61,7 +61,7 @@ def run_benchmark(body: BenchmarkRequest, user: CurrentUser, service: Benchmarks
     response_model=list[SweepRead],
     summary="Stored benchmarks",
     description="Every sweep in the results store (from the API, the CLI or the notebooks).",
-    responses=error_responses("INVALID_TOKEN", "FEATURE_UNAVAILABLE", validation=False),
+    responses=error_responses("INVALID_TOKEN", validation=False),
 )
 def list_benchmarks(user: CurrentUser, service: Benchmarks) -> list[SweepRead]:
     return service.list_sweeps()
@@ -73,9 +73,7 @@ def list_benchmarks(user: CurrentUser, service: Benchmarks) -> list[SweepRead]:
     summary="Compare benchmarks",
     description="The summary table (the one the CLI and the report print) over several "
     "sweeps: `?ids=1,2`.",
-    responses=error_responses(
-        "INVALID_TOKEN", "INVALID_PARAMETER", "BENCHMARK_NOT_FOUND", "FEATURE_UNAVAILABLE"
-    ),
+    responses=error_responses("INVALID_TOKEN", "INVALID_PARAMETER", "BENCHMARK_NOT_FOUND"),
 )
 def compare_benchmarks(
     user: CurrentUser,
@@ -90,7 +88,7 @@ def compare_benchmarks(
     response_model=SweepDetail,
     summary="One benchmark",
     description="The sweep's parameters, host, interpreters and its summary table.",
-    responses=error_responses("INVALID_TOKEN", "BENCHMARK_NOT_FOUND", "FEATURE_UNAVAILABLE"),
+    responses=error_responses("INVALID_TOKEN", "BENCHMARK_NOT_FOUND"),
 )
 def get_benchmark(sweep_id: PathId, user: CurrentUser, service: Benchmarks) -> SweepDetail:
     return service.detail(sweep_id)

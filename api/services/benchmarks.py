@@ -7,34 +7,26 @@ the same rows through `nogilbench.store.repository` and the same summary table t
 
 from __future__ import annotations
 
-import importlib
 import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from sqlmodel import Session
 
 from api.database import Database
-from api.errors import BenchmarkNotFound, FeatureUnavailable
+from api.errors import BenchmarkNotFound
 from api.models import Job, User
 from api.schemas import BenchmarkRequest, CompareRead, SweepDetail, SweepRead
 from api.services.job_runner import JobManager
+from nogilbench import analysis
 from nogilbench.errors import InvalidParameter
+from nogilbench.store import repository
+from nogilbench.sweep import SweepConfig, run_sweep
 
 MAX_COMPARE = 20
-
-
-def _library(module: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise FeatureUnavailable(
-            f"benchmarks need {module}, which this installation lacks ({exc})"
-        ) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -53,11 +45,10 @@ def _jsonable(value: Any) -> Any:
 
 def make_config(parameters: dict[str, Any]) -> Any:
     """A validated `nogilbench.sweep.SweepConfig` (raises InvalidParameter)."""
-    sweep = _library("nogilbench.sweep")
     values = dict(parameters)
     values["image_size"] = tuple(values["image_size"])
     try:
-        config = sweep.SweepConfig(**values)
+        config = SweepConfig(**values)
     except TypeError as exc:
         raise InvalidParameter(f"invalid benchmark parameters: {exc}") from None
     config.validate()
@@ -73,13 +64,12 @@ def sweep_runner(
     """
 
     def run(job: Job, progress: Callable[[int, int], None]) -> int:
-        sweep = _library("nogilbench.sweep")
         config = make_config(job.parameters)
 
         def on_cell(finished: int, total: int, _row: object = None) -> None:
             progress(finished, total)
 
-        sweep_id = sweep.run_sweep(config, database.engine, on_cell=on_cell, image_dir=image_dir)
+        sweep_id = run_sweep(config, database.engine, on_cell=on_cell, image_dir=image_dir)
         return int(sweep_id)
 
     return run
@@ -129,19 +119,15 @@ class BenchmarkService:
         return job
 
     def list_sweeps(self) -> list[SweepRead]:
-        repository = _library("nogilbench.store.repository")
         return [_sweep_view(sweep) for sweep in repository.list_sweeps(self.session)]
 
     def _sweep(self, sweep_id: int) -> Any:
-        repository = _library("nogilbench.store.repository")
         sweep = repository.get_sweep(self.session, sweep_id)
         if sweep is None:
             raise BenchmarkNotFound(f"benchmark {sweep_id} does not exist")
         return sweep
 
     def _rows(self, sweep_ids: list[int]) -> list[dict[str, Any]]:
-        repository = _library("nogilbench.store.repository")
-        analysis = _library("nogilbench.analysis")
         results = repository.results_for(self.session, sweep_ids)
         return [_jsonable(dict(row)) for row in analysis.summary_rows(results)]
 
