@@ -42,20 +42,28 @@ def test_round_trip_and_derived_columns(store_url: str) -> None:
         )
         repository.save_result(session, sweep.id, row("threading", 4, 0.5, oversubscribed=True))
         repository.save_result(session, sweep.id, row("sync", 1, 1.0))
+        # sync replicates at other worker counts: the baseline is their median (1.0 here)
+        repository.save_result(session, sweep.id, row("sync", 2, 0.8))
+        repository.save_result(session, sweep.id, row("sync", 4, 1.25))
         repository.save_result(session, sweep.id, row("free-threaded", 2, 0.25, gil_enabled=False))
         assert repository.save_result(session, sweep.id, row("sync", 1, 9.0)) is None  # duplicate
         results = {r.method: r for r in repository.results_for(session, [sweep.id])}
-    assert len(results) == 3
-    assert results["sync"].wall_median_s == 1.0  # the duplicate did not overwrite
+    assert len(results) == 3  # one per method: the sync dict entry is the last replicate
+    with Session(engine) as session:
+        stored = repository.results_for(session, [sweep.id])
+    assert len(stored) == 5
+    sync_rows = {r.workers: r for r in stored if r.method == "sync"}
+    assert sync_rows[1].wall_median_s == 1.0  # the duplicate did not overwrite
+    assert sync_rows[2].speedup == 1.25 and sync_rows[4].speedup == 0.8
     assert results["threading"].speedup == 2.0
     assert results["threading"].efficiency == 1.0  # 2x over min(4 workers, 2 cores)
     assert results["free-threaded"].speedup == 4.0 and results["free-threaded"].efficiency == 2.0
     assert results["free-threaded"].gil_enabled is False
-    assert results["sync"].wall_times_s == [0.9, 1.0, 1.2]
+    assert sync_rows[1].wall_times_s == [0.9, 1.0, 1.2]
     # Opening again runs migrations again: a no-op, nothing lost.
     engine = repository.open_store(store_url)
     with Session(engine) as session:
-        assert len(repository.results_for(session, [sweep.id])) == 3
+        assert len(repository.results_for(session, [sweep.id])) == 5
         assert repository.get_sweep_by_name(session, "s1").host == {"cpu_model": "x"}
 
 

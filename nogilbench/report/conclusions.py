@@ -256,11 +256,16 @@ def build_cost_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """sync on the free-threaded build vs sync on the default build, where both were timed.
 
     Rows whose interpreter label has no trailing 't' ran `sync` on the default (GIL) build.
+    The free-threaded side is the median of its sync replicates (sync ignores `workers`).
     """
     rows = ok_rows(frame)
     rows = rows[rows["method"] == "sync"]
     default = rows[rows["build"] == "default"]
-    free = rows[(rows["build"] == "free-threaded") & (rows["workers"] == 1)]
+    free = (
+        rows[rows["build"] == "free-threaded"]
+        .groupby(["workload", "images", "interpreter"], as_index=False)["wall_median_s"]
+        .median()
+    )
     if default.empty or free.empty:
         return pd.DataFrame(
             columns=["workload", "images", "default_s", "free_threaded_s", "cost", "default_build"]

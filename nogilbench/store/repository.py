@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,17 +78,24 @@ def save_result(session: Session, sweep_id: int, row: dict[str, Any]) -> Result 
 
 
 def refresh_derived(session: Session, sweep_id: int) -> None:
-    """Recompute speedup (vs sync, same workload/images/interpreter) and efficiency."""
+    """Recompute speedup (vs sync, same workload/images/interpreter) and efficiency.
+
+    `sync` ignores its workers setting, so its cells at every worker count are replicates of
+    one measurement: the baseline is their median, not whichever one happened to run first,
+    and the sync rows' own speedups (around 1.0) show how far replicates scatter.
+    """
     rows = session.exec(select(Result).where(Result.sweep_id == sweep_id)).all()
-    baselines: dict[tuple[str, int, str], Result] = {}
-    for row in sorted(rows, key=lambda r: r.workers):
+    sync_times: dict[tuple[str, int, str], list[float]] = {}
+    for row in rows:
         if row.method == "sync" and row.status == "ok" and row.wall_median_s:
-            baselines.setdefault((row.workload, row.images, row.interpreter), row)
+            key = (row.workload, row.images, row.interpreter)
+            sync_times.setdefault(key, []).append(row.wall_median_s)
+    baselines = {key: statistics.median(times) for key, times in sync_times.items()}
     for row in rows:
         baseline = baselines.get((row.workload, row.images, row.interpreter))
         speedup = efficiency = None
         if baseline is not None and row.status == "ok" and row.wall_median_s:
-            speedup = round(baseline.wall_median_s / row.wall_median_s, 4)
+            speedup = round(baseline / row.wall_median_s, 4)
             # `sync` uses one core whatever its workers setting says.
             parallel = 1 if row.method == "sync" else min(row.workers, max(row.cores, 1))
             efficiency = round(speedup / parallel, 4)
