@@ -40,6 +40,22 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values(["order", "workers"])
 
 
+def _largest_batch(
+    frame: pd.DataFrame, column: str, *, without_sync: bool = False
+) -> tuple[pd.DataFrame, int] | None:
+    """Plottable rows of the largest image count that have `column`, and that count."""
+    rows = _prepare(frame)
+    if rows.empty:
+        return None
+    rows = rows[rows[column].notna()]
+    if without_sync:
+        rows = rows[rows["method"] != "sync"]
+    if rows.empty:
+        return None
+    count = int(rows["images"].max())
+    return rows[rows["images"] == count], count
+
+
 def _hue_order(rows: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(rows.sort_values("order")["method"]))
 
@@ -127,13 +143,11 @@ def wall_time_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
 
 def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     """Speedup vs sync against workers, with the ideal line and the core count, per workload."""
-    rows = _prepare(frame)
-    rows = rows[rows["speedup"].notna()] if not rows.empty else rows
-    if rows.empty:
+    picked = _largest_batch(frame, "speedup")
+    if picked is None:
         return None
+    rows, count = picked
     workloads = list(dict.fromkeys(rows["workload"]))
-    count = int(rows["images"].max())
-    rows = rows[rows["images"] == count]
     workers = sorted(rows["workers"].unique())
     methods = _hue_order(rows)
     fig, axes = _grid(1, len(workloads), width=5.2, height=4.0)
@@ -170,12 +184,10 @@ def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
 
 def efficiency_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     """Parallel efficiency (speedup / min(workers, cores)) per method and worker count."""
-    rows = _prepare(frame)
-    rows = rows[rows["efficiency"].notna() & (rows["method"] != "sync")] if not rows.empty else rows
-    if rows.empty:
+    picked = _largest_batch(frame, "efficiency", without_sync=True)
+    if picked is None:
         return None
-    count = int(rows["images"].max())
-    rows = rows[rows["images"] == count]
+    rows, count = picked
     workloads = list(dict.fromkeys(rows["workload"]))
     methods = _hue_order(rows)
     fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
@@ -196,12 +208,10 @@ def efficiency_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
 
 def memory_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     """Peak RSS of the whole process tree per method and worker count."""
-    rows = _prepare(frame)
-    rows = rows[rows["peak_rss_mb"].notna()] if not rows.empty else rows
-    if rows.empty:
+    picked = _largest_batch(frame, "peak_rss_mb")
+    if picked is None:
         return None
-    count = int(rows["images"].max())
-    rows = rows[rows["images"] == count]
+    rows, count = picked
     workloads = list(dict.fromkeys(rows["workload"]))
     methods = _hue_order(rows)
     fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
@@ -220,12 +230,10 @@ def memory_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
 
 def cpu_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     """CPU utilisation of the process tree (100% = one core) against workers."""
-    rows = _prepare(frame)
-    rows = rows[rows["cpu_percent"].notna()] if not rows.empty else rows
-    if rows.empty:
+    picked = _largest_batch(frame, "cpu_percent")
+    if picked is None:
         return None
-    count = int(rows["images"].max())
-    rows = rows[rows["images"] == count]
+    rows, count = picked
     workloads = list(dict.fromkeys(rows["workload"]))
     workers = sorted(rows["workers"].unique())
     methods = _hue_order(rows)
