@@ -213,9 +213,9 @@ def render(results: dict[str, Any], environment: dict[str, Any]) -> str:
         f"- System load average (1/5/15 min) before: "
         f"{', '.join(f'{x:.2f}' for x in results['load_before'])}; after: "
         f"{', '.join(f'{x:.2f}' for x in results['load_after'])}.",
-        "- **Noise:** a small shared machine; other engineers ran test suites at the same time, "
-        "and the load client shares the cores with the server. Compare ratios measured within "
-        "this run, not absolute numbers across runs.",
+        f"- **Noise:** {_noise_note(results['load_before'][0], cores)} The load client shares "
+        "the cores with the server. Compare ratios measured within this run, not absolute "
+        "numbers across runs.",
         "- Servers: uvicorn, one worker process, SQLite (WAL) in a fresh folder per run, bcrypt "
         f"rounds 4 (auth is not what is measured), CPU limiter = {cores} (cores).",
         "",
@@ -376,6 +376,16 @@ def _limit_section(results: dict[str, Any]) -> list[str]:
         rows,
     )  # fmt: skip
     return [*out, ""]
+
+
+def _noise_note(load_before: float, cores: int) -> str:
+    """What the 1-minute load average before the run says about other work on the host."""
+    if load_before > 0.5 * cores:
+        return (
+            f"the host was busy before the run (1-minute load {load_before:.2f} on {cores} "
+            "cores): other work competed for the cores, so expect noisy figures."
+        )
+    return f"the host was quiet before the run (1-minute load {load_before:.2f} on {cores} cores)."
 
 
 def _overhead_section(results: dict[str, Any]) -> list[str]:
