@@ -20,7 +20,8 @@ SUMMARY_COLUMNS = (
 )  # fmt: skip
 
 
-def _get(row: Any, name: str) -> Any:
+def value_of(row: Any, name: str) -> Any:
+    """A column of a `Result` row or of a dict with the same keys."""
     return row.get(name) if isinstance(row, dict) else getattr(row, name, None)
 
 
@@ -28,10 +29,9 @@ def summary_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
     """One flat dict per cell with the columns a reader compares, plus the `unstable` flag."""
     rows = []
     for result in results:
-        row = {name: _get(result, name) for name in SUMMARY_COLUMNS if name != "unstable"}
-        spread = row.get("spread")
-        row["unstable"] = spread is not None and spread > UNSTABLE_SPREAD
-        rows.append({name: row.get(name) for name in SUMMARY_COLUMNS})
+        row = {name: value_of(result, name) for name in SUMMARY_COLUMNS}
+        row["unstable"] = row["spread"] is not None and row["spread"] > UNSTABLE_SPREAD
+        rows.append(row)
     return rows
 
 
@@ -45,50 +45,53 @@ def final_table(results: Sequence[Any], workload: str, workers: int) -> list[dic
     Rows are methods (per interpreter); columns: median wall time per image count, peak
     memory and CPU% (at the largest image count). Cells that did not run say why.
     """
+    main = main_interpreter(results)
     chosen = [
         r for r in results
-        if _get(r, "workload") == workload
-        and (_get(r, "workers") == workers or _get(r, "interpreter") != _main_interpreter(results))
+        if value_of(r, "workload") == workload
+        and (value_of(r, "workers") == workers or value_of(r, "interpreter") != main)
     ]  # fmt: skip
-    counts = sorted({_get(r, "images") for r in chosen})
+    largest = max((value_of(r, "images") for r in chosen), default=None)
     table: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in sorted(chosen, key=lambda r: (method_order(_get(r, "method")), _get(r, "images"))):
-        key = (_get(r, "method"), _get(r, "interpreter"))
+    for r in sorted(
+        chosen, key=lambda r: (method_order(value_of(r, "method")), value_of(r, "images"))
+    ):
+        key = (value_of(r, "method"), value_of(r, "interpreter"))
         line = table.setdefault(key, {"method": key[0], "interpreter": key[1]})
-        ok = _get(r, "status") == "ok"
-        line[f"time_{_get(r, 'images')}_s"] = _get(r, "wall_median_s") if ok else None
-        if _get(r, "images") == max(counts):
-            line["memory_mb"] = _get(r, "peak_rss_mb") if ok else None
-            line["cpu_percent"] = _get(r, "cpu_percent") if ok else None
-            line["speedup"] = _get(r, "speedup") if ok else None
-            line["status"] = _get(r, "status")
-            line["note"] = None if ok else _get(r, "error")
+        ok = value_of(r, "status") == "ok"
+        line[f"time_{value_of(r, 'images')}_s"] = value_of(r, "wall_median_s") if ok else None
+        if value_of(r, "images") == largest:
+            line["memory_mb"] = value_of(r, "peak_rss_mb") if ok else None
+            line["cpu_percent"] = value_of(r, "cpu_percent") if ok else None
+            line["speedup"] = value_of(r, "speedup") if ok else None
+            line["status"] = value_of(r, "status")
+            line["note"] = None if ok else value_of(r, "error")
     return list(table.values())
 
 
-def _main_interpreter(results: Sequence[Any]) -> str | None:
+def main_interpreter(results: Sequence[Any]) -> str | None:
     """The interpreter that ran the whole matrix (the baseline build only ran `sync`)."""
     counts: dict[str, int] = {}
     for r in results:
-        counts[_get(r, "interpreter")] = counts.get(_get(r, "interpreter"), 0) + 1
+        counts[value_of(r, "interpreter")] = counts.get(value_of(r, "interpreter"), 0) + 1
     return max(counts, key=counts.__getitem__) if counts else None
 
 
 def speedup_grid(results: Sequence[Any], workload: str, images: int) -> list[dict[str, Any]]:
     """Method x workers grid of (median wall, speedup) at one image count, main interpreter."""
-    main = _main_interpreter(results)
+    main = main_interpreter(results)
     grid: dict[str, dict[str, Any]] = {}
     for r in results:
-        if (_get(r, "workload"), _get(r, "images"), _get(r, "interpreter")) != (
+        if (value_of(r, "workload"), value_of(r, "images"), value_of(r, "interpreter")) != (
             workload,
             images,
             main,
         ):
             continue
-        line = grid.setdefault(_get(r, "method"), {"method": _get(r, "method")})
-        line[_get(r, "workers")] = (
-            (_get(r, "wall_median_s"), _get(r, "speedup"), _get(r, "oversubscribed"))
-            if _get(r, "status") == "ok"
-            else (None, None, _get(r, "status"))
+        line = grid.setdefault(value_of(r, "method"), {"method": value_of(r, "method")})
+        line[value_of(r, "workers")] = (
+            (value_of(r, "wall_median_s"), value_of(r, "speedup"), value_of(r, "oversubscribed"))
+            if value_of(r, "status") == "ok"
+            else (None, None, value_of(r, "status"))
         )
     return sorted(grid.values(), key=lambda line: method_order(line["method"]))

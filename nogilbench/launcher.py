@@ -128,7 +128,7 @@ def _kill_tree(process: subprocess.Popen[str]) -> None:
         children = psutil.Process(process.pid).children(recursive=True)
     except psutil.Error:
         children = []
-    for victim in [*children]:
+    for victim in children:
         with contextlib.suppress(psutil.Error):
             victim.kill()
     process.kill()

@@ -19,11 +19,11 @@ from sqlmodel import Session
 from nogilbench.analysis import (
     SUMMARY_COLUMNS,
     UNSTABLE_SPREAD,
-    _get,
-    _main_interpreter,
     final_table,
+    main_interpreter,
     method_order,
     summary_rows,
+    value_of,
 )
 from nogilbench.errors import InvalidParameter
 from nogilbench.store import repository
@@ -102,7 +102,7 @@ class SweepData:
 
     @property
     def main_interpreter(self) -> str | None:
-        return _main_interpreter(self.results)
+        return main_interpreter(self.results)
 
     def frame(self) -> pd.DataFrame:
         return results_frame(self.results, self.name)
@@ -143,7 +143,7 @@ def results_frame(results: Iterable[Any], sweep_name: str | None = None) -> pd.D
     items = list(results)
     rows = summary_rows(items)
     for row, result in zip(rows, items, strict=True):
-        row.update({name: _get(result, name) for name in EXTRA_COLUMNS})
+        row.update({name: value_of(result, name) for name in EXTRA_COLUMNS})
         row["sweep"] = sweep_name
         row["build"] = build_of(row["interpreter"])
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -185,8 +185,8 @@ def headline_frame(results: Sequence[Any], workload: str, workers: int) -> pd.Da
     """The seed's final table for one workload: methods as rows; wall time per image count,
     peak memory and CPU% (at the largest image count) as columns; problems in `note`."""
     lines = final_table(results, workload, workers)
-    main = _main_interpreter(results)
-    counts = sorted({_get(r, "images") for r in results if _get(r, "workload") == workload})
+    main = main_interpreter(results)
+    counts = sorted({value_of(r, "images") for r in results if value_of(r, "workload") == workload})
     unstable = _unstable_counts(results, workload, workers, main)
     table = []
     for line in lines:
