@@ -29,6 +29,7 @@ from typing import Any
 from nogilbench.interpreters import PROJECT_ROOT, host_info, usable_cores
 from nogilbench.perf.load import LoadConfig, process_throughput, run_against_new_server
 from nogilbench.perf.server import ServerProcess
+from nogilbench.sweep import git_commit
 
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "performance.md"
 SCHEMATHESIS_SUMMARY = PROJECT_ROOT / "reports" / "schemathesis-long.json"
@@ -80,24 +81,12 @@ def _describe(python: str, gil: int | None) -> str:
 
 
 def _git_commit() -> str:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return result.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
+    """Short commit of this checkout, as recorded with every sweep (`nogilbench.sweep`)."""
+    commit = git_commit()
+    if commit is None:
         return "unknown"
+    short = commit.removesuffix("-dirty")[:7]
+    return short + (" (with uncommitted changes)" if commit.endswith("-dirty") else "")
 
 
 def measure(work: Path, quick: bool) -> dict[str, Any]:
