@@ -11,13 +11,26 @@ from typing import Any
 
 from nogilbench.runners import METHODS
 
-UNSTABLE_SPREAD = 0.25  # (max - min) / median of the repeats above this: marked unstable
+# A cell whose wall-time interval reaches further than +-10% of its median is marked
+# `unstable` (imprecise): read it with its interval, never as a single number.
+UNSTABLE_HALF_WIDTH = 0.10
 
 SUMMARY_COLUMNS = (
     "sweep_id", "workload", "interpreter", "method", "workers", "images", "status",
-    "gil_enabled", "wall_median_s", "per_image_ms", "speedup", "efficiency", "cpu_percent",
-    "peak_rss_mb", "spread", "unstable", "oversubscribed", "error",
+    "gil_enabled", "wall_median_s", "wall_low_s", "wall_high_s", "wall_confidence",
+    "per_image_ms", "speedup", "speedup_low", "speedup_high", "speedup_default",
+    "speedup_default_low", "speedup_default_high", "ideal_speedup", "efficiency",
+    "efficiency_low", "efficiency_high", "anomaly", "cpu_percent", "cpu_resolution",
+    "peak_rss_mb", "memory_kind", "spread", "unstable", "oversubscribed", "error",
 )  # fmt: skip
+
+
+def half_width(row: Any) -> float | None:
+    """The larger side of a cell's wall-time interval, as a fraction of its median."""
+    median, low, high = (value_of(row, n) for n in ("wall_median_s", "wall_low_s", "wall_high_s"))
+    if not median or low is None or high is None:
+        return None
+    return max(high / median - 1, 1 - low / median)
 
 
 def value_of(row: Any, name: str) -> Any:
@@ -30,7 +43,8 @@ def summary_rows(results: Iterable[Any]) -> list[dict[str, Any]]:
     rows = []
     for result in results:
         row = {name: value_of(result, name) for name in SUMMARY_COLUMNS}
-        row["unstable"] = row["spread"] is not None and row["spread"] > UNSTABLE_SPREAD
+        width = half_width(result)
+        row["unstable"] = width is not None and width > UNSTABLE_HALF_WIDTH
         rows.append(row)
     return rows
 
@@ -45,25 +59,30 @@ def final_table(results: Sequence[Any], workload: str, workers: int) -> list[dic
     Rows are methods (per interpreter); columns: median wall time per image count, peak
     memory and CPU% (at the largest image count). Cells that did not run say why.
     """
-    main = main_interpreter(results)
+    # `sync` is one cell per group (it ignores the worker count): shown at every worker count.
     chosen = [
         r for r in results
         if value_of(r, "workload") == workload
-        and (value_of(r, "workers") == workers or value_of(r, "interpreter") != main)
+        and (value_of(r, "workers") == workers or value_of(r, "method") == "sync")
     ]  # fmt: skip
     largest = max((value_of(r, "images") for r in chosen), default=None)
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for r in sorted(
         chosen, key=lambda r: (method_order(value_of(r, "method")), value_of(r, "images"))
     ):
-        key = (value_of(r, "method"), value_of(r, "interpreter"))
+        key = (value_of(r, "method"), value_of(r, "interpreter"))  # both builds, each labelled
         line = table.setdefault(key, {"method": key[0], "interpreter": key[1]})
         ok = value_of(r, "status") == "ok"
-        line[f"time_{value_of(r, 'images')}_s"] = value_of(r, "wall_median_s") if ok else None
+        count = value_of(r, "images")
+        line[f"time_{count}_s"] = value_of(r, "wall_median_s") if ok else None
+        line[f"time_{count}_low_s"] = value_of(r, "wall_low_s") if ok else None
+        line[f"time_{count}_high_s"] = value_of(r, "wall_high_s") if ok else None
         if value_of(r, "images") == largest:
             line["memory_mb"] = value_of(r, "peak_rss_mb") if ok else None
             line["cpu_percent"] = value_of(r, "cpu_percent") if ok else None
-            line["speedup"] = value_of(r, "speedup") if ok else None
+            for name in ("speedup", "speedup_low", "speedup_high", "speedup_default",
+                         "speedup_default_low", "speedup_default_high", "anomaly"):  # fmt: skip
+                line[name] = value_of(r, name) if ok else None
             line["status"] = value_of(r, "status")
             line["note"] = None if ok else value_of(r, "error")
     return list(table.values())

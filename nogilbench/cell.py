@@ -35,7 +35,7 @@ class CellSpec:
     method: str
     workers: int
     paths: list[str]
-    repeats: int = 3
+    repeats: int = 1  # timed passes in this process (a sweep's rounds are separate processes)
     gil_requested: bool | None = None  # None: whatever the build gives (non-free-threaded builds)
     start_method: str | None = None
     warmup_passes: int = 2  # warm-up items per worker (every worker started, imports done)
@@ -48,28 +48,51 @@ class CellOutcome:
     error: str | None = None
     gil_enabled_main: bool | None = None
     gil_enabled_workers: list[bool] = field(default_factory=list)
+    gil_enabled_after: bool | None = None  # any worker with the GIL on, re-read after timing
     worker_pids: list[int] = field(default_factory=list)
+    workers_observed: int = 0  # distinct worker threads/processes that answered
     wall_times_s: list[float] = field(default_factory=list)
     cpu_times_s: list[float] = field(default_factory=list)
     cpu_per_core: list[float] = field(default_factory=list)
     startup_ms: float | None = None
     ru_maxrss_mb: float | None = None
+    final_pss_mb: float | None = None  # the process tree's PSS right after the timed passes
     digest: str | None = None
     start_method: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # what the runner reports of itself
     python_version: str = field(default_factory=lambda: sys.version.split()[0])
     cores: int = 0
+
+
+def tree_processes(root: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return [root]
 
 
 def tree_cpu_seconds(root: psutil.Process) -> float:
     """User + system CPU time of a process and all its live descendants."""
     total = 0.0
-    for process in [root, *root.children(recursive=True)]:
+    for process in tree_processes(root):
         try:
             times = process.cpu_times()
             total += times.user + times.system
         except psutil.Error:  # a child exited between listing and reading
             continue
     return total
+
+
+def tree_pss_mb(root: psutil.Process) -> float | None:
+    """Proportional set size of the tree: shared and copy-on-write pages split among sharers,
+    so a pool of forked workers is not counted once per worker (None where the OS has no PSS)."""
+    total = 0
+    for process in tree_processes(root):
+        try:
+            total += process.memory_full_info().pss
+        except (psutil.Error, AttributeError):
+            return None
+    return total / 2**20
 
 
 def _busy_per_core(before: list[Any], after: list[Any]) -> list[float]:
@@ -87,67 +110,122 @@ def _combined_digest(digests: list[str]) -> str:
     return hashlib.sha1("".join(digests).encode()).hexdigest()[:16]
 
 
+def _on_off(state: bool | None) -> str:
+    return "on" if state else "off"
+
+
+def expected_workers(method: str, workers: int) -> int:
+    """How many distinct workers must answer: `sync` runs in the calling thread only."""
+    return 1 if method == "sync" else workers
+
+
+def check_gil(spec: CellSpec, states: list[bool], where: str) -> str | None:
+    """An error text when any observed GIL state differs from the one requested."""
+    if spec.gil_requested is None or all(state == spec.gil_requested for state in states):
+        return None
+    return (
+        f"GIL state mismatch {where}: requested {_on_off(spec.gil_requested)}, observed "
+        f"{[_on_off(state) for state in states]} (an extension module may have re-enabled it, "
+        "or this build cannot disable it)"
+    )
+
+
+def warm_up(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> list[str]:
+    """Start every worker and do every import outside the timing; observe the workers."""
+    compute = WORKLOADS[spec.workload]
+    warmup = spec.paths[: max(1, min(len(spec.paths), spec.workers * spec.warmup_passes))]
+    expected = runner.map(compute, warmup, load=load_file)
+    observed = runner.observe_workers()
+    outcome.worker_pids = sorted({pid for pid, _, _ in observed})
+    outcome.workers_observed = len(observed)
+    outcome.gil_enabled_workers = [state for _, _, state in observed]
+    return expected
+
+
+def measure(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> tuple[set[str], list[str]]:
+    """The timed passes: wall and CPU time of the process tree, busy % per core.
+
+    Returns the set of per-pass output digests and the last pass's per-image digests.
+    """
+    compute = WORKLOADS[spec.workload]
+    this_process = psutil.Process()
+    digests: set[str] = set()
+    results: list[str] = []
+    per_core_runs = []
+    for _ in range(spec.repeats):
+        cpu_before = tree_cpu_seconds(this_process)
+        cores_before = psutil.cpu_times(percpu=True)
+        started = time.perf_counter()
+        results = runner.map(compute, spec.paths, load=load_file)
+        wall = time.perf_counter() - started
+        cores_after = psutil.cpu_times(percpu=True)
+        outcome.cpu_times_s.append(round(tree_cpu_seconds(this_process) - cpu_before, 4))
+        outcome.wall_times_s.append(wall)
+        per_core_runs.append(_busy_per_core(cores_before, cores_after))
+        digests.add(_combined_digest(results))
+    outcome.cpu_per_core = [
+        round(statistics.fmean(core), 1) for core in zip(*per_core_runs, strict=True)
+    ]
+    outcome.final_pss_mb = tree_pss_mb(this_process)
+    return digests, results
+
+
+def verify(
+    runner: Runner,
+    spec: CellSpec,
+    outcome: CellOutcome,
+    warmup: list[str],
+    measured: tuple[set[str], list[str]],
+) -> str | None:
+    """After timing: the GIL still as requested, every worker ran, outputs consistent."""
+    observed_after = runner.observe_workers()
+    states_after = [state for _, _, state in observed_after]
+    outcome.gil_enabled_after = any(states_after) if states_after else None
+    problem = check_gil(spec, states_after, "in worker(s) after timing")
+    if problem:
+        return problem
+    wanted = expected_workers(spec.method, spec.workers)
+    if outcome.workers_observed != wanted:
+        return (
+            f"{outcome.workers_observed} worker(s) answered, {wanted} requested: the pool did "
+            "not run the parallelism this cell claims"
+        )
+    digests, results = measured
+    if warmup != results[: len(warmup)]:
+        digests.add("warm-up differs")
+    if len(digests) != 1:
+        return f"outputs differ between repeats: {sorted(digests)}"
+    return None
+
+
 def run_cell(spec: CellSpec) -> CellOutcome:
     outcome = CellOutcome(status="ok", cores=usable_cores())
     outcome.gil_enabled_main = gil_enabled()
-    if spec.gil_requested is not None and outcome.gil_enabled_main != spec.gil_requested:
-        outcome.status = "error"
-        outcome.error = (
-            f"GIL state mismatch: requested {'on' if spec.gil_requested else 'off'}, observed "
-            f"{'on' if outcome.gil_enabled_main else 'off'} after imports (an extension module "
-            "may have re-enabled it, or this build cannot disable it)"
-        )
+    problem = check_gil(spec, [outcome.gil_enabled_main], "after imports")
+    if problem:
+        outcome.status, outcome.error = "error", problem
         return outcome
-    compute = WORKLOADS[spec.workload]
     try:
         runner: Runner = make_runner(spec.method, spec.workers, start_method=spec.start_method)
     except MethodUnavailable as exc:
         outcome.status, outcome.error = "unavailable", exc.message
         return outcome
     outcome.start_method = runner.details.get("start_method")
-    this_process = psutil.Process()
     with runner:
-        warmup = spec.paths[: max(1, min(len(spec.paths), spec.workers * spec.warmup_passes))]
-        expected = runner.map(compute, warmup, load=load_file)
-        observed = runner.observe_workers()
-        outcome.worker_pids = [pid for pid, _ in observed]
-        outcome.gil_enabled_workers = [state for _, state in observed]
+        warmup = warm_up(runner, spec, outcome)
         # From the orchestrator's spawn (psutil's create_time has a whole-second base).
-        launched = spec.launched_at or this_process.create_time()
+        launched = spec.launched_at or psutil.Process().create_time()
         outcome.startup_ms = round((time.time() - launched) * 1000, 1)
-        if spec.gil_requested is not None and any(
-            state != spec.gil_requested for state in outcome.gil_enabled_workers
-        ):
-            outcome.status = "error"
-            outcome.error = (
-                "GIL state mismatch in worker(s): requested "
-                f"{'on' if spec.gil_requested else 'off'}, observed {outcome.gil_enabled_workers}"
-            )
+        problem = check_gil(spec, outcome.gil_enabled_workers, "in worker(s)")
+        if problem:
+            outcome.status, outcome.error = "error", problem
             return outcome
-        digests: set[str] = set()
-        per_core_runs = []
-        for _ in range(spec.repeats):
-            cpu_before = tree_cpu_seconds(this_process)
-            cores_before = psutil.cpu_times(percpu=True)
-            started = time.perf_counter()
-            results = runner.map(compute, spec.paths, load=load_file)
-            wall = time.perf_counter() - started
-            cores_after = psutil.cpu_times(percpu=True)
-            outcome.cpu_times_s.append(round(tree_cpu_seconds(this_process) - cpu_before, 4))
-            outcome.wall_times_s.append(wall)
-            per_core_runs.append(_busy_per_core(cores_before, cores_after))
-            digests.add(_combined_digest(results))
-        if expected != results[: len(expected)]:
-            digests.add("warm-up differs")
-    if len(digests) != 1:
-        outcome.status, outcome.error = (
-            "error",
-            f"outputs differ between repeats: {sorted(digests)}",
-        )
-    outcome.digest = next(iter(digests))
-    outcome.cpu_per_core = [
-        round(statistics.fmean(core), 1) for core in zip(*per_core_runs, strict=True)
-    ]
+        digests, results = measure(runner, spec, outcome)
+        problem = verify(runner, spec, outcome, warmup, (digests, results))
+        outcome.details = {k: v for k, v in runner.details.items() if k != "start_method"}
+    if problem:
+        outcome.status, outcome.error = "error", problem
+    outcome.digest = sorted(digests)[0] if digests else None
     outcome.ru_maxrss_mb = round(_ru_maxrss_mb(), 1)
     return outcome
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from nogilbench.errors import InvalidParameter, NogilbenchError
+from nogilbench.paths import PROJECT_ROOT
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser(
         "sweep",
         help="run (or resume) a sweep of the matrix and store every cell",
-        description="Each cell runs in a fresh process of the interpreter under test. "
-        "Re-running a sweep with the same --name resumes it: finished cells are skipped.",
+        description="Cells are measured in interleaved rounds: each round runs every cell "
+        "of a group (workload x image count) once, each in a fresh process of the interpreter "
+        "under test, in a seeded shuffled order. Re-running a sweep with the same --name "
+        "resumes it: measured rounds are skipped, none is measured twice.",
     )
     sweep.add_argument("--name", default="default", help="sweep name; same name = resume")
     sweep.add_argument(
@@ -75,11 +77,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--methods", type=_csv_of(str, "methods"), default=list(MATRIX_METHODS),
         help=f"comma list of {', '.join(METHODS)} (default: {','.join(MATRIX_METHODS)})",
     )  # fmt: skip
-    sweep.add_argument("--repeats", type=int, default=3, help="timed repeats per cell (default 3)")
+    sweep.add_argument(
+        "--repeats", type=int, default=3,
+        help="minimum rounds: each round runs every cell of a group once, in a fresh process, "
+        "in a shuffled order (default 3)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--max-rounds", type=int, default=6,
+        help="cap on rounds for groups whose intervals stay wider than --target (default 6)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--target", type=float, default=0.05,
+        help="wanted half-width of a cell's interval, as a fraction of its median (default 0.05)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--budget", type=float, default=720.0, metavar="SECONDS",
+        help="extra rounds start only while the sweep has run less than this (default 720; "
+        "0: none; the minimum rounds always run)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--retry-errors", action="store_true",
+        help="measure again the rounds that failed (errors, time-outs) when resuming",
+    )  # fmt: skip
     sweep.add_argument("--image-size", default="1280x853", help="WIDTHxHEIGHT (default 1280x853)")
     sweep.add_argument(
         "--no-baseline", action="store_true",
-        help="skip timing sync on the default (GIL) build of the same version",
+        help="skip the default (GIL) build of the same version (sync, threading, "
+        "multiprocessing there: what people run today)",
     )  # fmt: skip
     sweep.add_argument(
         "--start-method", choices=["fork", "forkserver", "spawn"], default=None,
@@ -222,6 +246,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         image_size=parse_size(args.image_size),
         baseline=not args.no_baseline,
         start_method=args.start_method,
+        max_rounds=args.max_rounds,
+        target=args.target,
+        budget_s=args.budget,
     ).validate()
     if args.cell_timeout <= 0:
         raise InvalidParameter("--cell-timeout must be positive")
@@ -240,12 +267,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if row is None:  # resumed cells count as done from the start
                 progress.update(task, total=total, completed=done)
                 return
-            label = f"{row['workload']} {row['method']} w={row['workers']} n={row['images']}"
-            progress.update(task, completed=done, description=f"{label} [{row['status']}]")
+            label = (
+                f"round {row['round'] + 1}: {row['workload']} {row['method']} "
+                f"w={row['workers']} n={row['images']}"
+            )
+            progress.update(
+                task, total=total, completed=done, description=f"{label} [{row['status']}]"
+            )
 
         sweep_id = run_sweep(
             config, engine, on_cell=on_cell, interpreters=interpreters,
-            cell_timeout_s=args.cell_timeout,
+            cell_timeout_s=args.cell_timeout, retry_errors=args.retry_errors,
         )  # fmt: skip
     _print_summary(engine, sweep_id, None)
     return 0
@@ -262,7 +294,7 @@ def _describe_interpreters(console: Any, interpreters: Any) -> None:
         )
     if interpreters.baseline is not None:
         console.print(
-            f"baseline (sync only): {interpreters.baseline.path} ({interpreters.baseline.version})"
+            f"default build: {interpreters.baseline.path} ({interpreters.baseline.version})"
         )
 
 

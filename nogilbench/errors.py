@@ -49,3 +49,15 @@ class StoreUnavailable(NogilbenchError):
     """The results database cannot be reached or opened."""
 
     error_code = "DATABASE_UNAVAILABLE"
+
+
+class SweepBusy(InvalidParameter):
+    """Another process is measuring this sweep now (it holds the sweep's lease)."""
+
+    error_code = "SWEEP_BUSY"
+
+
+class SweepCancelled(NogilbenchError):
+    """The sweep was asked to stop; finished measurements are kept and it can be resumed."""
+
+    error_code = "SWEEP_CANCELLED"

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from nogilbench.paths import PROJECT_ROOT
+
 DESCRIBE_TIMEOUT_S = 30.0
 
 ROLE_FREE_THREADED = "free-threaded"

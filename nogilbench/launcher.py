@@ -1,6 +1,6 @@
-"""Run one cell in a fresh interpreter process and turn its outcome into a result row.
+"""Run one round of one cell in a fresh interpreter process: its measurement row.
 
-The orchestrator starts `python -X gil=N -m nogilbench.cell`, samples the resident memory
+The orchestrator starts `python -X gil=N -m nogilbench.cell`, samples the memory (PSS)
 of the whole process tree (pool workers and forkserver included) from the outside so the
 measurement adds no thread to the measured process, and builds the stored row: timings,
 CPU, memory, the GIL state observed in the workers, and an error text whenever anything
@@ -17,27 +17,36 @@ import subprocess
 import threading
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 import psutil
 
+from nogilbench import hostnoise
 from nogilbench.cell import CellSpec
-from nogilbench.interpreters import InterpreterInfo, usable_cores
+from nogilbench.errors import SweepCancelled
+from nogilbench.interpreters import InterpreterInfo
+from nogilbench.paths import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RSS_SAMPLE_INTERVAL_S = 0.02
+MEMORY_SAMPLE_INTERVAL_S = 0.2  # PSS of known processes (~0.07 ms each)
+TREE_RESCAN_INTERVAL_S = 1.0  # listing the process tree costs ~0.5 ms: done less often
 DEFAULT_CELL_TIMEOUT_S = 900.0
+STOP_POLL_S = 0.25  # how quickly a cancel stops a running cell
 
 
 class TreeMemorySampler:
-    """Samples the summed RSS of a process and its descendants until stopped."""
+    """Samples the summed PSS (RSS where the OS has no PSS) of a process tree until stopped.
+
+    Runs in the orchestrator, not in the measured process, and records its own CPU cost
+    (`cost_percent`, % of one core over its lifetime) so that cost is shown, not assumed.
+    """
 
     def __init__(self, pid: int) -> None:
         self._root = psutil.Process(pid)
         self._stop = threading.Event()
-        self.peak_bytes = 0
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self.peak_mb = 0.0
+        self.kind = "pss"
+        self.cost_percent: float | None = None
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
 
     def __enter__(self) -> TreeMemorySampler:
         self._thread.start()
@@ -47,20 +56,35 @@ class TreeMemorySampler:
         self._stop.set()
         self._thread.join()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _read(self, process: psutil.Process) -> int:
+        if self.kind == "pss":
             try:
-                tree = [self._root, *self._root.children(recursive=True)]
-            except psutil.Error:
-                return
+                return int(process.memory_full_info().pss)
+            except AttributeError:  # no PSS on this OS
+                self.kind = "rss"
+        return int(process.memory_info().rss)
+
+    def _run(self) -> None:
+        cpu_started, wall_started = time.thread_time(), time.perf_counter()
+        tree: list[psutil.Process] = []
+        rescanned = -TREE_RESCAN_INTERVAL_S
+        while not self._stop.is_set():
+            now = time.perf_counter()
+            if now - rescanned >= TREE_RESCAN_INTERVAL_S:
+                try:
+                    tree = [self._root, *self._root.children(recursive=True)]
+                except psutil.Error:
+                    break
+                rescanned = now
             total = 0
             for process in tree:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    continue
-            self.peak_bytes = max(self.peak_bytes, total)
-            self._stop.wait(RSS_SAMPLE_INTERVAL_S)
+                with contextlib.suppress(psutil.Error):
+                    total += self._read(process)
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self._stop.wait(MEMORY_SAMPLE_INTERVAL_S)
+        wall = time.perf_counter() - wall_started
+        if wall > 0:
+            self.cost_percent = round(100 * (time.thread_time() - cpu_started) / wall, 3)
 
 
 def interpreter_label(interpreter: InterpreterInfo) -> str:
@@ -88,10 +112,15 @@ def cell_environment() -> dict[str, str]:
 
 
 def run_cell_process(
-    spec: CellSpec, interpreter: InterpreterInfo, timeout_s: float = DEFAULT_CELL_TIMEOUT_S
-) -> tuple[dict[str, Any], float]:
-    """Run the cell; return (outcome dict, peak tree RSS in MB). Never raises for cell failures."""
+    spec: CellSpec,
+    interpreter: InterpreterInfo,
+    timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
+    stop_event: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Run the cell; return its outcome dict plus what was seen from outside. Never raises
+    for cell failures (they come back as status "error")."""
     started = time.perf_counter()
+    before = hostnoise.snapshot()
     spec = replace(spec, launched_at=time.time())
     process = subprocess.Popen(
         cell_command(interpreter, spec.gil_requested),
@@ -104,23 +133,50 @@ def run_cell_process(
     )
     try:
         with TreeMemorySampler(process.pid) as sampler:
-            stdout, stderr = process.communicate(json.dumps(asdict(spec)), timeout=timeout_s)
+            stdout, stderr = _communicate(process, json.dumps(asdict(spec)), timeout_s, stop_event)
     except subprocess.TimeoutExpired:
         _kill_tree(process)
-        return {"status": "error", "error": f"cell timed out after {timeout_s:.0f} s"}, 0.0
+        return {"status": "error", "error": f"cell timed out after {timeout_s:.0f} s"}
     except BaseException:
-        _kill_tree(process)  # Ctrl-C or SIGTERM: leave no pool workers behind
+        _kill_tree(process)  # Ctrl-C, SIGTERM or a cancel: leave no pool workers behind
         raise
-    peak_mb = sampler.peak_bytes / 2**20
-    cell_wall_s = time.perf_counter() - started
     lines = [line for line in stdout.splitlines() if line.strip()]
     try:
-        outcome = json.loads(lines[-1])
+        outcome: dict[str, Any] = json.loads(lines[-1])
     except (IndexError, json.JSONDecodeError):
         last_error = (stderr.strip().splitlines() or ["no output"])[-1]
         outcome = {"status": "error", "error": f"cell exited {process.returncode}: {last_error}"}
-    outcome["cell_wall_s"] = round(cell_wall_s, 4)
-    return outcome, peak_mb
+    outcome["cell_wall_s"] = round(time.perf_counter() - started, 4)
+    outcome["noise"] = hostnoise.noise_between(before, hostnoise.snapshot())
+    final = outcome.get("final_pss_mb") if sampler.kind == "pss" else None
+    outcome["peak_memory_mb"] = round(max(sampler.peak_mb, final or 0.0), 1) or None
+    outcome["memory_kind"] = sampler.kind
+    outcome["sampler_cpu_percent"] = sampler.cost_percent
+    return outcome
+
+
+def _communicate(
+    process: subprocess.Popen[str],
+    spec_json: str,
+    timeout_s: float,
+    stop_event: threading.Event | None,
+) -> tuple[str, str]:
+    """communicate(), waking up every STOP_POLL_S to honour `stop_event` (SweepCancelled)."""
+    deadline = time.monotonic() + timeout_s
+    sent: str | None = spec_json
+    while True:
+        remaining = deadline - time.monotonic()
+        wait = remaining if stop_event is None else min(remaining, STOP_POLL_S)
+        try:
+            return process.communicate(sent, timeout=max(wait, 0.0))
+        except subprocess.TimeoutExpired:
+            sent = None  # the input went in with the first call
+            if stop_event is not None and stop_event.is_set():
+                raise SweepCancelled(
+                    "the sweep was cancelled; the running cell was stopped"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _kill_tree(process: subprocess.Popen[str]) -> None:
@@ -135,57 +191,48 @@ def _kill_tree(process: subprocess.Popen[str]) -> None:
     process.wait()
 
 
-def result_row(
-    spec: CellSpec, interpreter: InterpreterInfo, outcome: dict[str, Any], peak_rss_mb: float
-) -> dict[str, Any]:
-    """The stored columns for one cell (derived speedup/efficiency are filled in later)."""
+def measurement_row(spec: CellSpec, label: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """The stored columns of one round of one cell (see store.models.Measurement)."""
     walls: list[float] = outcome.get("wall_times_s") or []
     cpu: list[float] = outcome.get("cpu_times_s") or []
-    cores = int(outcome.get("cores") or 0) or usable_cores()
     worker_states: list[bool] = outcome.get("gil_enabled_workers") or []
     observed = outcome.get("gil_enabled_main")
     if worker_states:
         observed = any(worker_states)  # one GIL-enabled worker serialises that worker's work
-    row: dict[str, Any] = {
+    details = dict(outcome.get("details") or {})
+    if outcome.get("start_method"):
+        details["start_method"] = outcome["start_method"]
+    details["cores"] = outcome.get("cores")
+    return {
         "workload": spec.workload,
         "method": spec.method,
         "workers": spec.workers,
         "images": len(spec.paths),
-        "interpreter": interpreter_label(interpreter),
-        "interpreter_path": interpreter.path,
-        "interpreter_version": interpreter.version,
-        "free_threaded_build": interpreter.free_threaded_build,
-        "gil_requested": spec.gil_requested,
-        "gil_enabled": observed,
-        "repeats": len(walls),
-        "wall_times_s": [round(wall, 6) for wall in walls],
-        "cores": cores,
-        "oversubscribed": spec.method != "sync" and spec.workers > cores,
-        "start_method": outcome.get("start_method"),
+        "interpreter": label,
         "status": outcome.get("status", "error"),
         "error": outcome.get("error"),
+        "wall_s": round(statistics.median(walls), 6) if walls else None,
+        "cpu_s": round(sum(cpu) / len(cpu), 4) if cpu else None,
+        "cpu_per_core": outcome.get("cpu_per_core") or [],
+        "peak_memory_mb": outcome.get("peak_memory_mb"),
+        "memory_kind": outcome.get("memory_kind"),
         "startup_ms": outcome.get("startup_ms"),
         "cell_wall_s": outcome.get("cell_wall_s"),
-        "cpu_per_core": outcome.get("cpu_per_core") or [],
-        "peak_rss_mb": round(peak_rss_mb, 1) if peak_rss_mb else outcome.get("ru_maxrss_mb"),
+        "gil_enabled": observed,
+        "workers_observed": outcome.get("workers_observed"),
+        "digest": outcome.get("digest"),
+        "sampler_cpu_percent": outcome.get("sampler_cpu_percent"),
+        "details": details,
+        **(outcome.get("noise") or {}),
     }
-    if walls:
-        median = statistics.median(walls)
-        row.update(
-            wall_median_s=round(median, 6),
-            wall_min_s=round(min(walls), 6),
-            wall_max_s=round(max(walls), 6),
-            per_image_ms=round(1000 * median / len(spec.paths), 3),
-            throughput_ips=round(len(spec.paths) / median, 3),
-            spread=round((max(walls) - min(walls)) / median, 4),
-            cpu_percent=round(100 * sum(cpu) / sum(walls), 1) if cpu else None,
-        )
-    return row
 
 
-def measure_cell(
-    spec: CellSpec, interpreter: InterpreterInfo, timeout_s: float = DEFAULT_CELL_TIMEOUT_S
+def measure_once(
+    spec: CellSpec,
+    interpreter: InterpreterInfo,
+    timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
+    stop_event: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Run one cell in a fresh process and return its result row."""
-    outcome, peak_mb = run_cell_process(spec, interpreter, timeout_s)
-    return result_row(spec, interpreter, outcome, peak_mb)
+    """One round of one cell in a fresh process: its measurement row."""
+    outcome = run_cell_process(spec, interpreter, timeout_s, stop_event)
+    return measurement_row(spec, interpreter_label(interpreter), outcome)

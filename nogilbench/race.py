@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from nogilbench.interpreters import InterpreterInfo
+from nogilbench.paths import PROJECT_ROOT
 from nogilbench.runners import gil_enabled
 
 VARIANTS = ("unsafe", "locked", "per-thread")
@@ -112,7 +113,7 @@ def race_demo(
     interpreter: InterpreterInfo, threads: int = 4, increments: int = 200_000, trials: int = 5
 ) -> list[dict[str, object]]:
     """Trials in a fresh process per GIL mode (off and on where the build allows both)."""
-    from nogilbench.launcher import PROJECT_ROOT, cell_environment  # not needed in the worker
+    from nogilbench.launcher import cell_environment  # not needed in the worker
 
     modes: list[bool | None] = [False, True] if interpreter.free_threaded_build else [None]
     rows: list[dict[str, object]] = []

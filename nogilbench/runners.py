@@ -20,6 +20,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -46,9 +47,12 @@ def gil_enabled() -> bool:
     return True if probe is None else bool(probe())
 
 
-def observe_worker() -> tuple[int, bool]:
-    """Run inside a worker: its process id and the GIL state it sees."""
-    return os.getpid(), gil_enabled()
+WorkerSeen = tuple[int, int, bool]  # process id, thread id, GIL enabled
+
+
+def observe_worker() -> WorkerSeen:
+    """Run inside a worker: its process id, its thread id and the GIL state it sees."""
+    return os.getpid(), threading.get_ident(), gil_enabled()
 
 
 def _call(load: Callable[[Any], Any] | None, compute: Callable[[Any], Any], item: Any) -> Any:
@@ -86,9 +90,13 @@ class Runner:
     ) -> list[Any]:
         return self._map(compute, list(items), load, on_result)
 
-    def observe_workers(self) -> list[tuple[int, bool]]:
-        """(pid, GIL enabled) as seen inside the workers; one entry per distinct process."""
-        return sorted(set(self.map(_observe_any, [None] * self.workers)))
+    def observe_workers(self) -> list[WorkerSeen]:
+        """(pid, thread id, GIL enabled) as seen inside the workers, one entry per worker.
+
+        Probes sleep a little so that every pooled thread or process takes some: the count
+        of distinct entries is the number of workers that really ran.
+        """
+        return sorted(set(self.map(_observe_slowly, [None] * (self.workers * 3))))
 
     def _open(self) -> None:
         pass
@@ -194,17 +202,8 @@ class ProcessRunner(PoolRunner):
         context = multiprocessing.get_context(self.details["start_method"])
         return cf.ProcessPoolExecutor(self.workers, mp_context=context)
 
-    def observe_workers(self) -> list[tuple[int, bool]]:
-        # Several rounds so that every worker process is likely to answer at least once.
-        answers = self.map(_observe_slowly, [None] * (self.workers * 3))
-        return sorted(set(answers))
 
-
-def _observe_any(_: object) -> tuple[int, bool]:
-    return observe_worker()
-
-
-def _observe_slowly(_: object) -> tuple[int, bool]:
+def _observe_slowly(_: object) -> WorkerSeen:
     time.sleep(0.02)  # keeps one worker from taking every probe
     return observe_worker()
 

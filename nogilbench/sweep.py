@@ -1,13 +1,28 @@
-"""A sweep: the matrix of cells, planned, run one fresh process at a time, stored as it goes.
+"""A sweep: the matrix of cells, measured in interleaved rounds, stored as it goes.
 
-Every finished cell is committed before the next one starts, and a sweep is found again by
-its name, so a sweep killed at any moment resumes where it stopped: finished cells are
-skipped, none is run or stored twice (the table's unique key enforces it as well).
+Cells that are compared with each other (one workload and image count: every method, worker
+count and interpreter) form a group. A round runs every cell of a group once, each in a
+fresh process, in a seeded shuffled order that is stored before the round starts; slow
+minutes on a noisy host then fall on every method alike, and speedups are paired by round.
+After the minimum number of rounds, groups whose cells' intervals are still wider than the
+target get more rounds (widest first, up to a cap, within a time budget), and a group with
+a physically impossible speedup is measured once more.
+
+Every measurement is committed as it is taken and keyed by (cell, round), so a sweep killed
+at any moment resumes where it stopped and never measures a round twice. One process at a
+time measures a sweep (a lease in the store), and a resume on another host, interpreter or
+commit is refused.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import socket
+import statistics
 import subprocess
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -19,7 +34,7 @@ from sqlmodel import Session
 
 from nogilbench import __version__
 from nogilbench.cell import CellSpec
-from nogilbench.errors import InvalidParameter
+from nogilbench.errors import InvalidParameter, SweepCancelled
 from nogilbench.images import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, generate_images
 from nogilbench.interpreters import (
     InterpreterInfo,
@@ -29,34 +44,40 @@ from nogilbench.interpreters import (
     find_free_threaded,
     host_info,
 )
-from nogilbench.launcher import DEFAULT_CELL_TIMEOUT_S, interpreter_label, measure_cell
+from nogilbench.launcher import DEFAULT_CELL_TIMEOUT_S, interpreter_label, measure_once
+from nogilbench.paths import PROJECT_ROOT
 from nogilbench.runners import MATRIX_METHODS, MAX_WORKERS, METHODS
 from nogilbench.store import repository
+from nogilbench.store.models import Sweep
 from nogilbench.workloads import WORKLOADS
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE_DIR = PROJECT_ROOT / "data" / "images"
 MAX_IMAGES = 10_000
 MAX_REPEATS = 100
+LEASE_TTL_S = 1800.0  # longer than any cell (cell timeout 900 s): renewed after each one
 
-# on_cell(finished, total, row): once with row=None before the first cell, then per cell.
+# on_cell(done, total, row): once with row=None before the first measurement, then once per
+# measurement (one round of one cell); total grows when extra rounds are scheduled.
 OnCell = Callable[[int, int, dict[str, Any] | None], None]
 
 
 @dataclass
 class SweepConfig:
-    """What to measure. The defaults are the 48-cell matrix for both workloads."""
+    """What to measure. The defaults are the full matrix for both workloads."""
 
     name: str = "default"
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
     images: list[int] = field(default_factory=lambda: [10, 50, 100])
     workers: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
     methods: list[str] = field(default_factory=lambda: list(MATRIX_METHODS))
-    repeats: int = 3
+    repeats: int = 3  # the minimum number of rounds of every cell
     image_size: tuple[int, int] = DEFAULT_SIZE
-    baseline: bool = True  # also time `sync` on a default (GIL) build of the same version
+    baseline: bool = True  # also measure on a default (GIL) build of the same version
     start_method: str | None = None
-    seed: int = 0
+    seed: int = 0  # sample images and the rounds' shuffled orders
+    max_rounds: int = 6  # cap on rounds per group when intervals stay wide
+    target: float = 0.05  # more rounds while a cell's interval is wider than +-5% of its median
+    budget_s: float | None = 720.0  # extra rounds start only while the sweep is within this
 
     def validate(self) -> SweepConfig:
         """Raise InvalidParameter on anything out of range; return self."""
@@ -68,8 +89,17 @@ class SweepConfig:
         _check_range("workers", self.workers, 1, MAX_WORKERS)
         if not 1 <= self.repeats <= MAX_REPEATS:
             raise InvalidParameter(
-                f"repeats must be between 1 and {MAX_REPEATS}, got {self.repeats}"
+                f"repeats (minimum rounds) must be between 1 and {MAX_REPEATS}, got {self.repeats}"
             )
+        if not self.repeats <= self.max_rounds <= MAX_REPEATS:
+            raise InvalidParameter(
+                f"max rounds must be between repeats ({self.repeats}) and {MAX_REPEATS}, "
+                f"got {self.max_rounds}"
+            )
+        if not 0 < self.target < 1:
+            raise InvalidParameter(f"target must be a fraction between 0 and 1, got {self.target}")
+        if self.budget_s is not None and self.budget_s < 0:
+            raise InvalidParameter(f"budget must be >= 0 seconds, got {self.budget_s}")
         width, height = self.image_size
         if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
             raise InvalidParameter(
@@ -115,6 +145,32 @@ class PlannedCell:
         spec = self.spec
         return (spec.workload, spec.method, spec.workers, len(spec.paths), self.label)
 
+    @property
+    def order_key(self) -> list[Any]:
+        """How the cell is named in a stored round order (JSON)."""
+        return [self.spec.method, self.spec.workers, self.label]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The cells compared with each other: one workload and image count."""
+
+    workload: str
+    images: int
+    cells: list[PlannedCell]
+
+    def shuffled(self, seed: int, number: int) -> list[list[Any]]:
+        """Round `number`'s order: seeded, so a plan is reproducible from its parameters."""
+        order = [cell.order_key for cell in self.cells]
+        random.Random(f"{seed}:{self.workload}:{self.images}:{number}").shuffle(order)
+        return order
+
+    def cell(self, order_key: list[Any]) -> PlannedCell | None:
+        for cell in self.cells:
+            if cell.order_key == list(order_key):
+                return cell
+        return None
+
 
 @dataclass(frozen=True)
 class Interpreters:
@@ -150,20 +206,19 @@ class Interpreters:
 
 
 def plan(config: SweepConfig, paths: list[str], interpreters: Interpreters) -> list[PlannedCell]:
-    """Every cell of the sweep, `sync` first in each group so speedups fill in early."""
+    """Every cell of the sweep. `sync` ignores the worker count, so it is one cell (1 worker)
+    per group and interpreter; its rounds are the replicates every speedup is paired with."""
     cells: list[PlannedCell] = []
     main = interpreters.main
     main_label = interpreter_label(main)
-    ordered_methods = sorted(config.methods, key=lambda m: (m != "sync", METHODS.index(m)))
+    ordered_methods = sorted(config.methods, key=METHODS.index)
     for workload in config.workloads:
         for count in sorted(config.images):
             for method in ordered_methods:
-                for workers in sorted(config.workers):
+                for workers in [1] if method == "sync" else sorted(config.workers):
                     gil = (method != "free-threaded") if main.free_threaded_build else None
-                    spec = CellSpec(
-                        workload, method, workers, paths[:count], config.repeats, gil,
-                        config.start_method,
-                    )  # fmt: skip
+                    spec = CellSpec(workload, method, workers, paths[:count], 1, gil,
+                                    config.start_method)  # fmt: skip
                     if method == "free-threaded" and interpreters.free_threaded is None:
                         reason = (
                             f"no free-threaded interpreter: {interpreters.free_threaded_reason}"
@@ -171,11 +226,24 @@ def plan(config: SweepConfig, paths: list[str], interpreters: Interpreters) -> l
                         cells.append(PlannedCell(spec, None, main_label, reason))
                     else:
                         cells.append(PlannedCell(spec, main, main_label))
-            if interpreters.baseline is not None and "sync" in config.methods:
-                spec = CellSpec(workload, "sync", 1, paths[:count], config.repeats, None)
-                baseline = interpreters.baseline
-                cells.append(PlannedCell(spec, baseline, interpreter_label(baseline)))
+            baseline = interpreters.baseline if config.baseline else None
+            if baseline is None:
+                continue
+            for method in ordered_methods:
+                if method == "free-threaded":  # needs the free-threaded build
+                    continue
+                for workers in [1] if method == "sync" else sorted(config.workers):
+                    spec = CellSpec(workload, method, workers, paths[:count], 1, None,
+                                    config.start_method)  # fmt: skip
+                    cells.append(PlannedCell(spec, baseline, interpreter_label(baseline)))
     return cells
+
+
+def group_cells(cells: list[PlannedCell]) -> list[Group]:
+    grouped: dict[tuple[str, int], list[PlannedCell]] = {}
+    for cell in cells:
+        grouped.setdefault((cell.spec.workload, len(cell.spec.paths)), []).append(cell)
+    return [Group(workload, images, members) for (workload, images), members in grouped.items()]
 
 
 def library_versions() -> dict[str, str | None]:
@@ -212,15 +280,134 @@ def git_commit() -> str | None:
 def unavailable_row(cell: PlannedCell) -> dict[str, Any]:
     spec = cell.spec
     return {
-        "workload": spec.workload,
-        "method": spec.method,
-        "workers": spec.workers,
-        "images": len(spec.paths),
-        "interpreter": cell.label,
-        "gil_requested": spec.gil_requested,
-        "status": "unavailable",
-        "error": cell.unavailable,
-    }
+        "workload": spec.workload, "method": spec.method, "workers": spec.workers,
+        "images": len(spec.paths), "interpreter": cell.label, "status": "unavailable",
+        "error": cell.unavailable, "details": {"gil_requested": spec.gil_requested},
+    }  # fmt: skip
+
+
+@dataclass
+class Progress:
+    """Rounds measured so far, for the on_cell callback (its total grows with extra rounds)."""
+
+    done: int = 0
+    total: int = 0
+    callback: OnCell | None = None
+
+    def step(self, row: dict[str, Any] | None) -> None:
+        if row is not None:
+            self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total, row)
+
+
+class RoundRunner:
+    """Runs rounds of groups for one sweep, skipping what is already stored."""
+
+    def __init__(
+        self, session: Session, sweep: Sweep, owner: str, progress: Progress,
+        timeout_s: float, stop_event: threading.Event | None,
+    ) -> None:  # fmt: skip
+        assert sweep.id is not None
+        self.session, self.sweep, self.sweep_id, self.owner = session, sweep, sweep.id, owner
+        self.progress, self.timeout_s, self.stop_event = progress, timeout_s, stop_event
+        self.measured = repository.measured_rounds(session, self.sweep_id)
+        self.durations: dict[tuple[str, int], list[float]] = {}
+
+    def rounds_done(self, group: Group) -> int:
+        numbers = [number for (key, number) in self.measured
+                   if key[0] == group.workload and key[3] == group.images]  # fmt: skip
+        return max(numbers, default=-1) + 1
+
+    def failed(self, cell: PlannedCell) -> bool:
+        """A cell that errored or is unavailable is not measured again in this sweep."""
+        return any(key == cell.key and status != "ok" for (key, _), status in self.measured.items())
+
+    def pending(self, group: Group, number: int) -> int:
+        return sum(
+            (cell.key, number) not in self.measured and not self.failed(cell)
+            for cell in group.cells
+        )
+
+    def run(self, group: Group, number: int, seed: int) -> None:
+        order = repository.round_order(
+            self.session, self.sweep_id, group.workload, group.images, number,
+            group.shuffled(seed, number),
+        )  # fmt: skip
+        started = time.perf_counter()
+        for position, order_key in enumerate(order):
+            cell = group.cell(order_key)
+            if cell is None or (cell.key, number) in self.measured or self.failed(cell):
+                continue
+            if self.stop_event is not None and self.stop_event.is_set():
+                raise SweepCancelled(f"sweep {self.sweep.name!r} was cancelled")
+            if cell.interpreter is None:
+                row = unavailable_row(cell)
+            else:
+                row = measure_once(cell.spec, cell.interpreter, self.timeout_s, self.stop_event)
+                row["details"]["gil_requested"] = cell.spec.gil_requested
+            row.update(round=number, position=position)
+            repository.save_measurement(self.session, self.sweep_id, row)
+            self.measured[(cell.key, number)] = row["status"]
+            repository.acquire_lease(self.session, self.sweep, self.owner, LEASE_TTL_S)
+            self.progress.step(row)
+        self.durations.setdefault((group.workload, group.images), []).append(
+            time.perf_counter() - started
+        )
+
+    def round_cost(self, group: Group) -> float:
+        """Seconds one more round of `group` is expected to take (0 if none ran here yet)."""
+        spent = self.durations.get((group.workload, group.images))
+        return statistics.median(spent) if spent else 0.0
+
+
+def widest(results: list[Any], group: Group) -> float:
+    """The widest relative interval among the group's measured cells (0 if none)."""
+    widths = [
+        max(r.wall_high_s / r.wall_median_s - 1, 1 - r.wall_low_s / r.wall_median_s)
+        for r in results
+        if r.workload == group.workload and r.images == group.images and r.status == "ok"
+        and r.wall_median_s and r.wall_low_s is not None and r.wall_high_s is not None
+    ]  # fmt: skip
+    return max(widths, default=0.0)
+
+
+def has_anomaly(results: list[Any], group: Group) -> bool:
+    return any(
+        r.anomaly for r in results if r.workload == group.workload and r.images == group.images
+    )
+
+
+def extra_rounds(
+    runner: RoundRunner, config: SweepConfig, groups: list[Group], started: float
+) -> None:
+    """More rounds for imprecise groups (widest first) and one more for an anomaly."""
+    remeasured: set[tuple[str, int]] = set()
+    skipped: set[tuple[str, int]] = set()
+    while True:
+        results = repository.refresh_results(runner.session, runner.sweep_id)
+        wanted = []
+        for group in groups:
+            name = (group.workload, group.images)
+            rounds = runner.rounds_done(group)
+            anomaly = has_anomaly(results, group) and name not in remeasured
+            width = widest(results, group)
+            cap = config.max_rounds + (1 if anomaly else 0)
+            if name in skipped or rounds >= cap or not (anomaly or width > config.target):
+                continue
+            wanted.append((not anomaly, -width, group))
+        if not wanted:
+            return
+        _, _, group = min(wanted, key=lambda item: item[:2])
+        name = (group.workload, group.images)
+        elapsed = time.perf_counter() - started
+        if config.budget_s is not None and elapsed + runner.round_cost(group) > config.budget_s:
+            skipped.add(name)  # a cheaper group may still fit
+            continue
+        if has_anomaly(results, group):
+            remeasured.add(name)
+        runner.progress.total += runner.pending(group, runner.rounds_done(group))
+        runner.run(group, runner.rounds_done(group), config.seed)
 
 
 def run_sweep(
@@ -231,9 +418,14 @@ def run_sweep(
     interpreters: Interpreters | None = None,
     image_dir: Path = DEFAULT_IMAGE_DIR,
     cell_timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
+    stop_event: threading.Event | None = None,
+    retry_errors: bool = False,
 ) -> int:
-    """Run (or resume) the sweep `config.name`; return its id. Ctrl-C keeps finished cells."""
+    """Run (or resume) the sweep `config.name`; return its id. Ctrl-C keeps every finished
+    measurement; `stop_event` (set from another thread) kills the running cell and raises
+    SweepCancelled; `retry_errors` measures failed (error, timeout) rounds again."""
     config.validate()
+    started = time.perf_counter()
     interpreters = interpreters or Interpreters.discover(config.baseline)
     size_dir = image_dir / f"{config.image_size[0]}x{config.image_size[1]}"
     paths = [
@@ -241,6 +433,8 @@ def run_sweep(
         for path in generate_images(size_dir, max(config.images), config.image_size, config.seed)
     ]
     cells = plan(config, paths, interpreters)
+    groups = group_cells(cells)
+    owner = f"pid {os.getpid()} on {socket.gethostname()}"
     with Session(engine) as session:
         sweep = repository.start_or_resume_sweep(
             session,
@@ -252,27 +446,33 @@ def run_sweep(
             git_commit=git_commit(),
             cell_count=len(cells),
         )
-        sweep_id = sweep.id
-        assert sweep_id is not None
-        done = repository.finished_cells(session, sweep_id)
-        finished = sum(cell.key in done for cell in cells)
-        if on_cell is not None:
-            on_cell(finished, len(cells), None)
+        repository.acquire_lease(session, sweep, owner, LEASE_TTL_S)
         try:
-            for cell in cells:
-                if cell.key in done:
-                    continue
-                if cell.interpreter is None:
-                    row = unavailable_row(cell)
-                else:
-                    row = measure_cell(cell.spec, cell.interpreter, cell_timeout_s)
-                repository.save_result(session, sweep_id, row)
-                finished += 1
-                if on_cell is not None:
-                    on_cell(finished, len(cells), row)
+            if retry_errors:
+                repository.forget_errors(session, sweep.id)  # type: ignore[arg-type]
+            progress = Progress(callback=on_cell)
+            runner = RoundRunner(session, sweep, owner, progress, cell_timeout_s, stop_event)
+            progress.total = sum(
+                len(group.cells) * max(config.repeats, runner.rounds_done(group))
+                for group in groups
+            )
+            progress.done = progress.total - sum(
+                runner.pending(group, number)
+                for group in groups
+                for number in range(max(config.repeats, runner.rounds_done(group)))
+            )
+            progress.step(None)
+            for number in range(config.repeats):
+                for group in groups:
+                    runner.run(group, number, config.seed)
+            extra_rounds(runner, config, groups, started)
         except BaseException:
             session.rollback()
+            repository.refresh_results(session, sweep.id)  # type: ignore[arg-type]
             repository.finish_sweep(session, sweep, "interrupted")
+            repository.release_lease(session, sweep, owner)
             raise
+        repository.refresh_results(session, sweep.id)  # type: ignore[arg-type]
         repository.finish_sweep(session, sweep, "completed")
-    return sweep_id
+        repository.release_lease(session, sweep, owner)
+        return sweep.id  # type: ignore[return-value]

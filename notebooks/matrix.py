@@ -32,9 +32,12 @@ workloads = ["pillow", "pure-python"]
 images = [2, 4]
 workers = [1, 2]
 methods = ["sync", "threading", "multiprocessing", "free-threaded"]
-repeats = 2
+repeats = 2  # minimum rounds (each round: every cell of a group once, shuffled)
+max_rounds = 2  # more rounds, up to this, while a cell's interval is wider than the target
+target = 0.05  # wanted interval half-width, as a fraction of the median
+budget_s = 0  # extra rounds start only while the sweep has run less than this (None: no limit)
 image_size = "320x213"
-baseline = True  # also time `sync` on a default (GIL) build of the same version
+baseline = True  # also measure on a default (GIL) build of the same version
 start_method = None  # multiprocessing: None (forkserver where available), fork, spawn
 seed = 0
 free_threaded_python = None  # None: .venv-ft / python3.14t / python3.13t
@@ -49,14 +52,14 @@ from nogilbench.report import data, matrix
 
 config = matrix.sweep_config(
     sweep_name, workloads, images, workers, methods, repeats, image_size, baseline,
-    start_method, seed,
+    start_method, seed, max_rounds, target, budget_s,
 )  # fmt: skip
 interpreters = matrix.discover_interpreters(baseline, free_threaded_python, default_python)
 print("\n".join(matrix.describe(config, interpreters)))
 
 # %% [markdown]
 # ## Running the sweep
-# One line per cell; cells already stored are skipped.
+# One line per measurement (one round of one cell); rounds already stored are skipped.
 
 # %% tags=["nbval-ignore-output"]
 sweep = matrix.run_matrix(config, database_url, interpreters, cell_timeout_s)

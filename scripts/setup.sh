@@ -144,12 +144,13 @@ if [ -n "$FT_PYTHON" ]; then
   # pydantic-core ships free-threaded 3.13 wheels only up to 2.41 (pydantic < 2.13).
   case "$FT_VERSION" in 3.13.*) FT_EXTRA+=('pydantic<2.13') ;; esac
   # psycopg[binary] has no free-threaded wheels: plain psycopg over the system libpq instead.
-  # pydantic-core needs Rust to build: wheels only, pip picks the newest version that has one.
-  FT_PIP=(--only-binary=pydantic-core -e '.[api]' 'psycopg>=3.2' "${FT_EXTRA[@]}")
+  # pydantic-core needs Rust, scipy/numpy a Fortran toolchain: wheels only, pip picks the newest
+  # version that has a free-threaded one.
+  FT_PIP=(--only-binary=pydantic-core,scipy,numpy -e '.[api]' 'psycopg>=3.2' "${FT_EXTRA[@]}")
   make_venv .venv-ft "$FT_PYTHON" "${FT_PIP[@]}"
   # Everything the free-threaded side imports must keep the GIL off.
   .venv-ft/bin/python -X gil=0 -c '
-import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic
+import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic, scipy.stats
 import sys
 assert not sys._is_gil_enabled(), "an extension re-enabled the GIL"
 print(f"[setup] .venv-ft: imports OK with the GIL off ({sys.version.split()[0]}, "

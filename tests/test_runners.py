@@ -35,8 +35,16 @@ def test_process_runner_records_start_method_and_workers() -> None:
     with make_runner("multiprocessing", 2, start_method="spawn") as runner:
         observed = runner.observe_workers()
     assert runner.details["start_method"] == "spawn"
-    assert all(pid != __import__("os").getpid() for pid, _ in observed)
-    assert all(state == gil_enabled() for _, state in observed)
+    assert all(pid != __import__("os").getpid() for pid, _, _ in observed)
+    assert all(state == gil_enabled() for _, _, state in observed)
+    assert len({pid for pid, _, _ in observed}) == 2  # both worker processes answered
+
+
+@pytest.mark.parametrize(("method", "workers"), [("threading", 3), ("asyncio", 2), ("sync", 1)])
+def test_every_requested_worker_is_observed(method: str, workers: int) -> None:
+    with make_runner(method, workers) as runner:
+        observed = runner.observe_workers()
+    assert len(observed) == workers
 
 
 def test_free_threaded_refused_with_gil() -> None:

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nogilbench.interpreters import PROJECT_ROOT, host_info, usable_cores
+from nogilbench.interpreters import host_info, usable_cores
+from nogilbench.paths import PROJECT_ROOT
 from nogilbench.perf.load import LoadConfig, process_throughput, run_against_new_server
 from nogilbench.perf.server import ServerProcess
 from nogilbench.sweep import git_commit

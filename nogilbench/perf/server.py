@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from nogilbench.paths import PROJECT_ROOT
+
 DEFAULT_START_TIMEOUT_S = 60.0
 TEST_SECRET = "nogilbench-perf-secret-" + "0123456789abcdef" * 3
 

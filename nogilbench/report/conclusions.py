@@ -1,5 +1,9 @@
-"""Conclusions computed from the measurements: every number and every claim comes from the
-data, so another machine (other cores, other interpreter) gets other, still true, sentences.
+"""Conclusions computed from the measurements, each one a contrast with its interval.
+
+Every comparison is a ratio between two cells of one group, paired by round
+(`nogilbench.stats`), and a winner is named only when its 95% interval says the difference is
+real; otherwise the sentence says the two are indistinguishable on this machine and gives
+both. A speedup above the physical limit is an anomaly: listed as such, never a finding.
 
 Each function takes the results frame of one sweep (`data.results_frame`) and returns
 Markdown sentences; an empty list means the data holds nothing to say on that point.
@@ -11,71 +15,144 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from nogilbench.analysis import UNSTABLE_SPREAD, method_order
+from nogilbench import stats
+from nogilbench.analysis import UNSTABLE_HALF_WIDTH, method_order
 from nogilbench.report.data import headline_workers, main_rows, method_label, ok_rows
 
-TIE = 0.05  # two timings within 5% of each other are reported as a tie
-GAIN = 0.10  # a speedup below 1.10x is "no real gain"
-
-
-def _label(method: str) -> str:
-    return method_label(method)
+MEMORY_TIE = 0.10  # peak memory is one maximum per cell: within 10% is "about the same"
 
 
 def _workers(count: int) -> str:
     return f"{count} worker" if int(count) == 1 else f"{count} workers"
 
 
+def _name(cell: pd.Series, main: str | None) -> str:
+    return method_label(cell["method"], cell["interpreter"], main)
+
+
+def _main(frame: pd.DataFrame) -> str | None:
+    rows = main_rows(frame)
+    return None if rows.empty else str(rows["interpreter"].iloc[0])
+
+
+def _default_build(frame: pd.DataFrame) -> str | None:
+    rows = frame[(frame["build"] == "default") & (frame["interpreter"] != _main(frame))]
+    return None if rows.empty else str(rows["interpreter"].iloc[0])
+
+
 def _cell(
-    frame: pd.DataFrame, workload: str, method: str, workers: int, images: int
+    frame: pd.DataFrame,
+    workload: str,
+    method: str,
+    workers: int,
+    images: int,
+    interpreter: str | None = None,
 ) -> pd.Series | None:
-    rows = ok_rows(main_rows(frame))
+    """One measured cell (main interpreter unless named); sync is found at any worker count."""
+    rows = ok_rows(frame)
+    interpreter = interpreter or _main(frame)
     found = rows[
         (rows["workload"] == workload)
         & (rows["method"] == method)
-        & (rows["workers"] == workers)
         & (rows["images"] == images)
+        & (rows["interpreter"] == interpreter)
     ]
-    return None if found.empty else found.iloc[0]
+    if method != "sync":
+        found = found[found["workers"] == workers]
+    return None if found.empty else found.sort_values("workers").iloc[0]
 
 
-def _caveat(*cells: pd.Series) -> str:
-    if any(bool(cell["unstable"]) for cell in cells):
-        return f" (an unstable cell: repeats differed by more than {UNSTABLE_SPREAD:.0%})"
-    return ""
+def _rounds(cell: pd.Series) -> dict[int, float]:
+    return stats.rounds_of(cell["wall_times_s"] or [], cell.get("wall_rounds"))
+
+
+def ratio(faster: pd.Series, slower: pd.Series) -> stats.Interval | None:
+    """time(slower) / time(faster), paired by round: > 1 means `faster` really is faster."""
+    return stats.ratio_between(_rounds(slower), _rounds(faster))
+
+
+def _times(*cells: pd.Series) -> str:
+    return " vs ".join(_wall(cell) for cell in cells)
+
+
+def _wall(cell: pd.Series) -> str:
+    return _interval_text(cell["wall_median_s"], cell["wall_low_s"], cell["wall_high_s"], " s")
+
+
+def _interval_text(value: float, low: float | None, high: float | None, unit: str) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return f"{value:.2f}{unit}"
+    return f"{value:.2f}{unit} [{low:.2f}, {high:.2f}]"
+
+
+def _speedup(cell: pd.Series) -> str:
+    if pd.isna(cell.get("speedup")):
+        return "no sync baseline"
+    return _interval_text(cell["speedup"], cell["speedup_low"], cell["speedup_high"], "x")
+
+
+def _anomalous(cell: pd.Series) -> bool:
+    return isinstance(cell.get("anomaly"), str) and bool(cell["anomaly"])
+
+
+def compare(
+    frame: pd.DataFrame, first: pd.Series | None, second: pd.Series | None, where: str
+) -> str | None:
+    """'A was 1.85x [1.7, 2.0] faster than B ...' only when significant; else indistinguishable."""
+    if first is None or second is None:
+        return None
+    interval = ratio(first, second)
+    if interval is None:
+        return None
+    main = _main(frame)
+    a, b = _name(first, main), _name(second, main)
+    result = stats.verdict(interval)
+    if result.verdict == "faster":
+        verdict = f"{a} was {interval.text('x')} faster than {b}"
+    elif result.verdict == "slower":
+        verdict = f"{a} was {interval.inverted().text('x')} slower than {b}"
+    else:
+        verdict = (
+            f"{a} and {b} were indistinguishable here (time ratio {interval.text('x')}, "
+            "an interval that includes 1 or a difference under 2%)"
+        )
+    return f"{verdict} {where} ({_times(first, second)})."
+
+
+def _point(frame: pd.DataFrame, workload: str, cores: int) -> tuple[int, int] | None:
+    """(headline workers, largest image count) of one workload, or None if nothing ran."""
+    rows = main_rows(frame)
+    rows = rows[(rows["workload"] == workload) & (rows["method"] != "sync")]
+    if rows.empty:
+        return None
+    return headline_workers(rows["workers"], cores), int(rows["images"].max())
 
 
 def _workloads(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(main_rows(frame)["workload"]))
 
 
-def _point(frame: pd.DataFrame, workload: str, cores: int) -> tuple[int, int] | None:
-    """(headline workers, largest image count) of one workload, or None if nothing ran."""
-    rows = main_rows(frame)
-    rows = rows[rows["workload"] == workload]
+def _candidates(frame: pd.DataFrame, workload: str, workers: int, images: int) -> pd.DataFrame:
+    """Every measured, plausible cell at the headline point: every method, both builds."""
+    rows = ok_rows(frame)
+    rows = rows[(rows["workload"] == workload) & (rows["images"] == images)]
+    rows = rows[(rows["workers"] == workers) | (rows["method"] == "sync")]
+    rows = rows[~rows["anomaly"].fillna("").astype(bool)]
+    return rows.sort_values("wall_median_s")
+
+
+def leaders(frame: pd.DataFrame, workload: str, workers: int, images: int) -> list[pd.Series]:
+    """The fastest cell and every cell indistinguishable from it (paired by round)."""
+    rows = _candidates(frame, workload, workers, images)
     if rows.empty:
-        return None
-    return headline_workers(rows["workers"], cores), int(rows["images"].max())
-
-
-def compare(
-    frame: pd.DataFrame, workload: str, method: str, other: str, workers: int, images: int
-) -> str | None:
-    """'A was 1.85x faster than B on W at N workers (...)', or None if either did not run."""
-    first = _cell(frame, workload, method, workers, images)
-    second = _cell(frame, workload, other, workers, images)
-    if first is None or second is None:
-        return None
-    ratio = second["wall_median_s"] / first["wall_median_s"]
-    where = f"on {workload} at {_workers(workers)}"
-    times = f"({images} images: {first['wall_median_s']:.2f} s vs {second['wall_median_s']:.2f} s)"
-    if ratio >= 1 + TIE:
-        verdict = f"was {ratio:.2f}x faster than"
-    elif ratio <= 1 / (1 + TIE):
-        verdict = f"was {1 / ratio:.2f}x slower than"
-    else:
-        verdict = f"was within {TIE:.0%} of"
-    return f"{_label(method)} {verdict} {_label(other)} {where} {times}{_caveat(first, second)}."
+        return []
+    best = rows.iloc[0]
+    tied = [best]
+    for _, other in rows.iloc[1:].iterrows():
+        interval = ratio(best, other)
+        if interval is None or not stats.verdict(interval).significant:
+            tied.append(other)
+    return tied
 
 
 def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
@@ -86,86 +163,99 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
         if point is None:
             continue
         workers, images = point
+        where = f"on {workload} at {_workers(workers)}, {images} images"
         lines += _fastest(frame, workload, workers, images)
         lines += _gil_effect(frame, workload, workers, images)
-        for method, other in (("free-threaded", "multiprocessing"),):
-            sentence = compare(frame, workload, method, other, workers, images)
-            if sentence:
-                lines.append(sentence)
+        ft = _cell(frame, workload, "free-threaded", workers, images)
+        lines += filter(None, [
+            compare(frame, ft, _cell(frame, workload, "multiprocessing", workers, images), where),
+            compare(frame, ft, _cell(frame, workload, "multiprocessing", workers, images,
+                                     _default_build(frame)), where),
+        ])  # fmt: skip
         lines += _best_speedup(frame, workload, cores)
         lines += _past_the_cores(frame, workload, workers, images, cores)
         lines += _memory(frame, workload, images)
         lines += _cpu(frame, workload, workers, images, cores)
-    lines += _across_workloads(frame, cores)
     lines += build_cost(frame)
     return lines
 
 
 def _fastest(frame: pd.DataFrame, workload: str, workers: int, images: int) -> list[str]:
-    rows = ok_rows(main_rows(frame))
-    rows = rows[(rows["workload"] == workload) & (rows["workers"] == workers)]
-    rows = rows[rows["images"] == images]
-    if rows.empty:
+    tied = leaders(frame, workload, workers, images)
+    if not tied:
         return []
-    best = rows.loc[rows["wall_median_s"].idxmin()]
-    speedup = ""
-    if best["method"] != "sync" and pd.notna(best["speedup"]):
-        speedup = f", {best['speedup']:.2f}x sync"
-    return [
-        f"**{workload}** ({images} images, {_workers(workers)}): the fastest method was "
-        f"{_label(best['method'])} at {best['wall_median_s']:.2f} s{speedup}{_caveat(best)}."
-    ]
+    main = _main(frame)
+    best = tied[0]
+    head = f"**{workload}** ({images} images, {_workers(workers)}):"
+    if len(tied) == 1:
+        return [
+            f"{head} the fastest was {_name(best, main)} at {_wall(best)}, {_speedup(best)} "
+            "sync, faster than every other method with 95% confidence."
+        ]
+    names = ", ".join(f"{_name(cell, main)} ({_wall(cell)})" for cell in tied)
+    return [f"{head} no single winner: {names} were indistinguishable from the fastest here."]
 
 
 def _gil_effect(frame: pd.DataFrame, workload: str, workers: int, images: int) -> list[str]:
+    """Threads with the GIL vs the same threads without it: the data's own contrast."""
     threads = _cell(frame, workload, "threading", workers, images)
     free = _cell(frame, workload, "free-threaded", workers, images)
-    lines = []
-    sentence = compare(frame, workload, "free-threaded", "threading", workers, images)
-    if sentence:
-        lines.append(sentence)
-    if threads is None or pd.isna(threads["speedup"]):
-        return lines
-    thread_speedup = float(threads["speedup"])
-    free_speedup = (
-        float(free["speedup"]) if free is not None and pd.notna(free["speedup"]) else None
+    if threads is None or free is None:
+        return []
+    interval = ratio(free, threads)
+    if interval is None:
+        return []
+    cpu = f"CPU {threads['cpu_percent']:.0f}% vs {free['cpu_percent']:.0f}% of one core"
+    both = (
+        f"threads with the GIL reached {_speedup(threads)} sync, the same threads with it off "
+        f"{_speedup(free)} ({cpu})"
     )
-    if thread_speedup < 1 + GAIN:
-        if free_speedup is not None and free_speedup >= 1 + GAIN:
-            lines.append(
-                f"On {workload}, threads with the GIL reached only {thread_speedup:.2f}x sync "
-                f"while the same threads with the GIL off reached {free_speedup:.2f}x: "
-                "the GIL was the bottleneck."
-            )
-        else:
-            lines.append(
-                f"On {workload}, threads with the GIL reached {thread_speedup:.2f}x sync: "
-                "no real gain from threading here."
-            )
-    else:
-        extra = ""
-        if free_speedup is not None:
-            extra = f"; with the GIL off they reached {free_speedup:.2f}x"
-        lines.append(
-            f"On {workload}, threads with the GIL already reached {thread_speedup:.2f}x sync"
-            f"{extra}: most of this work runs in code that releases the GIL."
-        )
-    return lines
+    result = stats.verdict(interval)
+    if result.verdict == "faster":
+        return [
+            f"On {workload}, {both}: removing the GIL made the threads {interval.text('x')} "
+            "faster, so the GIL serialised this work."
+        ]
+    if result.verdict == "slower":
+        return [
+            f"On {workload}, {both}: the threads were slower without the GIL (time ratio "
+            f"{interval.text('x')}), the free-threaded build's own cost outweighed any gain."
+        ]
+    return [
+        f"On {workload}, {both}: with and without the GIL the threads were indistinguishable "
+        f"(time ratio {interval.text('x')}), so the GIL was not what limited them: this work "
+        "runs where the GIL is released, or is limited by something else."
+    ]
 
 
 def _best_speedup(frame: pd.DataFrame, workload: str, cores: int) -> list[str]:
     rows = ok_rows(main_rows(frame))
     rows = rows[(rows["workload"] == workload) & (rows["method"] != "sync")]
-    rows = rows[rows["speedup"].notna()]
-    if rows.empty:
-        return []
-    best = rows.loc[rows["speedup"].idxmax()]
+    rows = rows[rows["speedup_low"].notna()]
+    lines = []
+    anomalies = rows[rows["anomaly"].fillna("").astype(bool)]
+    for _, cell in anomalies.iterrows():
+        lines.append(
+            f"Anomaly on {workload}: {method_label(cell['method'])} at {_workers(cell['workers'])}"
+            f", {cell['images']} images: {cell['anomaly']}."
+        )
+    plausible = rows[~rows["anomaly"].fillna("").astype(bool)]
+    if plausible.empty:
+        return lines
+    # The best speedup that is surely above 1: ranked by the lower end of its interval.
+    best = plausible.loc[plausible["speedup_low"].idxmax()]
+    if best["speedup_low"] <= 1.0:
+        return [
+            *lines,
+            f"On {workload}, no method was surely faster than sync at any worker count.",
+        ]
     beyond = f", beyond the {cores} cores" if best["workers"] > cores else ""
-    ideal = min(int(best["workers"]), cores)
     return [
-        f"Best speedup on {workload}: {_label(best['method'])} reached {best['speedup']:.2f}x "
-        f"sync at {_workers(best['workers'])} and {best['images']} images{beyond} "
-        f"(ideal there: {ideal}x){_caveat(best)}."
+        *lines,
+        f"Best sure speedup on {workload}: {method_label(best['method'])} reached "
+        f"{_speedup(best)} sync at {_workers(best['workers'])} and {best['images']} images"
+        f"{beyond} (ideal there: {best['ideal_speedup']:g}x, efficiency "
+        f"{_interval_text(best['efficiency'], best['efficiency_low'], best['efficiency_high'], '')}).",  # noqa: E501
     ]
 
 
@@ -182,13 +272,17 @@ def _past_the_cores(
         beyond = _cell(frame, workload, method, most, images)
         if at_cores is None or beyond is None:
             continue
-        change = beyond["wall_median_s"] / at_cores["wall_median_s"] - 1
-        changes.append(f"{_label(method)} {change:+.0%}")
+        interval = ratio(at_cores, beyond)  # time(beyond) / time(at the cores)
+        if interval is None:
+            continue
+        result = stats.verdict(interval)
+        word = {"faster": "slower", "slower": "faster"}.get(result.verdict, "no different")
+        changes.append(f"{method_label(method)} {word} (time ratio {interval.text('x')})")
     if not changes:
         return []
     return [
-        f"On {workload}, going from {workers} to {most} workers (beyond the {cores} cores, "
-        f"{images} images) changed the wall time by: {', '.join(changes)}."
+        f"On {workload}, {most} workers instead of {workers} (beyond the {cores} cores, "
+        f"{images} images): {'; '.join(changes)}."
     ]
 
 
@@ -203,11 +297,15 @@ def _memory(frame: pd.DataFrame, workload: str, images: int) -> list[str]:
         return []
     if not processes["peak_rss_mb"] or not threads["peak_rss_mb"]:
         return []
-    ratio = processes["peak_rss_mb"] / threads["peak_rss_mb"]
+    share = processes["peak_rss_mb"] / threads["peak_rss_mb"]
+    kind = (processes.get("memory_kind") or "rss").upper()
+    verdict = (
+        f"about the same as ({share:.2f}x)" if abs(share - 1) < MEMORY_TIE else f"{share:.1f}x"
+    )
     return [
-        f"Memory on {workload} ({most} workers, {images} images): multiprocessing peaked at "
-        f"{processes['peak_rss_mb']:.0f} MB for the whole process tree vs "
-        f"{threads['peak_rss_mb']:.0f} MB for {_label(threads['method'])} ({ratio:.1f}x)."
+        f"Memory on {workload} ({most} workers, {images} images), peak {kind} of the whole "
+        f"process tree over all rounds: multiprocessing {processes['peak_rss_mb']:.0f} MB, "
+        f"{verdict} {method_label(threads['method'])}'s {threads['peak_rss_mb']:.0f} MB."
     ]
 
 
@@ -216,73 +314,45 @@ def _cpu(frame: pd.DataFrame, workload: str, workers: int, images: int, cores: i
     for method in ("sync", "threading", "multiprocessing", "free-threaded"):
         cell = _cell(frame, workload, method, workers, images)
         if cell is not None and pd.notna(cell["cpu_percent"]):
-            parts.append(f"{_label(method)} {cell['cpu_percent']:.0f}%")
+            resolution = cell.get("cpu_resolution")
+            plus = f" ±{resolution:.0f}" if pd.notna(resolution) else ""
+            parts.append(f"{method_label(method)} {cell['cpu_percent']:.0f}%{plus}")
     if len(parts) < 2:
         return []
     return [
-        f"CPU use on {workload} at {_workers(workers)}, {images} images (100% = one core, "
-        f"{100 * cores}% = all {cores}): {', '.join(parts)}."
+        f"CPU use on {workload} at {_workers(workers)}, {images} images (CPU time of the process "
+        f"tree over wall time, all rounds; 100% = one core, {100 * cores}% = all {cores}; ± is "
+        f"the clock-tick resolution): {', '.join(parts)}."
     ]
 
 
-def _across_workloads(frame: pd.DataFrame, cores: int) -> list[str]:
-    speedups = {}
-    for workload in _workloads(frame):
-        point = _point(frame, workload, cores)
-        if point is None:
-            continue
-        cell = _cell(frame, workload, "threading", *point)
-        if cell is not None and pd.notna(cell["speedup"]):
-            speedups[workload] = (float(cell["speedup"]), point[0])
-    if len(speedups) < 2:
-        return []
-    ordered = sorted(speedups.items(), key=lambda item: -item[1][0])
-    listed = ", ".join(f"{s:.2f}x on {w} ({_workers(n)})" for w, (s, n) in ordered)
-    line = f"Threads with the GIL reached {listed}."
-    (top, (top_speedup, _)), (low, (low_speedup, workers)) = ordered[0], ordered[-1]
-    images = _point(frame, low, cores)
-    free = _cell(frame, low, "free-threaded", workers, images[1]) if images else None
-    freed = free is not None and pd.notna(free["speedup"])
-    # The GIL is named as the cause only when removing it helped the workload it slowed.
-    if top_speedup - low_speedup >= GAIN and freed and free["speedup"] >= low_speedup + GAIN:
-        line += (
-            f" The GIL costs {low} more than {top}: {top} spends its time where the GIL is "
-            f"released (C code), while the GIL serialises the Python bytecode of {low}."
-        )
-    return [line]
-
-
 def build_cost_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """sync on the free-threaded build vs sync on the default build, where both were timed.
-
-    Rows whose interpreter label has no trailing 't' ran `sync` on the default (GIL) build.
-    The free-threaded side is the median of its sync replicates (sync ignores `workers`).
-    """
-    rows = ok_rows(frame)
-    rows = rows[rows["method"] == "sync"]
-    default = rows[rows["build"] == "default"]
-    free = (
-        rows[rows["build"] == "free-threaded"]
-        .groupby(["workload", "images", "interpreter"], as_index=False)["wall_median_s"]
-        .median()
-    )
-    if default.empty or free.empty:
-        return pd.DataFrame(
-            columns=["workload", "images", "default_s", "free_threaded_s", "cost", "default_build"]
-        )
-    merged = default.merge(free, on=["workload", "images"], suffixes=("_default", "_ft"))
-    table = pd.DataFrame(
-        {
-            "workload": merged["workload"],
-            "images": merged["images"],
-            "default_s": merged["wall_median_s_default"],
-            "free_threaded_s": merged["wall_median_s_ft"],
-            "cost": merged["wall_median_s_ft"] / merged["wall_median_s_default"] - 1,
-            "default_build": merged["interpreter_default"],
-            "free_threaded_build": merged["interpreter_ft"],
-        }
-    )
-    return table.sort_values(["workload", "images"]).reset_index(drop=True)
+    """sync on the free-threaded build vs sync on the default build, paired by round."""
+    columns = ["workload", "images", "default_s", "free_threaded_s", "cost", "cost_low",
+               "cost_high", "default_build", "free_threaded_build"]  # fmt: skip
+    default = _default_build(frame)
+    main = _main(frame)
+    rows = []
+    if default is not None and main is not None and main != default:
+        sync = ok_rows(frame)
+        sync = sync[sync["method"] == "sync"]
+        for (workload, images), group in sync.groupby(["workload", "images"], sort=True):
+            ft = group[group["interpreter"] == main]
+            gil = group[group["interpreter"] == default]
+            if ft.empty or gil.empty:
+                continue
+            interval = ratio(gil.iloc[0], ft.iloc[0])  # time(ft) / time(default)
+            if interval is None:
+                continue
+            rows.append({
+                "workload": workload, "images": images,
+                "default_s": gil.iloc[0]["wall_median_s"],
+                "free_threaded_s": ft.iloc[0]["wall_median_s"],
+                "cost": interval.estimate - 1, "cost_low": interval.low - 1,
+                "cost_high": interval.high - 1, "default_build": default,
+                "free_threaded_build": main,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
 
 
 def build_cost(frame: pd.DataFrame) -> list[str]:
@@ -291,115 +361,71 @@ def build_cost(frame: pd.DataFrame) -> list[str]:
     lines = []
     for workload, rows in table.groupby("workload", sort=False):
         row = rows.loc[rows["images"].idxmax()]
-        cost = row["cost"]
-        if abs(cost) < TIE:
-            verdict = f"within {TIE:.0%} of"
-        else:
-            verdict = f"{abs(cost):.0%} {'slower' if cost > 0 else 'faster'} than"
+        span = f"{row['cost']:+.0%} [{row['cost_low']:+.0%}, {row['cost_high']:+.0%}]"
+        sure = row["cost_low"] > 0 or row["cost_high"] < 0
+        verdict = (
+            ("slower than" if row["cost"] > 0 else "faster than")
+            if sure and abs(row["cost"]) >= 0.02
+            else "indistinguishable from"
+        )  # fmt: skip
         lines.append(
             f"Single-thread cost of the free-threaded build on {workload}: sync on "
             f"{row['free_threaded_build']} was {verdict} sync on the default build "
-            f"{row['default_build']} ({row['images']} images: {row['free_threaded_s']:.2f} s vs "
-            f"{row['default_s']:.2f} s)."
+            f"{row['default_build']}: time {span} ({row['images']} images: "
+            f"{row['free_threaded_s']:.2f} s vs {row['default_s']:.2f} s)."
         )
     return lines
 
 
 def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
-    """A short guide: which model to pick for each workload, from this machine's numbers."""
+    """A short guide: which model to pick for each workload, only as sure as the data."""
     lines = []
+    main = _main(frame)
+    default = _default_build(frame)
     for workload in _workloads(frame):
         point = _point(frame, workload, cores)
         if point is None:
             continue
         workers, images = point
-        rows = ok_rows(main_rows(frame))
-        at = rows[(rows["workload"] == workload) & (rows["images"] == images)]
-        at = at[at["workers"] == workers].sort_values("wall_median_s")
-        if at.empty:
+        tied = leaders(frame, workload, workers, images)
+        if not tied:
             continue
-        best = at.iloc[0]
-        line = f"**{workload}**, {images}-image batches on {cores} cores: use "
-        if best["method"] == "sync":
-            line += "sync: no concurrency model beat it"
-        elif pd.isna(best["speedup"]) or best["speedup"] < 1 + GAIN:
-            shown = "" if pd.isna(best["speedup"]) else f", {best['speedup']:.2f}x"
-            line += (
-                f"sync: no concurrency model beat it by {GAIN:.0%} or more (best: "
-                f"{_label(best['method'])} with {_workers(workers)}{shown})"
+        head = f"**{workload}**, {images}-image batches on {cores} cores:"
+        names = [_name(cell, main) for cell in tied]
+        if any(cell["method"] == "sync" for cell in tied):
+            lines.append(
+                f"{head} stay sequential: no concurrency model was surely faster than sync "
+                f"({', '.join(names)} indistinguishable)."
             )
-            lines.append(line + ".")
-            lines += _small_batches(frame, workload, workers)
             continue
+        best = tied[0]
+        if len(tied) == 1:
+            line = (
+                f"{head} use {names[0]} with {_workers(workers)} ({_speedup(best)} sync); "
+                "it beat every other model here with 95% confidence"
+            )
         else:
-            line += f"{_label(best['method'])} with {_workers(workers)}"
-            if pd.notna(best["speedup"]):
-                line += f" ({best['speedup']:.2f}x sync)"
-        close = [
-            f"{_label(r['method'])} ({r['wall_median_s'] / best['wall_median_s'] - 1:+.0%})"
-            for _, r in at.iloc[1:].iterrows()
-            if r["wall_median_s"] <= best["wall_median_s"] * (1 + GAIN)
-        ]
-        if close:
-            line += f"; within {GAIN:.0%}: {', '.join(close)}"
-        if best["method"] == "free-threaded":
-            fallback = at[at["method"].isin(["threading", "multiprocessing"])]
-            if not fallback.empty:
-                alt = fallback.iloc[0]
+            line = (
+                f"{head} use any of {', '.join(names)} with {_workers(workers)}: they were "
+                f"indistinguishable here (fastest: {_wall(best)}, {_speedup(best)} sync)"
+            )
+        if default is not None:
+            today = leaders(frame[frame["interpreter"] == default], workload, workers, images)
+            today = [cell for cell in today if cell["method"] != "sync"] or today
+            if today:
                 line += (
-                    f". Without a free-threaded build, {_label(alt['method'])} is next "
-                    f"({alt['wall_median_s'] / best['wall_median_s']:.2f}x its time)"
+                    f". On the default build people run today: "
+                    f"{' or '.join(method_label(c['method']) for c in today)}"
                 )
         lines.append(line + ".")
-        lines += _small_batches(frame, workload, workers)
-    if not lines:
-        return lines
-    speedups = ok_rows(main_rows(frame))
-    speedups = speedups[speedups["workers"] > cores]
-    if not speedups.empty:
-        lines.append(
-            f"More workers than the {cores} cores never helps CPU-bound work here: set workers "
-            f"to the core count ({cores})."
-            if _never_helps(frame, cores)
-            else f"Workers beyond the {cores} cores helped in some cells; see the speedup plot."
-        )
+    if lines:
+        over = ok_rows(main_rows(frame))
+        if (over["workers"] > cores).any():
+            lines.append(
+                f"Workers beyond the {cores} usable cores oversubscribe them: set workers to the "
+                f"core count ({cores}) for CPU-bound work unless the speedup plot shows otherwise."
+            )
     return lines
-
-
-def _small_batches(frame: pd.DataFrame, workload: str, workers: int) -> list[str]:
-    rows = ok_rows(main_rows(frame))
-    rows = rows[(rows["workload"] == workload) & (rows["workers"] == workers)]
-    if rows.empty or rows["images"].nunique() < 2:
-        return []
-    smallest = int(rows["images"].min())
-    small = rows[(rows["images"] == smallest) & (rows["method"] != "sync")]
-    small = small[small["speedup"].notna()]
-    if small.empty:
-        return []
-    best = small.loc[small["speedup"].idxmax()]
-    if best["speedup"] >= 1 + GAIN:
-        return [
-            f"Even at {smallest} images on {workload}, {_label(best['method'])} paid off "
-            f"({best['speedup']:.2f}x sync)."
-        ]
-    return [
-        f"At {smallest} images on {workload} nothing beat sync by {GAIN:.0%} or more (best: "
-        f"{_label(best['method'])} {best['speedup']:.2f}x): for small batches, stay sequential."
-    ]
-
-
-def _never_helps(frame: pd.DataFrame, cores: int) -> bool:
-    """True if, for every method/workload/images, the best time is at <= cores workers."""
-    rows = ok_rows(main_rows(frame))
-    rows = rows[rows["method"] != "sync"]
-    for _, group in rows.groupby(["workload", "method", "images"]):
-        best = group.loc[group["wall_median_s"].idxmin()]
-        within = group[group["workers"] <= cores]["wall_median_s"]
-        if best["workers"] > cores and (
-            within.empty or best["wall_median_s"] < within.min() / (1 + TIE)
-        ):
-            return False
-    return True
 
 
 def oversubscription_notes(frame: pd.DataFrame, cores: int) -> list[str]:
@@ -409,19 +435,11 @@ def oversubscription_notes(frame: pd.DataFrame, cores: int) -> list[str]:
         return []
     counts = sorted(int(w) for w in over["workers"].unique())
     shown = " and ".join(str(c) for c in counts)
-    measured = ok_rows(over)
-    line = (
+    return [
         f"Cells with {shown} workers exceed the {cores} usable cores (oversubscribed): the extra "
         "threads or processes take turns on the same cores, so their speedup cannot exceed "
         f"{cores}x; they measure the cost of oversubscription, not more parallelism."
-    )
-    if not measured.empty and measured["speedup"].notna().any():
-        top = measured.loc[measured["speedup"].idxmax()]
-        line += (
-            f" The highest speedup among them was {top['speedup']:.2f}x "
-            f"({_label(top['method'])}, {top['workload']}, {_workers(top['workers'])})."
-        )
-    return [line]
+    ]
 
 
 def unavailable_notes(frame: pd.DataFrame) -> list[str]:
@@ -432,7 +450,9 @@ def unavailable_notes(frame: pd.DataFrame) -> list[str]:
     for (status, method, interpreter, error), group in problems.fillna({"error": "?"}).groupby(
         keys, sort=False
     ):
-        lines.append(f"{_label(method)} on {interpreter}: {len(group)} cell(s) {status}: {error}")
+        lines.append(
+            f"{method_label(method)} on {interpreter}: {len(group)} cell(s) {status}: {error}"
+        )
     return sorted(lines, key=lambda line: method_order(line.split(" ")[0]))
 
 
@@ -446,9 +466,9 @@ def contention_notes(frame: pd.DataFrame, threshold: float = 90.0) -> list[str]:
     median, lowest = sync["cpu_percent"].median(), starved["cpu_percent"].min()
     return [
         f"{len(starved)} of {len(sync)} sync cells used less than {threshold:.0f}% of one core "
-        f"(median {median:.0f}%, lowest {lowest:.0f}%): "
-        "other processes competed for the CPU during this sweep, so its timings are noisy; "
-        "re-run it on an idle machine before trusting small differences."
+        f"(median {median:.0f}%, lowest {lowest:.0f}%): other processes competed for the CPU "
+        "during this sweep; the intervals are wider for it, and only differences they resolve "
+        "are stated."
     ]
 
 
@@ -456,11 +476,12 @@ def unstable_notes(frame: pd.DataFrame) -> list[str]:
     rows = frame[frame["unstable"].fillna(False).astype(bool)]
     lines = []
     for _, row in rows.iterrows():
+        level = row.get("wall_confidence")
+        shown = f"{level:.0%}" if pd.notna(level) else "?"
         lines.append(
-            f"{row['workload']} / {_label(row['method'])} / {_workers(row['workers'])} / "
-            f"{row['images']} images on {row['interpreter']}: repeats ranged "
-            f"{row['wall_min_s']:.3f}–{row['wall_max_s']:.3f} s "
-            f"(spread {row['spread']:.0%} of the median)"
+            f"{row['workload']} / {method_label(row['method'])} / {_workers(row['workers'])} / "
+            f"{row['images']} images on {row['interpreter']}: {_wall(row)} ({shown} interval over "
+            f"{row['repeats']} rounds, wider than ±{UNSTABLE_HALF_WIDTH:.0%})"
         )
     return lines
 

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from nogilbench.analysis import (
     SUMMARY_COLUMNS,
-    UNSTABLE_SPREAD,
+    UNSTABLE_HALF_WIDTH,
     final_table,
     main_interpreter,
     method_order,
@@ -26,17 +26,17 @@ from nogilbench.analysis import (
     value_of,
 )
 from nogilbench.errors import InvalidParameter
+from nogilbench.paths import PROJECT_ROOT, REPORTS_DIR
 from nogilbench.store import repository
 from nogilbench.store.models import Result, Sweep
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-REPORTS_DIR = PROJECT_ROOT / "reports"
 FIGURES_DIR = REPORTS_DIR / "figures"
 
 # Stored columns the report needs beyond analysis.SUMMARY_COLUMNS.
 EXTRA_COLUMNS = (
     "interpreter_version", "free_threaded_build", "gil_requested", "repeats", "wall_min_s",
-    "wall_max_s", "wall_times_s", "throughput_ips", "startup_ms", "cores", "start_method",
+    "wall_max_s", "wall_times_s", "wall_rounds", "throughput_ips", "startup_ms", "cores",
+    "start_method", "workers_observed",
 )  # fmt: skip
 RESULT_COLUMNS = ("sweep", *SUMMARY_COLUMNS, *EXTRA_COLUMNS, "build")
 
@@ -192,20 +192,43 @@ def headline_frame(results: Sequence[Any], workload: str, workers: int) -> pd.Da
     for line in lines:
         row: dict[str, Any] = {"method": method_label(line["method"], line["interpreter"], main)}
         for count in counts:
-            row[f"{count} images (s)"] = line.get(f"time_{count}_s")
+            row[f"{count} images (s)"] = _interval_cell(line, count)
         row["memory (MB)"] = line.get("memory_mb")
         row["CPU %"] = line.get("cpu_percent")
-        row["speedup"] = line.get("speedup")
+        row["speedup vs sync, same build"] = _ratio_text(line, "speedup")
+        row["speedup vs sync, default build"] = _ratio_text(line, "speedup_default")
         notes = []
+        if line.get("anomaly"):
+            notes.append(f"anomaly: {line['anomaly']}")
         flagged = unstable.get((line["method"], line["interpreter"]), [])
         if flagged:
             shown = ", ".join(str(n) for n in flagged)
-            notes.append(f"unstable at {shown} images (spread > {UNSTABLE_SPREAD:.0%})")
+            notes.append(f"imprecise at {shown} images (interval wider than "
+                         f"±{UNSTABLE_HALF_WIDTH:.0%})")  # fmt: skip
         if line.get("note"):
             notes.append(f"{line.get('status')}: {line['note']}")
         row["note"] = "; ".join(notes)
         table.append(row)
     return pd.DataFrame(table)
+
+
+def _interval_cell(line: dict[str, Any], count: int) -> str | None:
+    """'2.931 [2.85, 3.10]': a median wall time with its interval."""
+    value = line.get(f"time_{count}_s")
+    low, high = line.get(f"time_{count}_low_s"), line.get(f"time_{count}_high_s")
+    if value is None:
+        return None
+    return f"{value:.3f}" if low is None else f"{value:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _ratio_text(line: dict[str, Any], name: str) -> str | None:
+    """'1.89x [1.71, 2.08]' from a line's estimate and interval columns."""
+    value, low, high = line.get(name), line.get(f"{name}_low"), line.get(f"{name}_high")
+    if value is None:
+        return None
+    if low is None or high is None:
+        return f"{value:.2f}x"
+    return f"{value:.2f}x [{low:.2f}, {high:.2f}]"
 
 
 def _unstable_counts(
@@ -223,8 +246,7 @@ def _unstable_counts(
 
 def style_headline(table: pd.DataFrame) -> Any:
     """The headline table formatted for the report (missing values say so, not NaN)."""
-    formats: dict[str, Any] = {c: "{:.3f}" for c in table.columns if c.endswith("(s)")}
-    formats |= {"memory (MB)": "{:.0f}", "CPU %": "{:.0f}", "speedup": "{:.2f}x"}
+    formats: dict[str, Any] = {"memory (MB)": "{:.0f}", "CPU %": "{:.0f}"}
     return table.style.format(formats, na_rep="—").hide(axis="index")
 
 

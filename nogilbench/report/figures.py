@@ -16,7 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from nogilbench.analysis import UNSTABLE_SPREAD, method_order
+from nogilbench.analysis import UNSTABLE_HALF_WIDTH, method_order
 from nogilbench.report.conclusions import build_cost_frame
 from nogilbench.report.data import FIGURES_DIR, main_rows, method_label, ok_rows
 
@@ -28,7 +28,8 @@ PALETTE = {
     "free-threaded": "#2ca02c",
     "subinterpreters": "#9467bd",
 }
-UNSTABLE_LABEL = f"unstable: repeats spread > {UNSTABLE_SPREAD:.0%}"
+UNSTABLE_LABEL = f"imprecise: interval wider than ±{UNSTABLE_HALF_WIDTH:.0%}"
+INTERVAL_NOTE = "bars: 95% interval (min-max, a lower level, under 6 rounds)"
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,6 +90,29 @@ def _mark_unstable(ax: plt.Axes, rows: pd.DataFrame, y: str) -> bool:
     return True
 
 
+def _errorbar(ax: plt.Axes, line: pd.DataFrame, y: str, low: str, high: str, method: str) -> None:
+    """Points joined by a line, bars from the stored interval columns (not min-max)."""
+    below = (line[y] - line[low]).clip(lower=0).fillna(0)
+    above = (line[high] - line[y]).clip(lower=0).fillna(0)
+    ax.errorbar(
+        line["workers"], line[y], yerr=[below, above], color=PALETTE.get(method), marker="o",
+        capsize=3, label=method_label(method),
+    )  # fmt: skip
+
+
+def _mark_anomalies(ax: plt.Axes, rows: pd.DataFrame, y: str) -> bool:
+    flagged = rows[rows["anomaly"].fillna("").astype(bool)]
+    if flagged.empty:
+        return False
+    ax.scatter(flagged["workers"], flagged[y], s=140, marker="x", color="red", zorder=6)
+    return True
+
+
+def _anomaly_handle() -> Line2D:
+    return Line2D([], [], linestyle="none", marker="x", color="red", markersize=10,
+                  label="anomaly: above the physical limit")  # fmt: skip
+
+
 def _workers_axis(ax: plt.Axes, workers: list[int], cores: int) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(workers, [str(w) for w in workers])
@@ -124,19 +148,22 @@ def wall_time_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
                 line = cell[cell["method"] == method]
                 if line.empty:
                     continue
-                ax.errorbar(
-                    line["workers"], line["wall_median_s"],
-                    yerr=[line["wall_median_s"] - line["wall_min_s"],
-                          line["wall_max_s"] - line["wall_median_s"]],
-                    color=PALETTE.get(method), marker="o", capsize=3, label=method_label(method),
-                )  # fmt: skip
+                if method == "sync":  # one cell per group: a band across every worker count
+                    sync = line.iloc[0]
+                    ax.axhline(sync["wall_median_s"], color=PALETTE["sync"], linewidth=1.5)
+                    ax.axhspan(sync["wall_low_s"], sync["wall_high_s"], color=PALETTE["sync"],
+                               alpha=0.2)  # fmt: skip
+                    continue
+                _errorbar(ax, line, "wall_median_s", "wall_low_s", "wall_high_s", method)
             flagged |= _mark_unstable(ax, cell, "wall_median_s")
             _workers_axis(ax, workers, cores)
             ax.set_ylim(bottom=0)
             ax.set_title(f"{workload}, {count} images", fontsize=10)
             ax.set_xlabel("workers")
             ax.set_ylabel("wall time, median (s)" if j == 0 else "")
-    fig.suptitle("Wall time vs workers (bars: min-max of the repeats; lower is better)")
+    fig.suptitle(
+        f"Wall time vs workers, median ({INTERVAL_NOTE}; grey band: sync; lower is better)"
+    )
     _legend(fig, methods, [_unstable_handle()] if flagged else None)
     return fig
 
@@ -151,18 +178,19 @@ def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     workers = sorted(rows["workers"].unique())
     methods = _hue_order(rows)
     fig, axes = _grid(1, len(workloads), width=5.2, height=4.0)
-    flagged = False
+    flagged = anomalous = False
     for j, workload in enumerate(workloads):
         ax = axes[0][j]
         cell = rows[rows["workload"] == workload]
         for method in methods:
-            line = cell[cell["method"] == method]
+            line = cell[(cell["method"] == method) & (cell["method"] != "sync")]
             if not line.empty:
-                ax.plot(line["workers"], line["speedup"], marker="o", color=PALETTE.get(method))
+                _errorbar(ax, line, "speedup", "speedup_low", "speedup_high", method)
         ideal = [min(w, cores) for w in workers]
-        ax.plot(workers, workers, color="black", linestyle="--", linewidth=1)
-        ax.plot(workers, ideal, color="black", linewidth=2, alpha=0.25)
+        ax.plot(workers, ideal, color="black", linestyle="--", linewidth=1.5)
+        ax.axhline(1.0, color=PALETTE["sync"], linewidth=1)
         flagged |= _mark_unstable(ax, cell, "speedup")
+        anomalous |= _mark_anomalies(ax, cell, "speedup")
         _workers_axis(ax, workers, cores)
         ax.set_yscale("log", base=2)
         ticks = sorted({0.5, 1, 2, *workers})
@@ -172,12 +200,16 @@ def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
         ax.set_xlabel("workers")
         ax.set_ylabel("speedup vs sync" if j == 0 else "")
     extra = [
-        Line2D([], [], color="black", linestyle="--", linewidth=1, label="ideal (linear)"),
-        Line2D([], [], color="black", linewidth=2, alpha=0.25, label=f"ideal on {cores} cores"),
-    ]
+        Line2D([], [], color="black", linestyle="--", linewidth=1.5,
+               label=f"ideal: min(workers, {cores} cores)"),
+    ]  # fmt: skip
     if flagged:
         extra.append(_unstable_handle())
-    fig.suptitle("Speedup vs sync (higher is better)")
+    if anomalous:
+        extra.append(_anomaly_handle())
+    fig.suptitle(
+        f"Speedup vs sync, same build, paired by round ({INTERVAL_NOTE}; higher is better)"
+    )
     _legend(fig, methods, extra)
     return fig
 
@@ -190,19 +222,28 @@ def efficiency_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     rows, count = picked
     workloads = list(dict.fromkeys(rows["workload"]))
     methods = _hue_order(rows)
+    workers = sorted(rows["workers"].unique())
     fig, axes = _grid(1, len(workloads), width=5.2, height=3.8)
+    anomalous = False
     for j, workload in enumerate(workloads):
         ax = axes[0][j]
         cell = rows[rows["workload"] == workload]
-        sns.barplot(
-            data=cell, x="workers", y="efficiency", hue="method", hue_order=methods,
-            palette=PALETTE, ax=ax, legend=False,
-        )  # fmt: skip
+        for method in methods:
+            line = cell[cell["method"] == method]
+            if not line.empty:
+                _errorbar(ax, line, "efficiency", "efficiency_low", "efficiency_high", method)
+        anomalous |= _mark_anomalies(ax, cell, "efficiency")
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+        _workers_axis(ax, workers, cores)
+        ax.set_ylim(bottom=0)
         ax.set_title(f"{workload}, {count} images", fontsize=10)
-        ax.set_ylabel(f"efficiency = speedup / min(workers, {cores})" if j == 0 else "")
-    fig.suptitle("Parallel efficiency (1.0 = every usable core fully used)")
-    _legend(fig, methods)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("speedup / ideal" if j == 0 else "")
+    fig.suptitle(
+        f"Parallel efficiency: speedup / min(workers, {cores} cores, what the batch allows)\n"
+        f"(1.0 = every usable core fully used; {INTERVAL_NOTE})"
+    )
+    _legend(fig, methods, [_anomaly_handle()] if anomalous else None)
     return fig
 
 
@@ -223,7 +264,12 @@ def memory_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
         )  # fmt: skip
         ax.set_title(f"{workload}, {count} images", fontsize=10)
         ax.set_ylabel("peak memory, process tree (MB)" if j == 0 else "")
-    fig.suptitle("Peak memory (resident set of the process and all its children)")
+    kind = (
+        str(rows["memory_kind"].dropna().iloc[0]).upper()
+        if rows["memory_kind"].notna().any()
+        else "RSS"
+    )
+    fig.suptitle(f"Peak memory ({kind} of the process and all its children, over all rounds)")
     _legend(fig, methods)
     return fig
 

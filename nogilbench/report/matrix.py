@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 from nogilbench.images import parse_size
 from nogilbench.launcher import DEFAULT_CELL_TIMEOUT_S
-from nogilbench.report.data import PROJECT_ROOT, SweepData, load_sweeps, resolve_database_url
+from nogilbench.paths import PROJECT_ROOT
+from nogilbench.report.data import SweepData, load_sweeps, resolve_database_url
 from nogilbench.store.repository import open_store
 from nogilbench.sweep import Interpreters, SweepConfig, plan, run_sweep
 
@@ -22,7 +23,7 @@ from nogilbench.sweep import Interpreters, SweepConfig, plan, run_sweep
 # stored sweep's `parameters` can be handed back to the notebook to resume it).
 SWEEP_PARAMETERS = (
     "workloads", "images", "workers", "methods", "repeats", "image_size", "baseline",
-    "start_method", "seed",
+    "start_method", "seed", "max_rounds", "target", "budget_s",
 )  # fmt: skip
 
 
@@ -37,6 +38,9 @@ def sweep_config(
     baseline: bool = True,
     start_method: str | None = None,
     seed: int = 0,
+    max_rounds: int | None = None,
+    target: float = 0.05,
+    budget_s: float | None = 720.0,
 ) -> SweepConfig:
     """A validated SweepConfig from notebook parameters (image_size: '1280x853' or [w, h])."""
     if isinstance(image_size, str):
@@ -55,6 +59,9 @@ def sweep_config(
         baseline=bool(baseline),
         start_method=start_method or None,
         seed=int(seed),
+        max_rounds=int(max_rounds if max_rounds is not None else max(int(repeats), 6)),
+        target=float(target),
+        budget_s=None if budget_s is None else float(budget_s),
     ).validate()
 
 
@@ -101,7 +108,9 @@ def describe(config: SweepConfig, interpreters: Interpreters) -> list[str]:
         f"images: {', '.join(map(str, config.images))}",
         f"workers: {', '.join(map(str, config.workers))}",
         f"methods: {', '.join(config.methods)}",
-        f"repeats: {config.repeats}",
+        f"rounds: at least {config.repeats}, up to {config.max_rounds} while a cell's interval "
+        f"is wider than ±{config.target:.0%}"
+        + ("" if config.budget_s is None else f" (extra rounds within {config.budget_s:.0f} s)"),
         f"image size: {config.image_size[0]}x{config.image_size[1]}",
         f"matrix interpreter build: {'free-threaded' if main.free_threaded_build else 'default'}",
         f"free-threaded available: {'yes' if interpreters.free_threaded else 'no'}",
@@ -120,17 +129,17 @@ class ProgressPrinter:
     def __call__(self, done: int, total: int, row: dict[str, Any] | None) -> None:
         width = len(str(total))
         if row is None:
-            start = f"resuming: {done} of {total} cells already stored" if done else "starting"
+            start = f"resuming: {done} of {total} rounds already stored" if done else "starting"
             print(f"{start}; {total - done} to run", file=self.stream, flush=True)
             return
         outcome = row["status"]
-        if row.get("wall_times_s"):
-            outcome += f", median {row.get('wall_median_s', 0):.3f} s"
+        if row.get("wall_s"):
+            outcome += f", {row['wall_s']:.3f} s"
         elif row.get("error"):
             outcome += f": {row['error']}"
         print(
-            f"[{done:>{width}}/{total}] {row['workload']} {row['method']} "
-            f"workers={row['workers']} images={row['images']} ({row['interpreter']}): {outcome}",
+            f"[{done:>{width}}/{total}] round {row['round'] + 1}: {row['workload']} "
+            f"{row['method']} workers={row['workers']} images={row['images']} ({row['interpreter']}): {outcome}",
             file=self.stream,
             flush=True,
         )

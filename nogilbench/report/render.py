@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nogilbench.errors import InvalidParameter, NogilbenchError
-from nogilbench.report.data import PROJECT_ROOT, REPORTS_DIR, project_path
+from nogilbench.paths import PROJECT_ROOT, REPORTS_DIR
+from nogilbench.report.data import project_path
 
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 PARAMS_DIR = NOTEBOOKS_DIR / "params"

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nogilbench.errors import InvalidParameter
+from nogilbench import stats
+from nogilbench.errors import InvalidParameter, SweepBusy
 from nogilbench.store.db import make_engine, migrate
-from nogilbench.store.models import Result, Sweep, utcnow
+from nogilbench.store.models import Measurement, Result, Sweep, SweepRound, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 VERSION_TABLE = "alembic_version_nogilbench"
 
-CellKey = tuple[str, str, int, int, str]  # workload, method, workers, images, interpreter
+CellKey = stats.CellKey
 
 
 def open_store(url: str | None = None) -> Engine:
@@ -52,6 +53,12 @@ def start_or_resume_sweep(
             "resume it with the same ones or choose another --name"
         )
     else:
+        changed = resume_conflict(sweep, facts)
+        if changed:
+            raise InvalidParameter(
+                f"sweep {name!r} was measured with another {changed}; resuming would mix "
+                "measurements of two setups in one sweep: choose another --name"
+            )
         sweep.status = "running"
         session.add(sweep)
         session.commit()
@@ -59,49 +66,189 @@ def start_or_resume_sweep(
     return sweep
 
 
-def finished_cells(session: Session, sweep_id: int) -> set[CellKey]:
-    rows = session.exec(select(Result).where(Result.sweep_id == sweep_id)).all()
-    return {cell_key(row) for row in rows}
+# What must not change between the start of a sweep and its resume.
+HOST_IDENTITY = ("cpu_model", "logical_cores", "usable_cores", "memory_total_bytes", "machine")
+INTERPRETER_IDENTITY = ("label", "path", "version", "free_threaded_build", "unavailable")
 
 
-def save_result(session: Session, sweep_id: int, row: dict[str, Any]) -> Result | None:
-    """Store one cell's row; a row already stored for that cell is kept (returns None)."""
-    result = Result(sweep_id=sweep_id, **row)
-    session.add(result)
+def resume_conflict(sweep: Sweep, facts: dict[str, Any]) -> str | None:
+    """'host (...)', 'interpreter (...)' or 'git commit (...)' when a resume would mix setups."""
+    host = facts.get("host") or {}
+    for name in HOST_IDENTITY:
+        if (sweep.host or {}).get(name) != host.get(name):
+            return f"host ({name}: {sweep.host.get(name)!r} then, {host.get(name)!r} now)"
+
+    def identity(interpreters: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return sorted(
+            tuple(str(info.get(name)) for name in INTERPRETER_IDENTITY) for info in interpreters
+        )
+
+    if identity(sweep.interpreters) != identity(facts.get("interpreters") or []):
+        return "set of interpreters"
+    if "git_commit" in facts and sweep.git_commit != facts["git_commit"]:
+        return f"git commit ({sweep.git_commit} then, {facts['git_commit']} now)"
+    return None
+
+
+def measured_rounds(session: Session, sweep_id: int) -> dict[tuple[CellKey, int], str]:
+    """(cell, round) -> status of every stored measurement of the sweep."""
+    rows = session.exec(select(Measurement).where(Measurement.sweep_id == sweep_id)).all()
+    return {(cell_key(row), row.round): row.status for row in rows}
+
+
+def save_measurement(session: Session, sweep_id: int, row: dict[str, Any]) -> bool:
+    """Store one round of one cell; False (nothing changed) if that round is already stored."""
+    session.add(Measurement(sweep_id=sweep_id, **row))
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        return None
-    refresh_derived(session, sweep_id)
-    return result
+        return False
+    return True
 
 
-def refresh_derived(session: Session, sweep_id: int) -> None:
-    """Recompute speedup (vs sync, same workload/images/interpreter) and efficiency.
+def round_order(
+    session: Session, sweep_id: int, workload: str, images: int, number: int, order: list[Any]
+) -> list[list[Any]]:
+    """The stored order of a round; `order` is stored first if there is none (resume reuses
+    the order that was drawn, so a resumed round runs as it was planned)."""
+    query = select(SweepRound).where(
+        SweepRound.sweep_id == sweep_id, SweepRound.workload == workload,
+        SweepRound.images == images, SweepRound.round == number,
+    )  # fmt: skip
+    stored = session.exec(query).first()
+    if stored is None:
+        session.add(SweepRound(sweep_id=sweep_id, workload=workload, images=images,
+                               round=number, order=order))  # fmt: skip
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+        stored = session.exec(query).one()
+    return stored.order
 
-    `sync` ignores its workers setting, so its cells at every worker count are replicates of
-    one measurement: the baseline is their median, not whichever one happened to run first,
-    and the sync rows' own speedups (around 1.0) show how far replicates scatter.
+
+def rounds_of(session: Session, sweep_id: int) -> Sequence[SweepRound]:
+    return session.exec(
+        select(SweepRound).where(SweepRound.sweep_id == sweep_id).order_by(col(SweepRound.id))
+    ).all()
+
+
+def forget_errors(session: Session, sweep_id: int) -> int:
+    """Delete the sweep's failed measurements (errors and timeouts) so they are run again."""
+    failed = session.exec(
+        select(Measurement).where(Measurement.sweep_id == sweep_id, Measurement.status == "error")
+    ).all()
+    for row in failed:
+        session.delete(row)
+    session.commit()
+    return len(failed)
+
+
+def measurements_of(session: Session, sweep_id: int) -> list[dict[str, Any]]:
+    rows = session.exec(
+        select(Measurement).where(Measurement.sweep_id == sweep_id).order_by(col(Measurement.id))
+    ).all()
+    return [row.model_dump() for row in rows]
+
+
+RESULT_FIELDS = tuple(
+    name for name in Result.model_fields if name not in ("id", "sweep_id", "created_at")
+)
+
+
+def refresh_results(session: Session, sweep_id: int) -> list[Result]:
+    """Recompute every cell's result row of a sweep from its measurements (stats module).
+
+    Derived values are never stored alone: a crash between a measurement's commit and this
+    refresh leaves nothing stale, because the next refresh (each round, each resume, each
+    read through `results_for`) recomputes them all.
     """
-    rows = session.exec(select(Result).where(Result.sweep_id == sweep_id)).all()
-    sync_times: dict[tuple[str, int, str], list[float]] = {}
-    for row in rows:
-        if row.method == "sync" and row.status == "ok" and row.wall_median_s:
-            key = (row.workload, row.images, row.interpreter)
-            sync_times.setdefault(key, []).append(row.wall_median_s)
-    baselines = {key: statistics.median(times) for key, times in sync_times.items()}
-    for row in rows:
-        baseline = baselines.get((row.workload, row.images, row.interpreter))
-        speedup = efficiency = None
-        if baseline is not None and row.status == "ok" and row.wall_median_s:
-            speedup = round(baseline / row.wall_median_s, 4)
-            # `sync` uses one core whatever its workers setting says.
-            parallel = 1 if row.method == "sync" else min(row.workers, max(row.cores, 1))
-            efficiency = round(speedup / parallel, 4)
-        if (row.speedup, row.efficiency) != (speedup, efficiency):
-            row.speedup, row.efficiency = speedup, efficiency
-            session.add(row)
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        return []
+    summaries = stats.summarize_sweep(
+        measurements_of(session, sweep_id), usable_cores_of(sweep), default_build_of(sweep)
+    )
+    described = {info.get("label"): info for info in sweep.interpreters}
+    existing = {cell_key(row): row for row in _stored_results(session, sweep_id)}
+    for summary in summaries:
+        info = described.get(summary["interpreter"], {})
+        summary.setdefault("interpreter_path", info.get("path") or "")
+        summary.setdefault("interpreter_version", info.get("version") or "")
+        summary.setdefault("free_threaded_build", bool(info.get("free_threaded_build")))
+        row = existing.pop(cell_key(summary), None) or Result(sweep_id=sweep_id)
+        for name in RESULT_FIELDS:
+            default = [] if name in ("wall_times_s", "cpu_per_core", "wall_rounds") else None
+            value = summary.get(name, default)
+            if value is None and name in ("repeats", "cores"):
+                value = 0
+            if value is None and name in ("oversubscribed", "free_threaded_build"):
+                value = False
+            if value is None and name in ("interpreter_path", "interpreter_version"):
+                value = ""
+            setattr(row, name, value)
+        session.add(row)
+    for stale in existing.values():
+        session.delete(stale)
+    session.commit()
+    return list(_stored_results(session, sweep_id))
+
+
+def usable_cores_of(sweep: Sweep) -> int:
+    return int((sweep.host or {}).get("usable_cores") or 1)
+
+
+def default_build_of(sweep: Sweep) -> str | None:
+    """The label of the sweep's default (GIL) build, if it measured one."""
+    for info in sweep.interpreters:
+        if info.get("role") == "default-build" and info.get("label"):
+            return str(info["label"])
+    return None
+
+
+def _stored_results(session: Session, sweep_id: int) -> Sequence[Result]:
+    return session.exec(select(Result).where(Result.sweep_id == sweep_id)).all()
+
+
+# ------------------------------------------------------------------ one measurer per sweep
+
+
+def acquire_lease(session: Session, sweep: Sweep, owner: str, ttl_s: float) -> None:
+    """Make `owner` the only process measuring `sweep`, or raise SweepBusy.
+
+    A conditional UPDATE: atomic on PostgreSQL and SQLite alike. A lease that was not renewed
+    within `ttl_s` (its process died) can be taken over.
+    """
+    now = utcnow()
+    taken = session.execute(
+        update(Sweep)
+        .where(col(Sweep.id) == sweep.id)
+        .where(
+            or_(
+                col(Sweep.lease_owner).is_(None),
+                col(Sweep.lease_owner) == owner,
+                col(Sweep.lease_expires_at) < now,
+            )
+        )
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl_s))
+    )
+    session.commit()
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(sweep)
+        raise SweepBusy(
+            f"sweep {sweep.name!r} is being measured by {sweep.lease_owner} (lease until "
+            f"{sweep.lease_expires_at:%H:%M:%S} UTC); wait for it to finish or use another --name"
+        )
+    session.refresh(sweep)
+
+
+def release_lease(session: Session, sweep: Sweep, owner: str) -> None:
+    session.execute(
+        update(Sweep)
+        .where(col(Sweep.id) == sweep.id, col(Sweep.lease_owner) == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
     session.commit()
 
 

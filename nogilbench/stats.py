@@ -1,0 +1,418 @@
+"""Every statistic nogilbench states: intervals, ratios, significance, physical plausibility.
+
+The store, the report, the CLI and the API call this module; nothing else computes a
+speedup or an interval. Timings on a shared host are right-skewed and drift, so:
+
+- A cell's wall time is the **median** of its rounds, with a distribution-free
+  order-statistics interval (Hettmansperger-Sheather interpolation between the binomial
+  ranks). With fewer than 6 rounds no such interval reaches 95%: the interval is then
+  [min, max] and carries its own, lower, confidence (75% for 3 rounds), which the report
+  says, and which the sweep treats as "not precise enough yet".
+- A ratio between two cells of one sweep (a speedup, A vs B) is **paired by round**: the
+  cells of a round run one after another in a shuffled order, so slow minutes hit both. Its
+  estimate is the geometric mean of the per-round ratios and its interval a Student t
+  interval on their logarithms: valid from 2 rounds, wider (honestly) when rounds are few.
+- A ratio between two sweeps (other run, host or interpreter) is **unpaired**: Welch's t
+  interval on log times (the ratio of geometric means), as pyperf's compare_to tests means.
+
+A difference is *significant* when its 95% interval excludes 1. Only significant differences
+are stated as wins; everything else is "indistinguishable on this machine".
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scipy import stats as scipy_stats
+
+CONFIDENCE = 0.95
+MIN_ROUNDS_FOR_95 = 6  # [min, max] of n values covers the median with 1 - 2 * 0.5**n
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its interval and what the interval is."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float  # the interval's actual coverage level (nominal for t intervals)
+    method: str
+    n: int
+
+    @property
+    def relative_half_width(self) -> float:
+        """The larger side of the interval as a fraction of the estimate (0.05 = +-5%)."""
+        if self.estimate <= 0:
+            return math.inf
+        return max(self.high / self.estimate - 1, 1 - self.low / self.estimate)
+
+    @property
+    def attains(self) -> bool:
+        """True when the interval reaches the 95% level it is meant to have."""
+        return self.confidence >= CONFIDENCE - 1e-9
+
+    def excludes(self, value: float) -> bool:
+        return self.low > value or self.high < value
+
+    def scaled(self, factor: float) -> Interval:
+        return Interval(
+            self.estimate * factor, self.low * factor, self.high * factor,
+            self.confidence, self.method, self.n,
+        )  # fmt: skip
+
+    def inverted(self) -> Interval:
+        """1 / the ratio (its interval's ends swap)."""
+        return Interval(
+            1 / self.estimate, 1 / self.high, 1 / self.low, self.confidence, self.method, self.n
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self, unit: str = "", digits: int = 2) -> str:
+        """'2.93 s [2.85, 3.10]' (and the level when it is not 95%)."""
+        level = "" if self.attains else f", {self.confidence:.0%} interval"
+        return (
+            f"{self.estimate:.{digits}f}{unit} [{self.low:.{digits}f}, "
+            f"{self.high:.{digits}f}{level}]"
+        )
+
+
+def _binomial_coverage(n: int, rank: int) -> float:
+    """P(X_(rank) <= median <= X_(n-rank+1)) for n continuous values (1-based rank)."""
+    return 1.0 - 2.0 * float(scipy_stats.binom.cdf(rank - 1, n, 0.5))
+
+
+def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """The median with a distribution-free order-statistics interval.
+
+    Hettmansperger & Sheather (1986): the widest binomial ranks d with coverage >= the
+    level, interpolated toward rank d+1 so the coverage is close to (not far above) it.
+    With too few values for the level, [min, max] and its exact (lower) coverage.
+    """
+    ordered = sorted(float(v) for v in values)
+    n = len(ordered)
+    if n == 0:
+        raise ValueError("no values")
+    median = statistics.median(ordered)
+    if n == 1:
+        return Interval(median, median, median, 0.0, "single value", 1)
+    full = _binomial_coverage(n, 1)
+    if full < confidence:
+        return Interval(median, ordered[0], ordered[-1], full, "min-max (too few rounds)", n)
+    rank = 1
+    while rank + 1 <= n // 2 and _binomial_coverage(n, rank + 1) >= confidence:
+        rank += 1
+    outer, inner = _binomial_coverage(n, rank), _binomial_coverage(n, rank + 1)
+    low, high = ordered[rank - 1], ordered[n - rank]
+    if rank + 1 <= n - rank and outer > inner:
+        share = (outer - confidence) / (outer - inner)
+        weight = (n - rank) * share / (rank + (n - 2 * rank) * share)
+        low = (1 - weight) * low + weight * ordered[rank]
+        high = (1 - weight) * high + weight * ordered[n - rank - 1]
+    return Interval(median, low, high, confidence, "order statistics (H-S)", n)
+
+
+def _t_interval_of_logs(logs: Sequence[float], confidence: float, method: str) -> Interval:
+    n = len(logs)
+    centre = statistics.fmean(logs)
+    if n < 2:
+        value = math.exp(centre)
+        return Interval(value, value, value, 0.0, f"{method} (one round)", n)
+    spread = statistics.stdev(logs) / math.sqrt(n)
+    quantile = float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1))
+    return Interval(
+        math.exp(centre), math.exp(centre - quantile * spread),
+        math.exp(centre + quantile * spread), confidence, method, n,
+    )  # fmt: skip
+
+
+def paired_ratio(
+    numerators: Sequence[float], denominators: Sequence[float], confidence: float = CONFIDENCE
+) -> Interval:
+    """numerator/denominator from values paired by round (same length, same round order).
+
+    E.g. speedup = paired_ratio(sync rounds, method rounds): how many times faster the
+    method was than sync, round by round.
+    """
+    if len(numerators) != len(denominators):
+        raise ValueError("paired samples must have the same length")
+    logs = [math.log(a / b) for a, b in zip(numerators, denominators, strict=True)]
+    if not logs:
+        raise ValueError("no values")
+    return _t_interval_of_logs(logs, confidence, "paired t on log ratios")
+
+
+def unpaired_ratio(
+    numerators: Sequence[float], denominators: Sequence[float], confidence: float = CONFIDENCE
+) -> Interval:
+    """mean(numerators)/mean(denominators) on the log scale, for independent samples (Welch)."""
+    if not numerators or not denominators:
+        raise ValueError("no values")
+    log_a = [math.log(v) for v in numerators]
+    log_b = [math.log(v) for v in denominators]
+    n_a, n_b = len(log_a), len(log_b)
+    difference = statistics.fmean(log_a) - statistics.fmean(log_b)
+    if n_a < 2 or n_b < 2:
+        value = math.exp(difference)
+        return Interval(value, value, value, 0.0, "Welch t on logs (one round)", min(n_a, n_b))
+    var_a = statistics.variance(log_a) / n_a
+    var_b = statistics.variance(log_b) / n_b
+    spread = math.sqrt(var_a + var_b)
+    if spread == 0:
+        value = math.exp(difference)
+        return Interval(value, value, value, confidence, "Welch t on logs", min(n_a, n_b))
+    dof = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
+    quantile = float(scipy_stats.t.ppf(0.5 + confidence / 2, dof))
+    return Interval(
+        math.exp(difference), math.exp(difference - quantile * spread),
+        math.exp(difference + quantile * spread), confidence, "Welch t on logs",
+        min(n_a, n_b),
+    )  # fmt: skip
+
+
+def ratio_between(
+    numerators: dict[int, float], denominators: dict[int, float], confidence: float = CONFIDENCE
+) -> Interval | None:
+    """A ratio between two cells of one sweep, paired on the rounds both have.
+
+    `numerators` and `denominators` map round index -> wall time. None when no round pairs.
+    """
+    rounds = sorted(set(numerators) & set(denominators))
+    if not rounds:
+        return None
+    return paired_ratio(
+        [numerators[r] for r in rounds], [denominators[r] for r in rounds], confidence
+    )
+
+
+# ------------------------------------------------------------------ physical plausibility
+
+
+def ideal_speedup(method: str, workers: int, cores: int, images: int) -> float:
+    """The most a method can gain over sync: min(workers, usable cores, what the batch allows).
+
+    10 images on 8 workers need ceil(10/8) = 2 waves, so at most 10/2 = 5x. `sync` and
+    `asyncio`'s event loop thread add nothing beyond their executor; sync's ideal is 1.
+    """
+    if method == "sync":
+        return 1.0
+    workers = max(1, workers)
+    waves = math.ceil(images / workers) if images > 0 else 1
+    batch_limit = images / waves if images > 0 else 1.0
+    return float(min(workers, max(cores, 1), batch_limit))
+
+
+def efficiency(speedup: Interval, ideal: float) -> Interval:
+    """Speedup divided by the ideal for its cell (1.0 = every usable core fully used)."""
+    return speedup.scaled(1 / ideal)
+
+
+def is_anomaly(speedup: Interval, ideal: float) -> bool:
+    """A speedup whose whole interval lies above the physical limit cannot be a finding."""
+    return speedup.low > ideal * 1.0001
+
+
+# ------------------------------------------------------------------ significance
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How A compares with B: 'faster', 'slower' or 'indistinguishable', with the ratio."""
+
+    verdict: str
+    ratio: Interval  # time(B) / time(A): > 1 means A is faster
+
+    @property
+    def significant(self) -> bool:
+        return self.verdict != "indistinguishable"
+
+
+MINIMUM_EFFECT = 0.02  # a difference under 2% is never stated as a win, even if "significant"
+
+
+def verdict(ratio: Interval, minimum_effect: float = MINIMUM_EFFECT) -> Verdict:
+    """`ratio` is time(other) / time(this): a winner only if its interval excludes 1 and the
+    estimate differs from 1 by at least `minimum_effect` (a host's drift is not a finding)."""
+    large_enough = abs(math.log(ratio.estimate)) >= math.log1p(minimum_effect)
+    if ratio.n < 2 or not ratio.excludes(1.0) or not large_enough:
+        return Verdict("indistinguishable", ratio)
+    return Verdict("faster" if ratio.low > 1.0 else "slower", ratio)
+
+
+def interval_from_dict(values: dict[str, Any] | None) -> Interval | None:
+    """An Interval from its stored dict form (JSON columns), or None."""
+    if not values:
+        return None
+    return Interval(**values)
+
+
+# ------------------------------------------------------------------ the cells of a sweep
+
+CellKey = tuple[str, str, int, int, str]  # workload, method, workers, images, interpreter
+CLOCK_TICK_S = 0.01  # Linux USER_HZ: psutil's CPU times move in these steps
+
+
+def _key(row: dict[str, Any]) -> CellKey:
+    return (row["workload"], row["method"], row["workers"], row["images"], row["interpreter"])
+
+
+def _rounds(rows: list[dict[str, Any]]) -> dict[int, float]:
+    return {row["round"]: row["wall_s"] for row in rows if row["status"] == "ok" and row["wall_s"]}
+
+
+def _cell_status(rows: list[dict[str, Any]]) -> tuple[str, str | None]:
+    for status in ("unavailable", "error"):
+        failed = [row for row in rows if row["status"] == status]
+        if failed:
+            first = min(failed, key=lambda row: row["round"])
+            where = "" if status == "unavailable" else f" (round {first['round'] + 1})"
+            return status, f"{first['error']}{where}"
+    digests = {row["digest"] for row in rows if row.get("digest")}
+    if len(digests) > 1:
+        return "error", f"outputs differ between rounds: {sorted(digests)}"
+    return "ok", None
+
+
+def _processes(method: str, workers: int) -> int:
+    # multiprocessing: the cell, a forkserver and the workers, each read with tick rounding
+    return workers + 2 if method == "multiprocessing" else 1
+
+
+def summarize_cell(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cell's result columns from its measurement rows (every round of that cell)."""
+    first = rows[0]
+    status, error = _cell_status(rows)
+    ok = sorted((row for row in rows if row["status"] == "ok" and row["wall_s"]),
+                key=lambda row: row["round"])  # fmt: skip
+    details = dict(first.get("details") or {})
+    summary: dict[str, Any] = {
+        "workload": first["workload"], "method": first["method"], "workers": first["workers"],
+        "images": first["images"], "interpreter": first["interpreter"], "status": status,
+        "error": error, "repeats": len(ok), "wall_times_s": [row["wall_s"] for row in ok],
+        "wall_rounds": [row["round"] for row in ok],
+        "cores": int(details.get("cores") or 0), "start_method": details.get("start_method"),
+        "gil_requested": details.get("gil_requested"),
+    }  # fmt: skip
+    if not ok:
+        return summary
+    walls = [row["wall_s"] for row in ok]
+    interval = median_interval(walls)
+    cpu = [row["cpu_s"] for row in ok if row.get("cpu_s") is not None]
+    memory = [row["peak_memory_mb"] for row in ok if row.get("peak_memory_mb")]
+    states = [row["gil_enabled"] for row in ok if row.get("gil_enabled") is not None]
+    observed = [row["workers_observed"] for row in ok if row.get("workers_observed") is not None]
+    per_core = [row["cpu_per_core"] for row in ok if row.get("cpu_per_core")]
+    images = first["images"]
+    summary.update(
+        wall_median_s=round(interval.estimate, 6), wall_low_s=round(interval.low, 6),
+        wall_high_s=round(interval.high, 6), wall_confidence=round(interval.confidence, 4),
+        wall_min_s=min(walls), wall_max_s=max(walls),
+        per_image_ms=round(1000 * interval.estimate / images, 3),
+        throughput_ips=round(images / interval.estimate, 3),
+        spread=round((max(walls) - min(walls)) / interval.estimate, 4),
+        cpu_percent=round(100 * sum(cpu) / sum(walls), 1) if cpu else None,
+        cpu_resolution=round(
+            100 * 2 * CLOCK_TICK_S * _processes(first["method"], first["workers"]) * len(cpu)
+            / sum(walls), 1,
+        ) if cpu else None,
+        cpu_per_core=[round(statistics.fmean(core), 1) for core in zip(*per_core, strict=False)],
+        peak_rss_mb=max(memory) if memory else None,
+        memory_kind=ok[-1].get("memory_kind"),
+        gil_enabled=any(states) if states else None,
+        workers_observed=min(observed) if observed else None,
+        digest=ok[0].get("digest"),
+        startup_ms=statistics.median(
+            [row["startup_ms"] for row in ok if row.get("startup_ms") is not None] or [0.0]
+        ),
+        cell_wall_s=round(sum(row.get("cell_wall_s") or 0.0 for row in ok), 4),
+    )  # fmt: skip
+    return summary
+
+
+def _baseline_rows(
+    cells: dict[CellKey, list[dict[str, Any]]], workload: str, images: int, interpreter: str
+) -> list[dict[str, Any]] | None:
+    """The sync cell of a comparison group (the one with the fewest workers if several)."""
+    found = [key for key in cells if key[0] == workload and key[1] == "sync"
+             and key[3] == images and key[4] == interpreter]  # fmt: skip
+    return cells[min(found, key=lambda key: key[2])] if found else None
+
+
+def _store(summary: dict[str, Any], prefix: str, interval: Interval | None) -> None:
+    if interval is None:
+        return
+    summary[prefix] = round(interval.estimate, 4)
+    summary[f"{prefix}_low"] = round(interval.low, 4)
+    summary[f"{prefix}_high"] = round(interval.high, 4)
+
+
+def summarize_sweep(
+    measurements: list[dict[str, Any]], cores: int, default_build: str | None = None
+) -> list[dict[str, Any]]:
+    """Every cell's result columns, speedups paired by round against the group's sync cell.
+
+    `default_build`: the label of the default (GIL) build's interpreter, if the sweep ran one:
+    every cell then also gets `speedup_default`, against sync on that build.
+    """
+    cells: dict[CellKey, list[dict[str, Any]]] = {}
+    for row in measurements:
+        cells.setdefault(_key(row), []).append(row)
+    summaries = []
+    for key, rows in cells.items():
+        workload, method, workers, images, interpreter = key
+        summary = summarize_cell(rows)
+        summary["cores"] = summary["cores"] or cores
+        usable = summary["cores"]
+        summary["oversubscribed"] = method != "sync" and workers > usable
+        summary["ideal_speedup"] = ideal_speedup(method, workers, usable, images)
+        baseline = _baseline_rows(cells, workload, images, interpreter)
+        if summary["status"] == "ok" and baseline is not None:
+            base = summarize_cell(baseline)
+            if base["status"] == "ok" and base.get("digest") != summary.get("digest"):
+                summary["status"] = "error"
+                summary["error"] = (
+                    f"outputs differ from sync's on {interpreter} "
+                    f"({summary.get('digest')} vs {base.get('digest')})"
+                )
+        if summary["status"] == "ok":
+            _add_speedups(summary, rows, baseline, cells, default_build)
+        summaries.append(summary)
+    return summaries
+
+
+def _add_speedups(
+    summary: dict[str, Any],
+    rows: list[dict[str, Any]],
+    baseline: list[dict[str, Any]] | None,
+    cells: dict[CellKey, list[dict[str, Any]]],
+    default_build: str | None,
+) -> None:
+    own = _rounds(rows)
+    speedup = ratio_between(_rounds(baseline), own) if baseline is not None else None
+    _store(summary, "speedup", speedup)
+    if default_build is not None:
+        other = _baseline_rows(cells, summary["workload"], summary["images"], default_build)
+        if other is not None:
+            _store(summary, "speedup_default", ratio_between(_rounds(other), own))
+    if speedup is None:
+        return
+    ideal = summary["ideal_speedup"]
+    _store(summary, "efficiency", efficiency(speedup, ideal))
+    if is_anomaly(speedup, ideal):
+        summary["anomaly"] = (
+            f"speedup {speedup.text('x')} lies above the physical limit of {ideal:g}x "
+            f"(min(workers, usable cores, what a {summary['images']}-image batch allows)): "
+            "a measurement anomaly, not a finding"
+        )
+
+
+def rounds_of(walls: Sequence[float], rounds: Sequence[int] | None) -> dict[int, float]:
+    """round -> wall time of a stored result (rounds 0..n-1 where none were recorded)."""
+    numbers = list(rounds) if rounds else list(range(len(walls)))
+    return dict(zip(numbers, walls, strict=False))
