@@ -8,9 +8,9 @@ Pillow's C code releases the GIL for the heavy parts (decode, resample, filters,
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
@@ -147,10 +147,20 @@ def _python_convolve(image: Image.Image, kernel: str, passes: int, max_side: int
     return Image.frombytes("L", grey.size, bytes(pixels))
 
 
-@lru_cache(maxsize=32)
+_fonts_of_this_thread = threading.local()
+
+
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    # Pillow's bundled default font scales when FreeType is available (Pillow >= 10.1).
-    return ImageFont.load_default(size=size)
+    """A font per thread and size: a FreeType face must not be used by two threads at once
+    (with the GIL off that crashed; Pillow >= 12.2 also locks it, python-pillow/Pillow#9498)."""
+    cache: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = (
+        getattr(_fonts_of_this_thread, "by_size", None) or {}
+    )
+    _fonts_of_this_thread.by_size = cache
+    if size not in cache:
+        # Pillow's bundled default font scales when FreeType is available (Pillow >= 10.1).
+        cache[size] = ImageFont.load_default(size=size)
+    return cache[size]
 
 
 def _watermark(

@@ -139,7 +139,8 @@ class ProgressPrinter:
             outcome += f": {row['error']}"
         print(
             f"[{done:>{width}}/{total}] round {row['round'] + 1}: {row['workload']} "
-            f"{row['method']} workers={row['workers']} images={row['images']} ({row['interpreter']}): {outcome}",
+            f"{row['method']} workers={row['workers']} images={row['images']} "
+            f"({row['interpreter']}): {outcome}",
             file=self.stream,
             flush=True,
         )
