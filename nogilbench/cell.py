@@ -38,7 +38,7 @@ class CellSpec:
     repeats: int = 1  # timed passes in this process (a sweep's rounds are separate processes)
     gil_requested: bool | None = None  # None: whatever the build gives (non-free-threaded builds)
     start_method: str | None = None
-    warmup_passes: int = 2  # warm-up items per worker (every worker started, imports done)
+    warmup_passes: int = 1  # warm-up items per worker (every worker started, imports done)
     launched_at: float | None = None  # time.time() when the orchestrator started this process
 
 

@@ -1,4 +1,4 @@
-"""The `nogilbench` command: info, sweep, race, export, report.
+"""The `nogilbench` command: info, sweep, race, export, report, compare.
 
 Every error a user can cause ends in one line on stderr and exit code 2; Ctrl-C during a
 sweep keeps every finished cell and says how to resume (exit 130).
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-errors", action="store_true",
         help="measure again the rounds that failed (errors, time-outs) when resuming",
     )  # fmt: skip
-    sweep.add_argument("--image-size", default="1280x853", help="WIDTHxHEIGHT (default 1280x853)")
+    sweep.add_argument("--image-size", default="960x640", help="WIDTHxHEIGHT (default 960x640)")
     sweep.add_argument(
         "--no-baseline", action="store_true",
         help="skip the default (GIL) build of the same version (sync, threading, "
@@ -156,7 +156,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the sweep's summary tables instead (default: the newest sweep)",
     )  # fmt: skip
     _database_option(report)
+
+    compare = commands.add_parser(
+        "compare",
+        help="two stored sweeps cell by cell: ratio with its interval, significance",
+        description="Matches cells on workload, method, workers, images and build, and prints "
+        "time(B)/time(A) with a 95%% Welch t interval on log times; 'not significant' where "
+        "the interval includes 1 or the difference is under 2%%. With --fail-on, exits 1 when "
+        "B is significantly slower than A by at least that much in any cell (a CI gate).",
+    )
+    compare.add_argument("a", metavar="A", help="the reference sweep's name")
+    compare.add_argument("b", metavar="B", help="the sweep compared with it")
+    compare.add_argument(
+        "--fail-on", type=_percent, metavar="PCT",
+        help="exit 1 if any cell of B is significantly slower by at least PCT (e.g. 10%%)",
+    )  # fmt: skip
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
+    compare.add_argument("--all", action="store_true", help="also list cells with no difference")
+    compare.add_argument(
+        "--database-url-b", default=None, metavar="URL",
+        help="B's store, if not the same as A's (--database-url)",
+    )  # fmt: skip
+    _database_option(compare)
     return parser
+
+
+def _percent(text: str) -> float:
+    """'10%' or '10' -> 0.10."""
+    try:
+        value = float(text.strip().rstrip("%")) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"percentage out of range: {text!r}")
+    return value
 
 
 def _database_option(command: argparse.ArgumentParser) -> None:
@@ -169,7 +202,7 @@ def _database_option(command: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"info": cmd_info, "sweep": cmd_sweep, "race": cmd_race}
-    handlers |= {"export": cmd_export, "report": cmd_report}
+    handlers |= {"export": cmd_export, "report": cmd_report, "compare": cmd_compare}
     try:
         return handlers[args.command](args)
     except NogilbenchError as exc:
@@ -430,6 +463,60 @@ def _pick_sweep(session: Any, name: str | None) -> Any:
     if not sweeps:
         raise InvalidParameter("this database holds no sweep yet; run `nogilbench sweep` first")
     return sweeps[-1]
+
+
+def _results_of(url: str | None, name: str) -> list[Any]:
+    from sqlmodel import Session
+
+    from nogilbench.store import repository
+
+    engine = repository.open_store(url)
+    try:
+        with Session(engine) as session:
+            sweep = _pick_sweep(session, name)
+            rows = list(repository.results_for(session, [sweep.id]))
+            session.expunge_all()
+            return rows
+    finally:
+        engine.dispose()
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from nogilbench.compare import compare_sweeps, regressions, summary_line
+
+    a_rows = _results_of(args.database_url, args.a)
+    b_rows = _results_of(args.database_url_b or args.database_url, args.b)
+    compared = compare_sweeps(a_rows, b_rows)
+    if not compared:
+        raise InvalidParameter(f"sweeps {args.a!r} and {args.b!r} have no measured cell in common")
+    failing = regressions(compared, args.fail_on) if args.fail_on is not None else []
+    if args.json:
+        print(json.dumps({"a": args.a, "b": args.b, "cells": [c.as_dict() for c in compared],
+                          "regressions": [c.as_dict() for c in failing]}, indent=2))  # fmt: skip
+    else:
+        console = _console()
+        table = Table(title=f"{args.b} vs {args.a}: time(B) / time(A), 95% interval")
+        for column in ("workload", "method", "build", "workers", "images", "A (s)", "B (s)",
+                       "B / A", "verdict"):  # fmt: skip
+            table.add_column(column)
+        for cell in compared:
+            if cell.verdict == "not significant" and not args.all:
+                continue
+            workload, method, workers, images, build = cell.key
+            table.add_row(
+                workload, method, build, str(workers), str(images), f"{cell.a_median_s:.3f}",
+                f"{cell.b_median_s:.3f}", cell.ratio.text("x", 3), cell.verdict,
+            )  # fmt: skip
+        console.print(table)
+        console.print(summary_line(compared))
+        if failing:
+            console.print(
+                f"[red]{len(failing)} cell(s) of {args.b} are significantly slower than "
+                f"{args.a} by {args.fail_on:.0%} or more[/]"
+            )
+    return 1 if failing else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -27,8 +27,8 @@ from nogilbench.errors import SweepCancelled
 from nogilbench.interpreters import InterpreterInfo
 from nogilbench.paths import PROJECT_ROOT
 
-MEMORY_SAMPLE_INTERVAL_S = 0.2  # PSS of known processes (~0.07 ms each)
-TREE_RESCAN_INTERVAL_S = 1.0  # listing the process tree costs ~0.5 ms: done less often
+MEMORY_SAMPLE_INTERVAL_S = 0.5  # PSS of known processes (~0.07 ms each)
+TREE_RESCAN_INTERVAL_S = 2.0  # listing the process tree costs ~0.5 ms: done less often
 DEFAULT_CELL_TIMEOUT_S = 900.0
 STOP_POLL_S = 0.25  # how quickly a cancel stops a running cell
 

@@ -96,7 +96,7 @@ class Runner:
         Probes sleep a little so that every pooled thread or process takes some: the count
         of distinct entries is the number of workers that really ran.
         """
-        return sorted(set(self.map(_observe_slowly, [None] * (self.workers * 3))))
+        return sorted(set(self.map(_observe_slowly, [None] * (self.workers * 2))))
 
     def _open(self) -> None:
         pass
@@ -200,11 +200,15 @@ class ProcessRunner(PoolRunner):
 
     def _make_executor(self) -> cf.Executor:
         context = multiprocessing.get_context(self.details["start_method"])
+        if self.details["start_method"] == "forkserver":
+            # Workers fork from a server that already imported the workloads (Pillow and
+            # all): each worker then starts in milliseconds, as in a long-running service.
+            context.set_forkserver_preload(["nogilbench.workloads"])
         return cf.ProcessPoolExecutor(self.workers, mp_context=context)
 
 
 def _observe_slowly(_: object) -> WorkerSeen:
-    time.sleep(0.02)  # keeps one worker from taking every probe
+    time.sleep(0.01)  # keeps one worker from taking every probe
     return observe_worker()
 
 

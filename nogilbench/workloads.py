@@ -27,7 +27,7 @@ from nogilbench.pipeline import BENCHMARK_PIPELINE
 # Downscaled width for the pure-Python kernel and number of passes: sized so one image costs
 # tens of milliseconds on a current x86-64 core (the sweep records the real per-image time).
 PURE_PYTHON_WIDTH = 192
-PURE_PYTHON_PASSES = 2
+PURE_PYTHON_PASSES = 1
 
 
 def load_file(path: str) -> bytes:
