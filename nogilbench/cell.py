@@ -114,11 +114,6 @@ def _on_off(state: bool | None) -> str:
     return "on" if state else "off"
 
 
-def expected_workers(method: str, workers: int) -> int:
-    """How many distinct workers must answer: `sync` runs in the calling thread only."""
-    return 1 if method == "sync" else workers
-
-
 def check_gil(spec: CellSpec, states: list[bool], where: str) -> str | None:
     """An error text when any observed GIL state differs from the one requested."""
     if spec.gil_requested is None or all(state == spec.gil_requested for state in states):
@@ -184,7 +179,7 @@ def verify(
     problem = check_gil(spec, states_after, "in worker(s) after timing")
     if problem:
         return problem
-    wanted = expected_workers(spec.method, spec.workers)
+    wanted = runner.expected_workers
     if outcome.workers_observed != wanted:
         return (
             f"{outcome.workers_observed} worker(s) answered, {wanted} requested: the pool did "

@@ -64,15 +64,9 @@ def compare_sweeps(a_rows: Sequence[Any], b_rows: Sequence[Any]) -> list[CellCom
         ratio = stats.unpaired_ratio(b_walls, a_walls)
         outcome = stats.verdict(ratio.inverted()).verdict  # "faster": B's time is lower
         verdict = {"faster": "B faster", "slower": "B slower"}.get(outcome, "not significant")
-        compared.append(
-            CellComparison(
-                key,
-                value_of(first[key], "wall_median_s"),
-                value_of(second[key], "wall_median_s"),
-                ratio,
-                verdict,
-            )  # fmt: skip
-        )
+        a_median = value_of(first[key], "wall_median_s")
+        b_median = value_of(second[key], "wall_median_s")
+        compared.append(CellComparison(key, a_median, b_median, ratio, verdict))
     return compared
 
 

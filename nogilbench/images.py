@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from nogilbench.errors import InvalidParameter
 
-DEFAULT_SIZE = (960, 640)  # ~40 ms of Pillow work per image: the default sweep fits 15 min on 2 cores
+# ~40 ms of Pillow work per image: the default sweep fits its 15 minutes on 2 cores
+DEFAULT_SIZE = (960, 640)
 MIN_SIDE, MAX_SIDE = 32, 8192
 
 

@@ -31,6 +31,8 @@ from nogilbench.errors import NogilbenchError
 METHODS = ("sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters")
 MATRIX_METHODS = ("sync", "threading", "multiprocessing", "free-threaded")
 MAX_WORKERS = 256
+OBSERVE_SLEEP_S = 0.01  # first probe length; doubled on each retry
+OBSERVE_ATTEMPTS = 5  # 10 ms .. 160 ms probes before a missing worker is reported
 
 OnResult = Callable[[int, Any], None]
 
@@ -90,13 +92,26 @@ class Runner:
     ) -> list[Any]:
         return self._map(compute, list(items), load, on_result)
 
+    @property
+    def expected_workers(self) -> int:
+        """How many distinct workers should answer a probe."""
+        return self.workers
+
     def observe_workers(self) -> list[WorkerSeen]:
         """(pid, thread id, GIL enabled) as seen inside the workers, one entry per worker.
 
-        Probes sleep a little so that every pooled thread or process takes some: the count
-        of distinct entries is the number of workers that really ran.
+        Probes sleep a little so that every pooled thread or process takes some; pools that
+        start workers on demand (process pools) may need a few rounds of longer probes
+        before the last worker answers. The count of distinct (pid, thread) pairs is the
+        number of workers that really ran.
         """
-        return sorted(set(self.map(_observe_slowly, [None] * (self.workers * 2))))
+        seen: set[WorkerSeen] = set()
+        for attempt in range(OBSERVE_ATTEMPTS):
+            delay = OBSERVE_SLEEP_S * 2**attempt
+            seen |= set(self.map(_observe_slowly, [delay] * (self.workers * 2)))
+            if len({(pid, tid) for pid, tid, _ in seen}) >= self.expected_workers:
+                break
+        return sorted(seen)
 
     def _open(self) -> None:
         pass
@@ -118,6 +133,10 @@ class SyncRunner(Runner):
     """One item after another in the calling thread: the baseline."""
 
     method = "sync"
+
+    @property
+    def expected_workers(self) -> int:
+        return 1  # the calling thread, whatever the workers setting
 
     def _map(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
         results = []
@@ -207,8 +226,8 @@ class ProcessRunner(PoolRunner):
         return cf.ProcessPoolExecutor(self.workers, mp_context=context)
 
 
-def _observe_slowly(_: object) -> WorkerSeen:
-    time.sleep(0.01)  # keeps one worker from taking every probe
+def _observe_slowly(delay: float) -> WorkerSeen:
+    time.sleep(delay)  # keeps one worker from taking every probe
     return observe_worker()
 
 

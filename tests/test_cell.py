@@ -1,4 +1,4 @@
-"""The cell protocol: a fresh process per cell, GIL state verified inside the workers."""
+"""The cell protocol: a fresh process per round, GIL state and workers verified inside it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import tiny_images
 
-from nogilbench.cell import CellSpec
+from nogilbench.cell import CellOutcome, CellSpec, verify
 from nogilbench.interpreters import InterpreterInfo, describe
-from nogilbench.launcher import measure_cell
+from nogilbench.launcher import measure_once
+from nogilbench.runners import SyncRunner, WorkerSeen
 
 
 @pytest.fixture(scope="module")
@@ -25,33 +26,75 @@ def stock() -> InterpreterInfo:
 
 
 def test_row_has_every_metric(paths: list[str], stock: InterpreterInfo) -> None:
-    row = measure_cell(CellSpec("pure-python", "multiprocessing", 2, paths, repeats=2), stock)
+    row = measure_once(CellSpec("pure-python", "multiprocessing", 2, paths, repeats=2), stock)
     assert row["status"] == "ok", row["error"]
-    assert row["repeats"] == 2 and len(row["wall_times_s"]) == 2
-    assert row["wall_min_s"] <= row["wall_median_s"] <= row["wall_max_s"]
-    assert row["per_image_ms"] == pytest.approx(1000 * row["wall_median_s"] / 4, rel=1e-3)
-    assert row["cpu_percent"] > 0 and row["peak_rss_mb"] > 0 and row["startup_ms"] > 0
-    assert len(row["cpu_per_core"]) >= 1
-    assert row["start_method"] == "forkserver"
-    assert row["gil_enabled"] is True and row["interpreter_path"] == sys.executable
+    assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["startup_ms"] > 0
+    assert row["peak_memory_mb"] > 0 and row["memory_kind"] in ("pss", "rss")
+    assert row["workers_observed"] == 2 and row["digest"]
+    assert len(row["cpu_per_core"]) >= 1 and row["sampler_cpu_percent"] is not None
+    assert row["details"]["start_method"] == "forkserver"
+    assert row["gil_enabled"] is True and row["interpreter"].startswith("cpython-")
+    assert row["load_1m"] is None or row["load_1m"] >= 0
+
+
+@pytest.mark.parametrize("method", ["threading", "multiprocessing", "asyncio"])
+def test_every_method_computes_what_sync_computes(
+    method: str, paths: list[str], stock: InterpreterInfo
+) -> None:
+    for workload in ("pillow", "pure-python"):
+        sync = measure_once(CellSpec(workload, "sync", 1, paths), stock)
+        other = measure_once(CellSpec(workload, method, 3, paths), stock)
+        assert sync["status"] == other["status"] == "ok", (sync["error"], other["error"])
+        assert other["digest"] == sync["digest"]
+
+
+class _ShiftyRunner(SyncRunner):
+    """Answers the worker probe with whatever the test scripts (to exercise `verify`)."""
+
+    def __init__(self, answers: list[WorkerSeen], workers: int = 1) -> None:
+        super().__init__(workers)
+        self.answers = answers
+
+    @property
+    def expected_workers(self) -> int:
+        return self.workers
+
+    def observe_workers(self) -> list[WorkerSeen]:
+        return self.answers
+
+
+def test_gil_is_checked_again_after_timing() -> None:
+    spec = CellSpec("pillow", "threading", 1, [], gil_requested=False)
+    outcome = CellOutcome(status="ok", workers_observed=1)
+    runner = _ShiftyRunner([(1, 1, True)])  # an extension turned the GIL on mid-cell
+    problem = verify(runner, spec, outcome, [], ({"d"}, []))
+    assert problem and "after timing" in problem and outcome.gil_enabled_after is True
+
+
+def test_fewer_workers_than_requested_is_an_error() -> None:
+    spec = CellSpec("pillow", "threading", 4, [], gil_requested=None)
+    outcome = CellOutcome(status="ok", workers_observed=2)
+    runner = _ShiftyRunner([(1, 1, True), (1, 2, True)], workers=4)
+    problem = verify(runner, spec, outcome, [], ({"d"}, []))
+    assert problem and "2 worker(s) answered, 4 requested" in problem
 
 
 def test_free_threaded_on_gil_build_is_unavailable(
     paths: list[str], stock: InterpreterInfo
 ) -> None:
-    row = measure_cell(CellSpec("pillow", "free-threaded", 2, paths, repeats=1), stock)
+    row = measure_once(CellSpec("pillow", "free-threaded", 2, paths, repeats=1), stock)
     assert row["status"] == "unavailable" and "gil=0" in row["error"]
 
 
 def test_gil_mismatch_is_an_error_row(paths: list[str], stock: InterpreterInfo) -> None:
     # Asking a GIL build for "GIL off": the worker observes the GIL on -> error row, no timings.
-    row = measure_cell(CellSpec("pillow", "threading", 2, paths, gil_requested=False), stock)
+    row = measure_once(CellSpec("pillow", "threading", 2, paths, gil_requested=False), stock)
     assert row["status"] == "error" and "GIL state mismatch" in row["error"]
-    assert row.get("wall_median_s") is None and row["repeats"] == 0
+    assert row["wall_s"] is None
 
 
 def test_crashing_cell_is_an_error_row(tmp_path: Path, stock: InterpreterInfo) -> None:
-    row = measure_cell(CellSpec("pillow", "sync", 1, [str(tmp_path / "none.jpg")]), stock)
+    row = measure_once(CellSpec("pillow", "sync", 1, [str(tmp_path / "none.jpg")]), stock)
     assert row["status"] == "error" and "FileNotFoundError" in row["error"]
 
 
@@ -62,12 +105,12 @@ def test_crashing_cell_is_an_error_row(tmp_path: Path, stock: InterpreterInfo) -
 def test_free_threaded_build_gil_observed(
     method: str, gil: bool, paths: list[str], ft_interpreter: InterpreterInfo
 ) -> None:
-    row = measure_cell(
+    row = measure_once(
         CellSpec("pure-python", method, 2, paths, 1, gil_requested=gil), ft_interpreter
     )
     assert row["status"] == "ok", row["error"]
-    assert row["gil_requested"] is gil and row["gil_enabled"] is gil
-    assert row["free_threaded_build"] is True
+    assert row["gil_enabled"] is gil and row["interpreter"].endswith("t")
+    assert row["workers_observed"] == 2
 
 
 @pytest.mark.freethreaded
@@ -77,7 +120,8 @@ def test_free_threaded_same_output_as_sync(
     import json
     import subprocess
 
-    from nogilbench.launcher import PROJECT_ROOT, cell_environment
+    from nogilbench.launcher import cell_environment
+    from nogilbench.paths import PROJECT_ROOT
 
     script = (
         "import json, sys; from nogilbench.runners import make_runner;"
@@ -106,7 +150,8 @@ def test_cell_stops_when_its_sweep_dies(paths: list[str]) -> None:
 
     import psutil
 
-    from nogilbench.launcher import PROJECT_ROOT, cell_environment
+    from nogilbench.launcher import cell_environment
+    from nogilbench.paths import PROJECT_ROOT
 
     spec = json.dumps(asdict(CellSpec("pure-python", "sync", 1, paths * 50, repeats=100)))
     parent_script = (
@@ -131,7 +176,6 @@ def test_cell_stops_when_its_sweep_dies(paths: list[str]) -> None:
 
 
 def test_startup_and_cell_wall_are_consistent(paths: list[str], stock: InterpreterInfo) -> None:
-    row = measure_cell(CellSpec("pillow", "threading", 2, paths, repeats=2), stock)
-    timed = sum(row["wall_times_s"])
+    row = measure_once(CellSpec("pillow", "threading", 2, paths, repeats=2), stock)
     assert 0 < row["startup_ms"] / 1000 < row["cell_wall_s"]
-    assert row["startup_ms"] / 1000 + timed <= row["cell_wall_s"]
+    assert row["startup_ms"] / 1000 + row["wall_s"] <= row["cell_wall_s"]
