@@ -167,11 +167,12 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
         lines += _fastest(frame, workload, workers, images)
         lines += _gil_effect(frame, workload, workers, images)
         ft = _cell(frame, workload, "free-threaded", workers, images)
-        lines += filter(None, [
-            compare(frame, ft, _cell(frame, workload, "multiprocessing", workers, images), where),
-            compare(frame, ft, _cell(frame, workload, "multiprocessing", workers, images,
-                                     _default_build(frame)), where),
-        ])  # fmt: skip
+        rivals = [_cell(frame, workload, "multiprocessing", workers, images)]
+        if _default_build(frame) is not None:  # the process pool on the CPython of today
+            rivals.append(
+                _cell(frame, workload, "multiprocessing", workers, images, _default_build(frame))
+            )
+        lines += filter(None, (compare(frame, ft, rival, where) for rival in rivals))
         lines += _best_speedup(frame, workload, cores)
         lines += _past_the_cores(frame, workload, workers, images, cores)
         lines += _memory(frame, workload, images)
