@@ -15,8 +15,10 @@ speedup or an interval. Timings on a shared host are right-skewed and drift, so:
 - A ratio between two sweeps (other run, host or interpreter) is **unpaired**: Welch's t
   interval on log times (the ratio of geometric means), as pyperf's compare_to tests means.
 
-A difference is *significant* when its 95% interval excludes 1. Only significant differences
-are stated as wins; everything else is "indistinguishable on this machine".
+A difference is *significant* when its 95% interval excludes 1, it is at least 2%, and (paired
+ratios) every round points the same way: with the 3-6 rounds a sweep affords, a t interval
+alone would call about one comparison in twenty a win by chance. Only significant
+differences are stated as wins; everything else is "indistinguishable on this machine".
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from scipy import stats as scipy_stats
@@ -43,6 +45,9 @@ class Interval:
     confidence: float  # the interval's actual coverage level (nominal for t intervals)
     method: str
     n: int
+    # paired ratios only: every round fell on the same side of 1 (a sign-test guard for the
+    # few rounds a sweep can afford, where one t interval alone claims too much)
+    rounds_agree: bool = True
 
     @property
     def relative_half_width(self) -> float:
@@ -62,14 +67,15 @@ class Interval:
     def scaled(self, factor: float) -> Interval:
         return Interval(
             self.estimate * factor, self.low * factor, self.high * factor,
-            self.confidence, self.method, self.n,
+            self.confidence, self.method, self.n, self.rounds_agree,
         )  # fmt: skip
 
     def inverted(self) -> Interval:
         """1 / the ratio (its interval's ends swap)."""
         return Interval(
-            1 / self.estimate, 1 / self.high, 1 / self.low, self.confidence, self.method, self.n
-        )
+            1 / self.estimate, 1 / self.high, 1 / self.low, self.confidence, self.method, self.n,
+            self.rounds_agree,
+        )  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +151,9 @@ def paired_ratio(
     logs = [math.log(a / b) for a, b in zip(numerators, denominators, strict=True)]
     if not logs:
         raise ValueError("no values")
-    return _t_interval_of_logs(logs, confidence, "paired t on log ratios")
+    interval = _t_interval_of_logs(logs, confidence, "paired t on log ratios")
+    agree = all(value > 0 for value in logs) or all(value < 0 for value in logs)
+    return replace(interval, rounds_agree=agree)
 
 
 def unpaired_ratio(
@@ -237,10 +245,11 @@ MINIMUM_EFFECT = 0.02  # a difference under 2% is never stated as a win, even if
 
 
 def verdict(ratio: Interval, minimum_effect: float = MINIMUM_EFFECT) -> Verdict:
-    """`ratio` is time(other) / time(this): a winner only if its interval excludes 1 and the
-    estimate differs from 1 by at least `minimum_effect` (a host's drift is not a finding)."""
+    """`ratio` is time(other) / time(this): a winner only if its interval excludes 1, the
+    estimate differs from 1 by at least `minimum_effect` (a host's drift is not a finding)
+    and, for a ratio paired by round, every round points the same way."""
     large_enough = abs(math.log(ratio.estimate)) >= math.log1p(minimum_effect)
-    if ratio.n < 2 or not ratio.excludes(1.0) or not large_enough:
+    if ratio.n < 2 or not ratio.excludes(1.0) or not large_enough or not ratio.rounds_agree:
         return Verdict("indistinguishable", ratio)
     return Verdict("faster" if ratio.low > 1.0 else "slower", ratio)
 

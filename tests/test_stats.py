@@ -101,3 +101,11 @@ def test_an_impossible_speedup_is_an_anomaly() -> None:
     assert stats.is_anomaly(impossible, stats.ideal_speedup("free-threaded", 2, 2, 100))
     fine = stats.paired_ratio([6.0, 6.9, 6.5], [3.2, 3.6, 3.3])
     assert not stats.is_anomaly(fine, 2.0)
+
+
+def test_rounds_that_disagree_are_never_a_win() -> None:
+    # Two rounds say A is much faster, one says it is slower: not a finding.
+    mixed = stats.paired_ratio([2.0, 2.1, 0.9], [1.0, 1.0, 1.0])
+    assert not mixed.rounds_agree
+    assert stats.verdict(mixed).verdict == "indistinguishable"
+    assert stats.paired_ratio([2.0, 2.1, 1.9], [1.0, 1.0, 1.0]).rounds_agree

@@ -20,6 +20,13 @@ from nogilbench.analysis import UNSTABLE_HALF_WIDTH, method_order
 from nogilbench.report.data import headline_workers, main_rows, method_label, ok_rows
 
 MEMORY_TIE = 0.10  # peak memory is one maximum per cell: within 10% is "about the same"
+# An interval reaching past these bounds cannot tell "no difference" from "a large one".
+RESOLVED = (1 / 1.2, 1.2)
+
+
+def resolved(interval: stats.Interval) -> bool:
+    """True when the interval is narrow enough to say "no real difference" (within ±20%)."""
+    return RESOLVED[0] <= interval.low and interval.high <= RESOLVED[1]
 
 
 def _workers(count: int) -> str:
@@ -222,6 +229,12 @@ def _gil_effect(frame: pd.DataFrame, workload: str, workers: int, images: int) -
             f"On {workload}, {both}: the threads were slower without the GIL (time ratio "
             f"{interval.text('x')}), the free-threaded build's own cost outweighed any gain."
         ]
+    if not resolved(interval):
+        return [
+            f"On {workload}, {both}: this run cannot tell whether the GIL limited the threads "
+            f"(time ratio {interval.text('x')}: too wide to rule out a large difference either "
+            "way; more rounds or a quieter host would resolve it)."
+        ]
     return [
         f"On {workload}, {both}: with and without the GIL the threads were indistinguishable "
         f"(time ratio {interval.text('x')}), so the GIL was not what limited them: this work "
@@ -251,6 +264,11 @@ def _best_speedup(frame: pd.DataFrame, workload: str, cores: int) -> list[str]:
             f"On {workload}, no method was surely faster than sync at any worker count.",
         ]
     beyond = f", beyond the {cores} cores" if best["workers"] > cores else ""
+    if best["speedup"] > best["ideal_speedup"]:
+        beyond += (
+            f"; its estimate is above the {best['ideal_speedup']:g}x limit, so part of it is "
+            "noise in the baseline"
+        )
     return [
         *lines,
         f"Best sure speedup on {workload}: {method_label(best['method'])} reached "
@@ -378,6 +396,14 @@ def build_cost(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _gain_over_sync(frame: pd.DataFrame, cell: pd.Series | None) -> stats.Interval | None:
+    """time(sync) / time(cell) on the cell's own build, paired by round."""
+    if cell is None:
+        return None
+    sync = _cell(frame, cell["workload"], "sync", 1, cell["images"], cell["interpreter"])
+    return None if sync is None else ratio(cell, sync)
+
+
 def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
     """A short guide: which model to pick for each workload, only as sure as the data."""
     lines = []
@@ -394,10 +420,21 @@ def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
         head = f"**{workload}**, {images}-image batches on {cores} cores:"
         names = [_name(cell, main) for cell in tied]
         if any(cell["method"] == "sync" for cell in tied):
-            lines.append(
-                f"{head} stay sequential: no concurrency model was surely faster than sync "
-                f"({', '.join(names)} indistinguishable)."
-            )
+            fastest = next((cell for cell in tied if cell["method"] != "sync"), None)
+            gain = _gain_over_sync(frame, fastest)
+            if fastest is None or gain is None or gain.high <= RESOLVED[1]:
+                lines.append(
+                    f"{head} stay sequential: no concurrency model was surely faster than sync "
+                    f"({', '.join(names)} indistinguishable)."
+                )
+            else:
+                lines.append(
+                    f"{head} this run cannot tell the models apart: {', '.join(names)} were "
+                    f"indistinguishable from the fastest, and the intervals are too wide to "
+                    f"rule out large gains (fastest: {_name(fastest, main)}, {_speedup(fastest)}"
+                    " sync). Re-run with more rounds (--max-rounds, --budget) or on a quieter "
+                    "host before choosing."
+                )
             continue
         best = tied[0]
         if len(tied) == 1:
