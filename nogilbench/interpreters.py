@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nogilbench import topology
 from nogilbench.paths import PROJECT_ROOT
 
 DESCRIBE_TIMEOUT_S = 30.0
@@ -225,10 +226,8 @@ def discover() -> dict[str, InterpreterInfo | InterpreterUnavailable]:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (affinity / cgroup cpuset aware)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """Cores this process can keep busy: affinity mask and cgroup CPU quota (see topology)."""
+    return topology.usable_cores()
 
 
 def _cpu_model() -> str:
@@ -302,6 +301,8 @@ def host_info() -> dict[str, Any]:
         "physical_cores": physical,
         "logical_cores": logical,
         "usable_cores": usable_cores(),
+        # sockets, NUMA nodes, SMT, cpufreq governor/boost, affinity and cgroup quota
+        "topology": topology.host_topology(),
         "memory_total_bytes": memory,
         "memory_total_gib": round(memory / 2**30, 1) if memory else None,
         "os": _os_name(),
