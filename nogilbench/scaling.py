@@ -41,6 +41,21 @@ def auto_worker_counts(cores: int, max_workers: int = MAX_WORKERS) -> list[int]:
     return sorted({min(count, max_workers) for count in counts})
 
 
+def resolve_worker_counts(text: str, cores: int, max_workers: int = MAX_WORKERS) -> list[int]:
+    """A `--workers` value: 'auto' (see `auto_worker_counts`) or a comma list like '1,2,4'."""
+    if text.strip().lower() == "auto":
+        return auto_worker_counts(cores, max_workers)
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise InvalidParameter(
+            f"--workers must be 'auto' or a comma list of integers, got {text!r}"
+        ) from None
+    if not counts or counts[0] < 1 or counts[-1] > max_workers:
+        raise InvalidParameter(f"worker counts must be between 1 and {max_workers}, got {text!r}")
+    return counts
+
+
 def is_oversubscribed(method: str, workers: int, cores: int) -> bool:
     """More workers than usable cores (sync runs one item at a time whatever it is given)."""
     return method != "sync" and workers > cores

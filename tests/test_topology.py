@@ -18,6 +18,7 @@ from nogilbench.scaling import (
     choose_pinned_cpus,
     is_oversubscribed,
     pin_process,
+    resolve_worker_counts,
     weak_scaling_cells,
 )
 from nogilbench.stats import ideal_speedup
@@ -143,6 +144,11 @@ def test_auto_workers_and_weak_scaling() -> None:
     assert [(c.workers, c.images) for c in weak_scaling_cells(5, [4, 1, 2])] == [
         (1, 5), (2, 10), (4, 20),
     ]  # fmt: skip
+    assert resolve_worker_counts("auto", 3) == [1, 2, 3, 6]
+    assert resolve_worker_counts(" 4,1,2,2 ", 3) == [1, 2, 4]
+    for bad in ("", "0,1", "two", "1,999"):
+        with pytest.raises(InvalidParameter):
+            resolve_worker_counts(bad, 2)
     with pytest.raises(InvalidParameter):
         auto_worker_counts(0)
     with pytest.raises(InvalidParameter):
@@ -183,3 +189,27 @@ def test_one_core_mask_plans_one_and_two_workers() -> None:
     }  # fmt: skip
     assert is_oversubscribed("sync", 2, 1) is False
     assert ideal_speedup("threading", 2, 2, 10) == 2.0  # unmasked, 2 cores would be the ideal
+
+
+@needs_affinity
+def test_a_cell_pinned_at_spawn_sees_its_cpus(tmp_path: Path) -> None:
+    """pin_process between spawn and spec (as the launcher would): the cell's own usable
+    cores, hence its oversubscription and ideal, follow the pin."""
+    from dataclasses import asdict
+
+    from helpers import tiny_images
+
+    from nogilbench.cell import CellSpec
+    from nogilbench.launcher import PROJECT_ROOT, cell_environment
+
+    first = min(os.sched_getaffinity(0))
+    spec = CellSpec("pure-python", "threading", 2, tiny_images(tmp_path, 2))
+    cell = subprocess.Popen(
+        [sys.executable, "-m", "nogilbench.cell"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env=cell_environment(), cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    pin_process(cell.pid, [first])
+    out, _ = cell.communicate(json.dumps(asdict(spec)), timeout=120)
+    outcome = json.loads(out.strip().splitlines()[-1])
+    assert outcome["status"] == "ok", outcome["error"]
+    assert outcome["cores"] == 1 and is_oversubscribed("threading", spec.workers, 1)
