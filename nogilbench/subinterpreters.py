@@ -145,7 +145,12 @@ class InterpreterRunner(Runner):
 
     def _open(self) -> None:
         started = time.perf_counter()
-        self._interpreters = [self._new_interpreter() for _ in range(self.workers)]
+        try:
+            for _ in range(self.workers):
+                self._interpreters.append(self._new_interpreter())
+        except BaseException:
+            self._close()  # none left behind if the n-th one fails
+            raise
         self.details["interpreters_start_s"] = round(time.perf_counter() - started, 6)
         self.details["imports_s"] = 0.0
         for interpreter in self._interpreters:
