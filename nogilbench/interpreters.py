@@ -41,12 +41,27 @@ def version_of(name):
     except Exception:
         return None
 
+def subinterpreters_api():
+    if sys.version_info < (3, 13):
+        return None
+    try:
+        import concurrent.interpreters
+        return "concurrent.interpreters"
+    except ImportError:
+        pass
+    try:
+        import backports.interpreters
+        return f"backports.interpreters {version_of('backports.interpreters')}"
+    except ImportError:
+        return None
+
 print(json.dumps({
     "version": platform.python_version(),
     "implementation": sys.implementation.name,
     "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     "gil_enabled": gil_enabled,
     "has_interpreter_pool": hasattr(concurrent.futures, "InterpreterPoolExecutor"),
+    "subinterpreters_api": subinterpreters_api(),
     "pillow_version": version_of("pillow"),
     "psutil_version": version_of("psutil"),
 }))
@@ -75,6 +90,8 @@ class InterpreterInfo:
     pillow_version: str | None
     psutil_version: str | None
     role: str
+    # PEP 734 API for the subinterpreters method: stdlib (3.14+), the backport (3.13) or None
+    subinterpreters_api: str | None = None
 
     @property
     def has_core_dependencies(self) -> bool:
@@ -135,6 +152,7 @@ def describe(python: str, role: str) -> InterpreterInfo:
         pillow_version=facts["pillow_version"],
         psutil_version=facts["psutil_version"],
         role=role,
+        subinterpreters_api=facts.get("subinterpreters_api"),
     )
 
 

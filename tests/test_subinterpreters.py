@@ -99,3 +99,12 @@ def test_cell_rows(default_build: InterpreterInfo, paths: list[str]) -> None:
         assert "cannot be imported in a sub-interpreter" in pillow["error"]
     else:
         assert pillow["status"] == "ok", pillow["error"]
+
+
+def test_interpreter_record_names_the_api(default_build: InterpreterInfo) -> None:
+    """`nogilbench info` and the sweep record say where each interpreter's PEP 734 API is from."""
+    api = default_build.subinterpreters_api
+    if default_build.version.startswith("3.13"):
+        assert api is not None and api.startswith("backports.interpreters")
+    elif tuple(int(p) for p in default_build.version.split(".")[:2]) >= (3, 14):
+        assert api == "concurrent.interpreters"
