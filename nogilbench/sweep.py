@@ -89,7 +89,7 @@ class SweepConfig:
         _check_range("workers", self.workers, 1, MAX_WORKERS)
         if not 1 <= self.repeats <= MAX_REPEATS:
             raise InvalidParameter(
-                f"repeats (minimum rounds) must be between 1 and {MAX_REPEATS}, got {self.repeats}"
+                f"repeats must be between 1 and {MAX_REPEATS} (minimum rounds), got {self.repeats}"
             )
         if not self.repeats <= self.max_rounds <= MAX_REPEATS:
             raise InvalidParameter(

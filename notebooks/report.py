@@ -22,6 +22,17 @@
 # with the GIL off). The `pillow` workload decodes, filters and re-encodes JPEGs in Pillow's
 # C code; the `pure-python` workload runs an image convolution written in Python. Every
 # number and sentence below is computed from the stored measurements.
+#
+# **How to read the numbers.** Cells were measured in rounds: each round ran every cell of a
+# workload and image count once, each in a fresh process, in a shuffled order, so a slow
+# minute on the host falls on every method alike. A wall time is the median of the rounds
+# with its interval in brackets: 95% (order statistics) from 6 rounds on, otherwise the
+# min-max of the rounds, whose lower level is stated. A speedup or any "A vs B" is a ratio
+# paired by round, with its 95% interval. A method is called faster only when that interval
+# excludes 1 and the difference is at least 2%; otherwise the methods are
+# *indistinguishable here*. A speedup above min(workers, usable cores, what the batch allows)
+# is flagged as an anomaly and never reported as a finding. Every speedup names its baseline:
+# sync on the same build, or sync on the default (GIL) build that most people run today.
 
 # %% tags=["parameters"]
 database_url = "sqlite:///data/notebook-tiny.db"  # relative paths: from the project root
@@ -136,13 +147,17 @@ for sweep in loaded:
 
 # %% [markdown]
 # ## Measurement quality
-# A busy host, and the cells whose repeats spread more than 25% of their median (unstable).
+# How the rounds went, what the host was doing (load, CPU steal, clock), a busy host, and the
+# cells whose interval is wider than ±10% of their median (imprecise: read them with it).
 
 # %% tags=["nbval-ignore-output"]
 for sweep in loaded:
-    notes = conclusions.contention_notes(frames[sweep.name])
+    if several:
+        present.heading(sweep.name)
+    notes = conclusions.measurement_quality(sweep.measurements, sweep.cores)
+    notes += conclusions.contention_notes(frames[sweep.name])
     notes += conclusions.unstable_notes(frames[sweep.name])
-    present.show_markdown(notes, "No unstable cell; the host was not busy.")
+    present.show_markdown(notes, "Nothing recorded.")
 
 # %% [markdown]
 # ## Conclusions
@@ -178,3 +193,26 @@ for sweep in loaded:
 for sweep in loaded:
     notes = conclusions.unavailable_notes(frames[sweep.name])
     present.show_markdown(notes, "Every cell ran.")
+
+# %% [markdown]
+# ## Sweeps compared
+# With several sweeps (runs, hosts or interpreters): each one against the first, cell by
+# cell, time(B) / time(A) with a 95% Welch interval on log times, significant cells first
+# (`nogilbench compare A B` prints the same).
+
+# %% tags=["nbval-ignore-output"]
+if not several:
+    present.show_markdown([], "One sweep: nothing to compare.")
+for other in loaded[1:]:
+    present.heading(f"{other.name} vs {loaded[0].name}")
+    table = data.comparison_frame(loaded[0], other)
+    if table.empty:
+        present.show_markdown([], "No measured cell in common.")
+    else:
+        verdicts = table["verdict"].value_counts()
+        present.show_markdown([
+            f"{len(table)} cells: {verdicts.get('B slower', 0)} significantly slower in "
+            f"{other.name}, {verdicts.get('B faster', 0)} significantly faster, "
+            f"{verdicts.get('not significant', 0)} not significant."
+        ])
+        display(table.style.hide(axis="index"))

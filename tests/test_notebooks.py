@@ -88,7 +88,7 @@ def test_rerunning_the_same_sweep_name_resumes(rendered) -> None:
         {**TINY, "sweep_name": "nb-test", "database_url": url},
     )
     text = _outputs(again)
-    assert re.search(r"resuming: (\d+) of \1 cells already stored; 0 to run", text)
+    assert re.search(r"resuming: (\d+) of \1 rounds already stored; 0 to run", text)
 
 
 def test_a_failing_notebook_is_one_clear_error(tmp_path: Path) -> None:

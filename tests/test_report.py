@@ -1,5 +1,6 @@
-"""nogilbench.report on synthetic result rows: the sentences follow the data, unstable cells
-are flagged, oversubscription and unavailable methods are noted, figures are drawn."""
+"""nogilbench.report on synthetic measurements: the sentences follow the data and its
+significance, ties and impossible speedups are never findings, imprecise cells are flagged,
+oversubscription and unavailable methods are noted, figures are drawn."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from sqlmodel import Session
 
+from nogilbench import stats
 from nogilbench.cli import main
 from nogilbench.errors import InvalidParameter
 from nogilbench.report import conclusions, data, figures, matrix, racing
@@ -28,6 +30,9 @@ PURE_PYTHON = {"sync": 1, "threading": 1.0, "multiprocessing": 1.7, "free-thread
 PILLOW = {"sync": 1, "threading": 1.9, "multiprocessing": 1.5, "free-threaded": 1.6}
 
 
+DRIFT = (1.0, 1.04, 0.97, 1.02)  # the host's speed per round: pairing by round cancels it
+
+
 def make_rows(
     walls: dict[tuple[str, str, int, int], float],
     *,
@@ -35,66 +40,51 @@ def make_rows(
     spreads: dict[tuple[str, str, int, int], float] | None = None,
     baseline: dict[tuple[str, int], float] | None = None,
     unavailable: dict[str, str] | None = None,
+    rounds: int = 4,
 ) -> list[Result]:
-    """Result rows with speedup/efficiency derived as the store does (vs sync, same images)."""
+    """Result rows derived as a sweep derives them: per-round measurements (with a drifting
+    host and a little jitter per cell) summarised by nogilbench.stats."""
     spreads = spreads or {}
-    rows: list[Result] = []
+    measurements: list[dict[str, Any]] = []
 
-    def result(
-        workload: str, method: str, workers: int, images: int, wall: float | None, **extra: Any
-    ) -> Result:
-        spread = spreads.get((workload, method, workers, images), 0.04)
-        values: dict[str, Any] = {
-            "sweep_id": 1, "workload": workload, "method": method, "workers": workers,
-            "images": images, "interpreter": FT, "interpreter_version": "3.13.5",
-            "free_threaded_build": True, "gil_requested": method != "free-threaded",
-            "gil_enabled": method != "free-threaded", "repeats": 3, "cores": cores,
-            "oversubscribed": method != "sync" and workers > cores, "status": "ok",
-        }  # fmt: skip
-        if wall is not None:
-            values |= {
-                "wall_median_s": wall, "wall_min_s": wall * (1 - spread / 2),
-                "wall_max_s": wall * (1 + spread / 2), "wall_times_s": [wall] * 3,
-                "per_image_ms": 1000 * wall / images, "spread": spread,
-                "cpu_percent": 100.0 * min(workers, cores) if method != "sync" else 100.0,
-                "peak_rss_mb": 150.0 * workers if method == "multiprocessing" else 40.0,
-            }  # fmt: skip
-        values |= extra
-        return Result(**values)
+    def measure(workload: str, method: str, workers: int, images: int, wall: float,
+                interpreter: str, gil: bool) -> None:  # fmt: skip
+        jitter = spreads.get((workload, method, workers, images), 0.01)
+        for number in range(rounds):
+            wobble = 1 + jitter * ((number * 7 + workers + len(method)) % 3 - 1)
+            measurements.append({
+                "workload": workload, "method": method, "workers": workers, "images": images,
+                "interpreter": interpreter, "round": number, "status": "ok",
+                "wall_s": wall * DRIFT[number % len(DRIFT)] * wobble, "digest": "same",
+                "cpu_s": wall * (min(workers, cores) if method != "sync" else 1),
+                "peak_memory_mb": 150.0 * workers if method == "multiprocessing" else 40.0,
+                "memory_kind": "pss", "gil_enabled": gil, "cpu_per_core": [50.0],
+                "workers_observed": 1 if method == "sync" else workers,
+                "details": {"cores": cores, "gil_requested": gil},
+            })  # fmt: skip
 
     for (workload, method, workers, images), wall in walls.items():
-        rows.append(result(workload, method, workers, images, wall))
+        if method == "sync" and workers != 1:
+            continue  # sync is one cell per group
+        measure(workload, method, workers, images, wall, FT, method != "free-threaded")
     for (workload, images), wall in (baseline or {}).items():
-        rows.append(
-            result(
-                workload,
-                "sync",
-                1,
-                images,
-                wall,
-                interpreter=DEFAULT,
-                free_threaded_build=False,
-                gil_requested=None,
-                gil_enabled=True,
-            )
-        )
+        measure(workload, "sync", 1, images, wall, DEFAULT, True)
     for method, reason in (unavailable or {}).items():
         for workload in {key[0] for key in walls}:
             for workers in sorted({key[2] for key in walls}):
-                rows.append(
-                    result(workload, method, workers, 100, None, status="unavailable", error=reason)
-                )
-    sync = {
-        (r.workload, r.images, r.interpreter): r.wall_median_s
-        for r in sorted(rows, key=lambda r: -r.workers)
-        if r.method == "sync" and r.status == "ok"
-    }
-    for r in rows:
-        base = sync.get((r.workload, r.images, r.interpreter))
-        if base and r.wall_median_s:
-            r.speedup = round(base / r.wall_median_s, 4)
-            parallel = 1 if r.method == "sync" else min(r.workers, cores)
-            r.efficiency = round(r.speedup / parallel, 4)
+                measurements.append({
+                    "workload": workload, "method": method, "workers": workers, "images": 100,
+                    "interpreter": FT, "round": 0, "status": "unavailable", "error": reason,
+                    "wall_s": None, "details": {},
+                })  # fmt: skip
+    default = DEFAULT if baseline else None
+    rows = []
+    for summary in stats.summarize_sweep(measurements, cores, default):
+        ft = summary["interpreter"] == FT
+        rows.append(Result(
+            sweep_id=1, interpreter_version="3.13.5", free_threaded_build=ft,
+            **{k: v for k, v in summary.items() if k in Result.model_fields},
+        ))  # fmt: skip
     return rows
 
 
@@ -114,42 +104,56 @@ def frame_of(rows: list[Result]) -> pd.DataFrame:
     return data.results_frame(rows, "synthetic")
 
 
-# --- conclusions follow the data -----------------------------------------------------------
+# --- conclusions follow the data and their significance ------------------------------------
 
 
 def test_free_threaded_vs_threading_sentence_is_computed() -> None:
     rows = make_rows(scaling("pure-python", PURE_PYTHON))
-    lines = conclusions.conclusions(frame_of(rows), cores=2)
-    text = "\n".join(lines)
-    assert (
-        "free-threaded (GIL off) was 1.80x faster than threading (GIL on) on pure-python "
-        "at 2 workers" in text
-    )
-    assert "the GIL was the bottleneck" in text
-    assert "the fastest method was free-threaded (GIL off) at 5.56 s, 1.80x sync" in text
+    text = "\n".join(conclusions.conclusions(frame_of(rows), cores=2))
+    assert "threads with the GIL reached 1.00x [" in text
+    assert "removing the GIL made the threads 1.81x [1.7" in text
+    assert "so the GIL serialised this work" in text
+    assert "free-threaded (GIL off) was 1.06x [1.0" in text  # vs multiprocessing, paired
+    assert text.count("faster than multiprocessing") == 1  # no default build: one comparison
 
 
 def test_other_data_gives_other_sentences() -> None:
     rows = make_rows(scaling("pillow", PILLOW))
     text = "\n".join(conclusions.conclusions(frame_of(rows), cores=2))
-    assert "free-threaded (GIL off) was 1.19x slower than threading (GIL on) on pillow" in text
-    assert "threads with the GIL already reached 1.90x sync" in text
-    assert "the fastest method was threading (GIL on)" in text
-    assert "bottleneck" not in text
+    assert "the threads were slower without the GIL" in text
+    assert "the fastest was threading (GIL on) at 5.37 s [" in text
+    assert "GIL serialised" not in text
 
 
-def test_across_workloads_explains_the_gil_only_when_the_data_differs() -> None:
-    walls = scaling("pillow", {"sync": 1, "threading": 1.9, "free-threaded": 1.9})
-    walls |= scaling("pure-python", {"sync": 1, "threading": 1.0, "free-threaded": 1.8})
-    text = "\n".join(conclusions.conclusions(frame_of(make_rows(walls)), cores=2))
-    assert "Threads with the GIL reached 1.90x on pillow (2 workers), 1.00x on pure-python" in text
-    assert "The GIL costs pure-python more than pillow" in text
-
-    same = scaling("pillow", {"sync": 1, "threading": 1.0}) | scaling(
-        "pure-python", {"sync": 1, "threading": 1.02}
+def test_a_tie_is_never_called_a_win() -> None:
+    # free-threaded and multiprocessing 1% apart on a host whose rounds wobble by +-4%
+    walls = scaling("pure-python", {"sync": 1, "multiprocessing": 1.79, "free-threaded": 1.8})
+    noisy = {
+        ("pure-python", method, 2, 100): 0.04 for method in ("free-threaded", "multiprocessing")
+    }
+    rows = make_rows(walls, spreads=noisy)
+    frame = frame_of(rows)
+    text = "\n".join(conclusions.conclusions(frame, cores=2))
+    assert "no single winner" in text
+    assert "free-threaded (GIL off) and multiprocessing were indistinguishable here" in text
+    guide = "\n".join(conclusions.which_model_when(frame, cores=2))
+    assert "use any of free-threaded (GIL off), multiprocessing" in guide or (
+        "use any of multiprocessing, free-threaded (GIL off)" in guide
     )
-    text = "\n".join(conclusions.conclusions(frame_of(make_rows(same)), cores=2))
-    assert "The GIL costs" not in text
+    assert "beat every other model" not in guide
+
+
+def test_an_impossible_speedup_is_flagged_not_reported() -> None:
+    # 3x on 2 cores at 2 workers: beyond the physical limit in every round
+    walls = scaling("pure-python", {"sync": 1, "threading": 1.0, "free-threaded": 3.0})
+    frame = frame_of(make_rows(walls))
+    ft = frame[(frame["method"] == "free-threaded") & (frame["workers"] == 2)].iloc[0]
+    assert ft["anomaly"] and "physical limit of 2x" in ft["anomaly"]
+    text = "\n".join(conclusions.conclusions(frame, cores=2))
+    assert "Anomaly on pure-python: free-threaded (GIL off) at 2 workers" in text
+    assert "Best sure speedup on pure-python: free-threaded (GIL off) reached 3.00x" not in text
+    guide = "\n".join(conclusions.which_model_when(frame, cores=2))
+    assert "free-threaded (GIL off) with 2 workers" not in guide  # never a "best"
 
 
 def test_headline_worker_count_follows_the_cores() -> None:
@@ -165,17 +169,16 @@ def test_headline_worker_count_follows_the_cores() -> None:
 def test_which_model_when_follows_the_data() -> None:
     walls = scaling("pure-python", PURE_PYTHON)
     guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(walls)), cores=2))
-    assert "use free-threaded (GIL off) with 2 workers (1.80x sync)" in guide
-    assert "within 10%: multiprocessing (+6%)" in guide
-    assert "Without a free-threaded build, multiprocessing is next" in guide
+    assert "use free-threaded (GIL off) with 2 workers (1.81x [" in guide
+    assert "beat every other model here with 95% confidence" in guide
 
     slow = scaling("pure-python", {"sync": 1, "threading": 0.9, "multiprocessing": 0.8})
     guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(slow)), cores=2))
-    assert "use sync: no concurrency model beat it" in guide
+    assert "stay sequential: no concurrency model was surely faster than sync" in guide
 
-    marginal = scaling("pure-python", {"sync": 1, "threading": 1.04})
+    marginal = scaling("pure-python", {"sync": 1, "threading": 1.01})
     guide = "\n".join(conclusions.which_model_when(frame_of(make_rows(marginal)), cores=2))
-    assert "use sync: no concurrency model beat it by 10% or more (best: threading" in guide
+    assert "stay sequential" in guide
 
 
 def test_build_cost_is_computed_where_the_default_build_was_measured() -> None:
@@ -184,15 +187,18 @@ def test_build_cost_is_computed_where_the_default_build_was_measured() -> None:
     frame = frame_of(rows)
     cost = conclusions.build_cost_frame(frame)
     assert list(cost["cost"].round(2)) == [0.25]
+    assert (cost["cost_low"] <= 0.25).all() and (cost["cost_high"] >= 0.25).all()
     text = "\n".join(conclusions.build_cost(frame))
-    assert f"sync on {FT} was 25% slower than sync on the default build {DEFAULT}" in text
+    assert f"sync on {FT} was slower than sync on the default build {DEFAULT}: time +25% [" in text
     assert conclusions.build_cost(frame_of(make_rows(walls))) == []
+    ft = frame[(frame["method"] == "free-threaded") & (frame["workers"] == 2)].iloc[0]
+    assert ft["speedup_default"] == pytest.approx(8.0 / (10 / 1.8), rel=0.01)  # both baselines
 
 
-# --- unstable, oversubscribed, unavailable -------------------------------------------------
+# --- imprecise, oversubscribed, unavailable ------------------------------------------------
 
 
-def test_unstable_cells_are_flagged_everywhere() -> None:
+def test_imprecise_cells_are_flagged_everywhere() -> None:
     walls = scaling("pure-python", {"sync": 1, "threading": 1.0, "free-threaded": 1.8})
     key = ("pure-python", "free-threaded", 2, 100)
     rows = make_rows(walls, spreads={key: 0.6})
@@ -200,12 +206,10 @@ def test_unstable_cells_are_flagged_everywhere() -> None:
     assert frame["unstable"].sum() == 1
     notes = conclusions.unstable_notes(frame)
     assert len(notes) == 1 and "free-threaded (GIL off) / 2 workers / 100 images" in notes[0]
-    assert "spread 60% of the median" in notes[0]
-    text = "\n".join(conclusions.conclusions(frame, cores=2))
-    assert "an unstable cell" in text
+    assert "interval over 4 rounds, wider than ±10%" in notes[0]
     table = data.headline_frame(rows, "pure-python", 2)
     note = table.set_index("method").loc["free-threaded (GIL off)", "note"]
-    assert "unstable at 100 images" in note
+    assert "imprecise at 100 images" in note
     fig = figures.wall_time_figure(frame, 2)
     labels = [text.get_text() for legend in fig.legends for text in legend.get_texts()]
     assert figures.UNSTABLE_LABEL in labels
@@ -219,10 +223,10 @@ def test_a_busy_host_is_reported() -> None:
     rows = make_rows(walls)
     assert conclusions.contention_notes(frame_of(rows)) == []
     for row in rows:
-        if row.method == "sync" and row.workers == 1:
+        if row.method == "sync":
             row.cpu_percent = 55.0
     notes = conclusions.contention_notes(frame_of(rows))
-    assert len(notes) == 1 and notes[0].startswith("1 of 4 sync cells used less than 90%")
+    assert len(notes) == 1 and notes[0].startswith("1 of 1 sync cells used less than 90%")
 
 
 def test_oversubscription_is_noted_only_past_the_cores() -> None:
@@ -233,7 +237,7 @@ def test_oversubscription_is_noted_only_past_the_cores() -> None:
     assert "cannot exceed 2x" in notes[0]
     assert conclusions.oversubscription_notes(frame_of(make_rows(walls, cores=8)), cores=8) == []
     text = "\n".join(conclusions.conclusions(frame_of(make_rows(walls, cores=2)), cores=2))
-    assert "going from 2 to 8 workers (beyond the 2 cores" in text
+    assert "8 workers instead of 2 (beyond the 2 cores" in text
 
 
 def test_unavailable_methods_are_listed_with_their_reason() -> None:
@@ -261,20 +265,21 @@ def test_results_frame_and_headline_table_shape() -> None:
     rows = make_rows(walls, baseline={("pillow", 100): 9.0, ("pure-python", 100): 9.0})
     frame = frame_of(rows)
     assert list(frame.columns) == list(data.RESULT_COLUMNS)
-    assert len(frame) == 34
+    assert len(frame) == 2 * (1 + 3 * 4) + 2  # sync once per group, + the default build's
     assert set(frame["build"]) == {"free-threaded", "default"}
-    assert len(data.main_rows(frame)) == 32
+    assert len(data.main_rows(frame)) == 26
     table = data.headline_frame(rows, "pillow", 2)
     assert list(table["method"]) == [
         "sync", "sync [default build]", "threading (GIL on)", "multiprocessing",
         "free-threaded (GIL off)",
     ]  # fmt: skip
     assert list(table.columns) == [
-        "method", "100 images (s)", "memory (MB)", "CPU %", "speedup", "note"
+        "method", "100 images (s)", "memory (MB)", "CPU %", "speedup vs sync, same build",
+        "speedup vs sync, default build", "note",
     ]  # fmt: skip
     assert data.style_headline(table).to_html().count("<tr>") >= 6
     coverage = data.coverage_frame(frame)
-    assert coverage["ok"].sum() == 34
+    assert coverage["ok"].sum() == 28
 
 
 def test_every_figure_draws_from_synthetic_data(tmp_path: Path) -> None:
@@ -294,7 +299,7 @@ def test_every_figure_draws_from_synthetic_data(tmp_path: Path) -> None:
 def test_repeats_frame_lists_each_repeat() -> None:
     frame = frame_of(make_rows(scaling("pillow", {"sync": 1, "threading": 1.5})))
     repeats = data.repeats_frame(frame, "pillow", "threading", 2, 100)
-    assert list(repeats["repeat"]) == [1, 2, 3]
+    assert list(repeats["repeat"]) == [1, 2, 3, 4]
     assert figures.repeats_figure(repeats, "x") is not None
     assert data.repeats_frame(frame, "pillow", "threading", 3, 100).empty
 
@@ -341,7 +346,7 @@ def test_sweep_config_from_notebook_parameters() -> None:
     config = matrix.sweep_config(
         "x", **{k: params[k] for k in matrix.SWEEP_PARAMETERS}
     )  # fmt: skip
-    assert config.image_size == (1280, 853)
+    assert config.image_size == (960, 640)
     assert len(config.images) * len(config.workers) * len(config.methods) == 48
     assert matrix.sweep_config("x", ["pillow"], [2], [1], ["sync"], 1, [64, 48]).image_size == (
         64,
@@ -355,14 +360,18 @@ def test_sweep_config_from_notebook_parameters() -> None:
 
 def _store_synthetic_sweep(url: str) -> None:
     engine = repository.open_store(url)
-    walls = scaling("pillow", {"sync": 1, "threading": 1.9}, workers=(1, 2))
     with Session(engine) as session:
-        sweep = Sweep(name="synthetic", parameters={}, host={"usable_cores": 2}, cell_count=4)
+        sweep = Sweep(name="synthetic", parameters={}, host={"usable_cores": 2}, cell_count=3)
         session.add(sweep)
         session.commit()
-        for row in make_rows(walls):
-            values = row.model_dump(exclude={"id", "sweep_id", "created_at"})
-            repository.save_result(session, sweep.id, values)
+        for number, wall in enumerate((10.0, 11.0, 9.5)):
+            for method, workers, speedup in (("sync", 1, 1), ("threading", 2, 1.9)):
+                repository.save_measurement(session, sweep.id, {
+                    "workload": "pillow", "method": method, "workers": workers, "images": 100,
+                    "interpreter": FT, "round": number, "status": "ok",
+                    "wall_s": wall / speedup, "digest": "d", "details": {"cores": 2},
+                })  # fmt: skip
+        repository.refresh_results(session, sweep.id)
     engine.dispose()
 
 

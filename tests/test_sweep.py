@@ -1,4 +1,4 @@
-"""Sweeps: the plan, a tiny real run, and resume after SIGKILL with every cell exactly once."""
+"""Sweeps: the plan, rounds, a tiny real run, resume after SIGKILL, one measurer at a time."""
 
 from __future__ import annotations
 
@@ -6,37 +6,72 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, inspect
 from sqlmodel import Session, select
 
-from nogilbench.errors import InvalidParameter
-from nogilbench.interpreters import InterpreterInfo, current
+from nogilbench.errors import InvalidParameter, SweepCancelled
+from nogilbench.interpreters import InterpreterInfo, current, host_info
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
-from nogilbench.store.models import Result
-from nogilbench.sweep import Interpreters, SweepConfig, plan, run_sweep
+from nogilbench.store.models import Measurement
+from nogilbench.sweep import (
+    Interpreters,
+    SweepConfig,
+    git_commit,
+    group_cells,
+    library_versions,
+    plan,
+    run_sweep,
+)
 
-TINY = {"images": [2, 3], "workers": [1, 2], "repeats": 1, "image_size": (64, 48)}
+TINY = {"images": [2, 3], "workers": [1, 2], "repeats": 2, "max_rounds": 2, "budget_s": 0,
+        "image_size": (64, 48)}  # fmt: skip
+STOCK_ONLY = {"NOGILBENCH_FT_PYTHON": "/nonexistent/python3.13t"}
 
 
-def test_default_config_is_the_48_cell_matrix() -> None:
+def test_default_config_is_the_matrix_with_sync_once_per_group() -> None:
     config = SweepConfig().validate()
     stock = current()
     cells = plan(config, [f"{i}.jpg" for i in range(100)], Interpreters(stock, None, "none", None))
     per_workload = [c for c in cells if c.spec.workload == "pillow"]
-    assert len(per_workload) == 48 and len(cells) == 96
+    # per image count: sync once (it ignores workers) + 3 methods x 4 worker counts
+    assert len(per_workload) == 3 * (1 + 3 * 4) and len(cells) == 2 * len(per_workload)
     assert all(c.unavailable for c in cells if c.spec.method == "free-threaded")
-    assert cells[0].spec.method == "sync"
+    groups = group_cells(cells)
+    assert len(groups) == 6 and all(len(g.cells) == 13 for g in groups)
+
+
+def test_default_build_measures_every_method_but_free_threaded(
+    ft_interpreter: InterpreterInfo,
+) -> None:
+    baseline = replace(ft_interpreter, free_threaded_build=False, path="/x/python3.13")
+    cells = plan(SweepConfig().validate(), ["a"] * 100,
+                 Interpreters(ft_interpreter, ft_interpreter, "", baseline))  # fmt: skip
+    on_default = {c.spec.method for c in cells if c.interpreter is baseline}
+    assert on_default == {"sync", "threading", "multiprocessing"}
+    assert all(c.spec.gil_requested is None for c in cells if c.interpreter is baseline)
+
+
+def test_round_orders_are_seeded_shuffles() -> None:
+    cells = plan(SweepConfig(workloads=["pillow"], images=[10]).validate(), ["a"] * 10,
+                 Interpreters(current(), None, "none", None))  # fmt: skip
+    (group,) = group_cells(cells)
+    assert group.shuffled(0, 0) == group.shuffled(0, 0)
+    assert group.shuffled(0, 0) != group.shuffled(0, 1)
+    assert sorted(map(str, group.shuffled(0, 0))) == sorted(str(c.order_key) for c in cells)
 
 
 @pytest.mark.parametrize(
     "change",
     [{"methods": ["warp"]}, {"workers": [0]}, {"images": []}, {"repeats": 0},
-     {"image_size": (10, 10)}, {"workloads": ["numpy"]}, {"name": ""}],
+     {"image_size": (10, 10)}, {"workloads": ["numpy"]}, {"name": ""},
+     {"repeats": 4, "max_rounds": 3}, {"target": 0}, {"budget_s": -1}],
 )  # fmt: skip
 def test_bad_configs(change: dict) -> None:
     with pytest.raises(InvalidParameter):
@@ -55,47 +90,142 @@ def test_tiny_sweep_on_free_threaded_build(tmp_path: Path, ft_interpreter: Inter
     with Session(engine) as session:
         rows = repository.results_for(session, [sweep_id])
         sweep = repository.get_sweep(session, sweep_id)
-    assert len(rows) == 16 and sweep.status == "completed" and sweep.cell_count == 16
+        measured = repository.measurements_of(session, sweep_id)
+        orders = repository.rounds_of(session, sweep_id)
+    assert len(rows) == 14 and sweep.status == "completed" and sweep.cell_count == 14
+    assert len(measured) == 28 and len(orders) == 4  # 2 groups x 2 rounds
     assert all(r.status == "ok" for r in rows), [r.error for r in rows if r.status != "ok"]
     assert {r.gil_enabled for r in rows if r.method == "free-threaded"} == {False}
     assert {r.gil_enabled for r in rows if r.method != "free-threaded"} == {True}
-    assert all(r.speedup is not None and r.efficiency is not None for r in rows)
-    assert seen[-1] == 16
+    assert all(r.speedup_low <= r.speedup <= r.speedup_high for r in rows)
+    assert all(r.wall_low_s <= r.wall_median_s <= r.wall_high_s for r in rows)
+    assert all(r.repeats == 2 and r.workers_observed in (1, 2) for r in rows)
+    assert seen[-1] == 28 and sweep.lease_owner is None
     assert sweep.host["logical_cores"] >= 1 and sweep.interpreters[0]["free_threaded_build"]
 
 
+def _stock_sweep_command(db: Path, name: str, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "nogilbench.cli", "sweep", "--name", name,
+        "--workloads", "pure-python", "--images", "2,3", "--workers", "1,2",
+        "--methods", "sync,threading,multiprocessing", "--repeats", "1", "--max-rounds", "1",
+        "--image-size", "64x48", "--no-baseline", "--database-url", f"sqlite:///{db}", *extra,
+    ]  # fmt: skip
+
+
 def _count(db: Path) -> tuple[int, int]:
+    """(measurements stored, distinct (cell, round) among them)."""
     engine = make_engine(f"sqlite:///{db}")  # no migration: only the sweep under test writes
-    if "results" not in inspect(engine).get_table_names():
+    if "measurements" not in inspect(engine).get_table_names():
         return 0, 0
     with Session(engine) as session:
-        total = session.exec(select(func.count()).select_from(Result)).one()
-        distinct = len(repository.finished_cells(session, 1))
+        total = session.exec(select(func.count()).select_from(Measurement)).one()
+        distinct = len(repository.measured_rounds(session, 1))
     return total, distinct
 
 
-def test_sigkill_mid_sweep_then_resume_stores_every_cell_once(tmp_path: Path) -> None:
+def _cells(db: Path) -> int:
+    with Session(make_engine(f"sqlite:///{db}")) as session:
+        return len({key for key, _ in repository.measured_rounds(session, 1)})
+
+
+def _wait_for(db: Path, at_least: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if db.exists() and _count(db)[0] >= at_least:
+            return
+        time.sleep(0.2)
+
+
+def test_sigkill_mid_sweep_then_resume_stores_every_round_once(tmp_path: Path) -> None:
     db = tmp_path / "resume.db"
-    command = [
-        sys.executable, "-m", "nogilbench.cli", "sweep", "--name", "resume",
-        "--workloads", "pure-python", "--images", "2,3", "--workers", "1,2",
-        "--methods", "sync,threading,multiprocessing", "--repeats", "1",
-        "--image-size", "64x48", "--no-baseline", "--database-url", f"sqlite:///{db}",
-    ]  # fmt: skip
-    env = {**os.environ, "NOGILBENCH_FT_PYTHON": "/nonexistent/python3.13t"}
+    command = _stock_sweep_command(db, "resume")
+    env = {**os.environ, **STOCK_ONLY}
     victim = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if db.exists() and _count(db)[0] >= 3:
-            break
-        time.sleep(0.2)
+    _wait_for(db, 3, victim)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     stored, _ = _count(db)
-    assert 3 <= stored < 12, "the sweep should have been killed part-way"
+    assert 3 <= stored < 10, "the sweep should have been killed part-way"
+    # The dead process's lease has not expired: a resume must wait or take it over.
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as session:
+        sweep = repository.get_sweep_by_name(session, "resume")
+        sweep.lease_expires_at = sweep.created_at  # as if the lease time had run out
+        session.add(sweep)
+        session.commit()
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     total, distinct = _count(db)
-    assert total == distinct == 12  # 2 image counts x 3 methods x 2 worker counts
+    assert total == distinct >= 10  # a group with an anomaly gets one more round
+    assert _cells(db) == 10  # 2 image counts x (sync + 2 methods x 2 workers)
+
+
+def test_two_sweeps_with_one_name_never_measure_twice(tmp_path: Path) -> None:
+    db = tmp_path / "two.db"
+    env = {**os.environ, **STOCK_ONLY}
+    first = subprocess.Popen(
+        _stock_sweep_command(db, "shared"), env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _wait_for(db, 1, first)
+    second = subprocess.run(
+        _stock_sweep_command(db, "shared"), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert second.returncode == 2
+    last_line = second.stderr.strip().splitlines()[-1]
+    assert "error: sweep 'shared' is being measured by pid" in last_line
+    total, distinct = _count(db)
+    assert total == distinct and _cells(db) == 10
+
+
+def test_stored_round_order_is_reused_on_resume(tmp_path: Path) -> None:
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'order.db'}")
+    config = SweepConfig(
+        name="order", workloads=["pure-python"], images=[2], workers=[1, 2],
+        methods=["sync", "threading"], repeats=1, max_rounds=1, image_size=(64, 48),
+        baseline=False,
+    )  # fmt: skip
+    interpreters = Interpreters(current(), None, "none", None)
+    cells = plan(config, ["x"] * 2, interpreters)
+    wanted = [cell.order_key for cell in reversed(cells)]  # not what the seed would draw
+    with Session(engine) as session:
+        sweep = repository.start_or_resume_sweep(
+            session, "order", config.parameters(), host=host_info(),
+            interpreters=interpreters.as_list(), library_versions=library_versions(),
+            git_commit=git_commit(), cell_count=len(cells),
+        )  # fmt: skip
+        sweep_id = sweep.id
+        repository.round_order(session, sweep_id, "pure-python", 2, 0, wanted)
+    run_sweep(config, engine, image_dir=tmp_path / "img", interpreters=interpreters)
+    with Session(engine) as session:
+        measured = sorted(
+            (m for m in repository.measurements_of(session, sweep_id) if m["round"] == 0),
+            key=lambda m: m["id"],
+        )
+        orders = repository.rounds_of(session, sweep_id)
+    order = orders[0]
+    assert order.order == wanted
+    assert [[m["method"], m["workers"], m["interpreter"]] for m in measured] == wanted
+    assert [m["position"] for m in measured] == list(range(len(wanted)))
+
+
+def test_cancel_stops_the_sweep_and_keeps_what_was_measured(tmp_path: Path) -> None:
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'cancel.db'}")
+    config = SweepConfig(name="cancel", workloads=["pure-python"], **TINY)
+    stop = threading.Event()
+
+    def on_cell(done: int, total: int, row: dict | None) -> None:
+        if done >= 2:
+            stop.set()
+
+    with pytest.raises(SweepCancelled):
+        run_sweep(config, engine, image_dir=tmp_path / "img", on_cell=on_cell, stop_event=stop,
+                  interpreters=Interpreters(current(), None, "none", None))  # fmt: skip
+    with Session(engine) as session:
+        sweep = repository.get_sweep_by_name(session, "cancel")
+        assert sweep.status == "interrupted" and sweep.lease_owner is None
+        assert len(repository.measurements_of(session, sweep.id)) == 2

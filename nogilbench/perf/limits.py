@@ -125,6 +125,7 @@ def sweep_overhead(work_dir: Path, *, repeats: int = 3, images: int = 10) -> dic
         images=[images],
         workers=[1, 2],
         repeats=repeats,
+        max_rounds=repeats,
         image_size=(640, 427),
         baseline=False,
     )
@@ -152,7 +153,10 @@ def analyse_cells(rows: list[dict[str, Any]], total_s: float, parameters: Any) -
                 "cell_wall_s": round(row["cell_wall_s"], 3),
                 "timed_s": round(timed, 3),
                 "overhead_share": round(1 - timed / row["cell_wall_s"], 3),
-                "startup_share": round((row["startup_ms"] or 0) / 1000 / row["cell_wall_s"], 3),
+                # startup_ms is the median per round; cell_wall_s sums every round's process
+                "startup_share": round(
+                    (row["startup_ms"] or 0) * row["repeats"] / 1000 / row["cell_wall_s"], 3
+                ),
                 "spread": round(row["spread"], 3) if row["spread"] is not None else None,
             }
         )

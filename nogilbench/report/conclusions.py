@@ -167,11 +167,12 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
         lines += _fastest(frame, workload, workers, images)
         lines += _gil_effect(frame, workload, workers, images)
         ft = _cell(frame, workload, "free-threaded", workers, images)
-        lines += filter(None, [
-            compare(frame, ft, _cell(frame, workload, "multiprocessing", workers, images), where),
-            compare(frame, ft, _cell(frame, workload, "multiprocessing", workers, images,
-                                     _default_build(frame)), where),
-        ])  # fmt: skip
+        rivals = [_cell(frame, workload, "multiprocessing", workers, images)]
+        if _default_build(frame) is not None:  # the process pool on the CPython of today
+            rivals.append(
+                _cell(frame, workload, "multiprocessing", workers, images, _default_build(frame))
+            )
+        lines += filter(None, (compare(frame, ft, rival, where) for rival in rivals))
         lines += _best_speedup(frame, workload, cores)
         lines += _past_the_cores(frame, workload, workers, images, cores)
         lines += _memory(frame, workload, images)
@@ -470,6 +471,54 @@ def contention_notes(frame: pd.DataFrame, threshold: float = 90.0) -> list[str]:
         "during this sweep; the intervals are wider for it, and only differences they resolve "
         "are stated."
     ]
+
+
+def measurement_quality(measurements: list[dict], cores: int) -> list[str]:
+    """How the rounds went and what the host was doing around them (load, steal, clock)."""
+    rows = pd.DataFrame(measurements)
+    if rows.empty or "round" not in rows:
+        return []
+    measured = rows[rows["status"] == "ok"]
+    lines = []
+    groups = rows.groupby(["workload", "images"])["round"].max() + 1
+    lines.append(
+        f"{len(rows)} measurements, each one round of one cell in a fresh process, in "
+        f"{len(groups)} groups (workload x image count) of {int(groups.min())}"
+        + (f" to {int(groups.max())}" if groups.max() != groups.min() else "")
+        + " rounds; cells of a round ran in a seeded shuffled order stored with the sweep."
+    )
+    load = measured["load_1m"].dropna() if "load_1m" in measured else pd.Series(dtype=float)
+    if not load.empty:
+        lines.append(
+            f"Host load (1-minute average) as rounds started: median {load.median():.1f}, "
+            f"max {load.max():.1f}, on {cores} usable cores"
+            + (": other work competed for the CPU" if load.median() > cores else "")
+            + "."
+        )
+    steal = measured["steal_percent"].dropna() if "steal_percent" in measured else pd.Series()
+    if not steal.empty and steal.max() > 0:
+        lines.append(
+            f"CPU steal (time the hypervisor gave to other machines): median "
+            f"{steal.median():.1f}%, max {steal.max():.1f}% of the host's CPU time."
+        )
+    mhz = measured["cpu_mhz"].dropna() if "cpu_mhz" in measured else pd.Series(dtype=float)
+    if not mhz.empty:
+        lines.append(f"CPU clock as read by the OS: {mhz.min():.0f} to {mhz.max():.0f} MHz.")
+    else:
+        lines.append("CPU clock: not exposed by this OS or VM (no cpufreq), not recorded.")
+    cost = measured["sampler_cpu_percent"].dropna() if "sampler_cpu_percent" in measured else None
+    if cost is not None and not cost.empty:
+        lines.append(
+            f"The memory sampler (outside the measured process) cost a median {cost.median():.2f}%"
+            f" of one core (max {cost.max():.2f}%) while cells ran."
+        )
+    startup = measured["startup_ms"].dropna() if "startup_ms" in measured else None
+    if startup is not None and not startup.empty:
+        lines.append(
+            f"Start-up of a cell (interpreter, imports, pool, warm-up; outside the timing): "
+            f"median {startup.median():.0f} ms, max {startup.max():.0f} ms."
+        )
+    return lines
 
 
 def unstable_notes(frame: pd.DataFrame) -> list[str]:

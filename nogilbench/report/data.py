@@ -87,6 +87,7 @@ class SweepData:
 
     sweep: Sweep
     results: list[Result] = field(default_factory=list)
+    measurements: list[dict[str, Any]] = field(default_factory=list)  # every round of every cell
 
     @property
     def name(self) -> str:
@@ -131,8 +132,9 @@ def load_sweeps(
             for sweep in sweeps:
                 assert sweep.id is not None
                 results = list(repository.results_for(session, [sweep.id]))
+                measurements = repository.measurements_of(session, sweep.id)
                 session.expunge_all()
-                loaded.append(SweepData(sweep, results))
+                loaded.append(SweepData(sweep, results, measurements))
             return loaded
     finally:
         engine.dispose()
@@ -325,3 +327,26 @@ def export_csv(frame: pd.DataFrame, path: Path) -> Path:
     frame.to_csv(partial, index=False)
     partial.replace(path)
     return path
+
+
+def comparison_frame(reference: SweepData, other: SweepData) -> pd.DataFrame:
+    """`other` vs `reference`, cell by cell (nogilbench.compare), significant cells first."""
+    from nogilbench.compare import compare_sweeps
+
+    rows = [cell.as_dict() for cell in compare_sweeps(reference.results, other.results)]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["B / A"] = [
+        f"{r:.3f}x [{lo:.3f}, {hi:.3f}]"
+        for r, lo, hi in zip(frame["ratio"], frame["ratio_low"], frame["ratio_high"], strict=True)
+    ]
+    frame["_significant"] = frame["verdict"] != "not significant"
+    frame = frame.sort_values(["_significant", "workload", "images"], ascending=[False, True, True])
+    columns = ["workload", "method", "build", "workers", "images", "a_median_s", "b_median_s",
+               "B / A", "verdict"]  # fmt: skip
+    return (
+        frame[columns]
+        .rename(columns={"a_median_s": f"{reference.name} (s)", "b_median_s": f"{other.name} (s)"})
+        .reset_index(drop=True)
+    )
