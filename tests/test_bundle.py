@@ -244,3 +244,13 @@ def test_an_older_bundle_lacking_columns_takes_the_defaults(
         assert import_bundle(session, file).rows["results"] == 2
     rows = snapshot(home, "far-host")["tables"]["results"]
     assert [(row["wall_times_s"], row["anomaly"]) for row in rows] == [([], None), ([], None)]
+
+
+@pytest.mark.parametrize(
+    "shipped", sorted((Path(__file__).parents[1] / "docs" / "hosts").glob("*.json")), ids=str
+)
+def test_shipped_host_bundles_import(shipped: Path, tmp_path: Path) -> None:
+    """Every bundle under docs/hosts/ still reads and imports into a fresh store."""
+    with Session(open_store(f"sqlite:///{tmp_path / 'h.db'}")) as session:
+        summary = import_bundle(session, shipped)
+    assert summary.created and summary.rows["results"] > 0
