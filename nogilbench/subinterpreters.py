@@ -254,3 +254,32 @@ class InterpreterRunner(Runner):
 
         futures = [self.executor.submit(ask) for _ in range(self.workers)]
         return sorted({future.result() for future in futures})
+
+
+def cost_summary(details: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Medians over a cell's rounds of what its `details` recorded, per image where it scales
+    with the images: start-up (ms), imports (ms), prepare / transfer / kernel (ms per image),
+    and the transfer's share of the time spent in the sub-interpreters."""
+    import statistics
+
+    def median(values: list[float]) -> float | None:
+        return round(statistics.median(values), 4) if values else None
+
+    maps = [d["last_map"] for d in details if (d.get("last_map") or {}).get("items")]
+    per_image = {
+        key: median([1000 * m[key] / m["items"] for m in maps])
+        for key in ("prepare_s", "transfer_s", "kernel_s")
+    }
+    inside = [m["transfer_s"] + m["kernel_s"] for m in maps]
+    return {
+        "interpreters_start_ms": median(
+            [1000 * d["interpreters_start_s"] for d in details if "interpreters_start_s" in d]
+        ),
+        "imports_ms": median([1000 * d["imports_s"] for d in details if "imports_s" in d]),
+        "prepare_ms_per_image": per_image["prepare_s"],
+        "transfer_ms_per_image": per_image["transfer_s"],
+        "kernel_ms_per_image": per_image["kernel_s"],
+        "transfer_share": median(
+            [m["transfer_s"] / total for m, total in zip(maps, inside, strict=True) if total > 0]
+        ),
+    }

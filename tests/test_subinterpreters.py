@@ -108,3 +108,19 @@ def test_interpreter_record_names_the_api(default_build: InterpreterInfo) -> Non
         assert api is not None and api.startswith("backports.interpreters")
     elif tuple(int(p) for p in default_build.version.split(".")[:2]) >= (3, 14):
         assert api == "concurrent.interpreters"
+
+
+def test_cost_summary() -> None:
+    from nogilbench.subinterpreters import cost_summary
+
+    rounds = [
+        {"interpreters_start_s": 0.02, "imports_s": 0.01,
+         "last_map": {"items": 10, "prepare_s": 0.1, "transfer_s": 0.05, "kernel_s": 0.45}},
+        {"interpreters_start_s": 0.04, "imports_s": 0.03,
+         "last_map": {"items": 10, "prepare_s": 0.3, "transfer_s": 0.15, "kernel_s": 0.35}},
+    ]  # fmt: skip
+    assert cost_summary(rounds) == {
+        "interpreters_start_ms": 30.0, "imports_ms": 20.0, "prepare_ms_per_image": 20.0,
+        "transfer_ms_per_image": 10.0, "kernel_ms_per_image": 40.0, "transfer_share": 0.2,
+    }  # fmt: skip
+    assert set(cost_summary([{}]).values()) == {None}  # e.g. an unavailable cell
