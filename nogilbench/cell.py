@@ -202,6 +202,7 @@ def run_cell(spec: CellSpec) -> CellOutcome:
         return outcome
     try:
         runner: Runner = make_runner(spec.method, spec.workers, start_method=spec.start_method)
+        runner.check_work(WORKLOADS[spec.workload])  # e.g. Pillow in a sub-interpreter
     except MethodUnavailable as exc:
         outcome.status, outcome.error = "unavailable", exc.message
         return outcome

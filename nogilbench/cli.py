@@ -1,4 +1,4 @@
-"""The `nogilbench` command: info, sweep, race, export, report, compare.
+"""The `nogilbench` command: info, sweep, race, export, report, compare, import.
 
 Every error a user can cause ends in one line on stderr and exit code 2; Ctrl-C during a
 sweep keeps every finished cell and says how to resume (exit 130).
@@ -124,7 +124,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--sweep", help="sweep name (default: the newest)")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--output", type=Path, help="file to write (default reports/results.<fmt>)")
+    export.add_argument(
+        "--bundle", type=Path, metavar="FILE",
+        help="write a result bundle instead: one JSON file with the sweep, host, interpreters "
+        "and every stored row, for `nogilbench import` on another machine or store",
+    )  # fmt: skip
     _database_option(export)
+
+    import_ = commands.add_parser(
+        "import", help="load a result bundle (from `export --bundle`) into this store",
+        description="Idempotent: importing the same bundle twice adds nothing; a later bundle "
+        "of the same sweep adds only the cells the store lacks. A different sweep whose name "
+        "is taken is refused: give it another --name.",
+    )  # fmt: skip
+    import_.add_argument("file", type=Path, metavar="FILE", help="the bundle (.json)")
+    import_.add_argument("--name", help="store the sweep under this name instead")
+    _database_option(import_)
 
     report = commands.add_parser(
         "report",
@@ -203,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"info": cmd_info, "sweep": cmd_sweep, "race": cmd_race}
     handlers |= {"export": cmd_export, "report": cmd_report, "compare": cmd_compare}
+    handlers |= {"import": cmd_import}
     try:
         return handlers[args.command](args)
     except NogilbenchError as exc:
@@ -526,6 +542,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from nogilbench.store.repository import open_store
 
     engine = open_store(args.database_url)
+    if args.bundle is not None:
+        from nogilbench.bundle import export_bundle
+
+        with Session(engine) as session:
+            sweep_id = _pick_sweep(session, args.sweep).id
+            summary = export_bundle(session, sweep_id, args.bundle)
+        print(f"{summary.line('exported')} to {args.bundle}")
+        return 0
     with Session(engine) as session:
         sweep = _pick_sweep(session, args.sweep)
         rows = [
@@ -547,6 +571,21 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
     partial.replace(output)
     print(f"wrote {len(rows)} rows of sweep {sweep.name!r} to {output}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from nogilbench.bundle import load_bundle, read_bundle
+    from nogilbench.store.repository import open_store
+
+    bundle = read_bundle(args.file)  # a bad file fails before the store is touched
+    engine = open_store(args.database_url)
+    with Session(engine) as session:
+        summary = load_bundle(session, bundle, name=args.name)
+    verb = "imported new" if summary.created else "imported into existing"
+    print(summary.line(verb))
     return 0
 
 

@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nogilbench import topology
 from nogilbench.paths import PROJECT_ROOT
 
 DESCRIBE_TIMEOUT_S = 30.0
@@ -40,12 +41,27 @@ def version_of(name):
     except Exception:
         return None
 
+def subinterpreters_api():
+    if sys.version_info < (3, 13):
+        return None
+    try:
+        import concurrent.interpreters
+        return "concurrent.interpreters"
+    except ImportError:
+        pass
+    try:
+        import backports.interpreters
+        return f"backports.interpreters {version_of('backports.interpreters')}"
+    except ImportError:
+        return None
+
 print(json.dumps({
     "version": platform.python_version(),
     "implementation": sys.implementation.name,
     "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     "gil_enabled": gil_enabled,
     "has_interpreter_pool": hasattr(concurrent.futures, "InterpreterPoolExecutor"),
+    "subinterpreters_api": subinterpreters_api(),
     "pillow_version": version_of("pillow"),
     "psutil_version": version_of("psutil"),
 }))
@@ -74,6 +90,8 @@ class InterpreterInfo:
     pillow_version: str | None
     psutil_version: str | None
     role: str
+    # PEP 734 API for the subinterpreters method: stdlib (3.14+), the backport (3.13) or None
+    subinterpreters_api: str | None = None
 
     @property
     def has_core_dependencies(self) -> bool:
@@ -134,6 +152,7 @@ def describe(python: str, role: str) -> InterpreterInfo:
         pillow_version=facts["pillow_version"],
         psutil_version=facts["psutil_version"],
         role=role,
+        subinterpreters_api=facts.get("subinterpreters_api"),
     )
 
 
@@ -225,10 +244,8 @@ def discover() -> dict[str, InterpreterInfo | InterpreterUnavailable]:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (affinity / cgroup cpuset aware)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """Cores this process can keep busy: affinity mask and cgroup CPU quota (see topology)."""
+    return topology.usable_cores()
 
 
 def _cpu_model() -> str:
@@ -302,6 +319,8 @@ def host_info() -> dict[str, Any]:
         "physical_cores": physical,
         "logical_cores": logical,
         "usable_cores": usable_cores(),
+        # sockets, NUMA nodes, SMT, cpufreq governor/boost, affinity and cgroup quota
+        "topology": topology.host_topology(),
         "memory_total_bytes": memory,
         "memory_total_gib": round(memory / 2**30, 1) if memory else None,
         "os": _os_name(),

@@ -113,6 +113,11 @@ class Runner:
                 break
         return sorted(seen)
 
+    def check_work(self, compute: Callable[[Any], Any]) -> None:
+        """Raise MethodUnavailable if this runner cannot run `compute` here (call before use).
+
+        Only sub-interpreters can refuse: a kernel's module may not load in them."""
+
     def _open(self) -> None:
         pass
 
@@ -232,44 +237,59 @@ def _observe_slowly(delay: float) -> WorkerSeen:
 
 
 class AsyncioRunner(Runner):
-    """An event loop: loads awaited via asyncio.to_thread, CPU work on a thread executor."""
+    """One event loop and one thread pool for the runner's whole life.
+
+    Both are created in `_open` (before any warm-up), so thread start-up and shutdown stay
+    outside every timed `map`. Loads and CPU work go to the same pool: the semaphore keeps
+    at most `workers` items in flight, so the pool never has more than `workers` jobs.
+    """
 
     method = "asyncio"
+    loop: asyncio.AbstractEventLoop | None = None
+    pool: cf.ThreadPoolExecutor | None = None
+
+    def _open(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pool = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="nogilbench-asyncio")
+        self.loop.set_default_executor(self.pool)  # asyncio.to_thread etc. use it too
+
+    def _close(self) -> None:
+        if self.loop is not None:
+            try:
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                self.loop.run_until_complete(self.loop.shutdown_default_executor())
+            finally:
+                self.loop.close()
+                self.loop = None
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     def _map(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
-        return asyncio.run(self._amap(compute, items, load, on_result))
+        if self.loop is None:
+            raise RuntimeError("use the runner as a context manager")
+        return self.loop.run_until_complete(self._amap(compute, items, load, on_result))
 
     async def _amap(self, compute, items, load, on_result):  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
         limit = asyncio.Semaphore(self.workers)
-        with cf.ThreadPoolExecutor(self.workers, thread_name_prefix="nogilbench-asyncio") as pool:
 
-            async def one(index: int, item: Any) -> Any:
-                async with limit:
-                    data = await asyncio.to_thread(load, item) if load is not None else item
-                    result = await loop.run_in_executor(pool, compute, data)
-                if on_result is not None:
-                    on_result(index, result)
-                return result
+        async def one(index: int, item: Any) -> Any:
+            async with limit:
+                data = await loop.run_in_executor(self.pool, load, item) if load else item
+                result = await loop.run_in_executor(self.pool, compute, data)
+            if on_result is not None:
+                on_result(index, result)
+            return result
 
-            return await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
-
-
-class InterpreterRunner(PoolRunner):
-    """Sub-interpreters, each with its own GIL (Python 3.14+: InterpreterPoolExecutor)."""
-
-    method = "subinterpreters"
-
-    def __init__(self, workers: int) -> None:
-        super().__init__(workers)
-        if not hasattr(cf, "InterpreterPoolExecutor"):
-            raise MethodUnavailable(
-                "subinterpreters need Python 3.14+ (concurrent.futures.InterpreterPoolExecutor); "
-                f"this interpreter is {sys.version.split()[0]}"
-            )
-
-    def _make_executor(self) -> cf.Executor:
-        return cf.InterpreterPoolExecutor(self.workers)  # type: ignore[attr-defined]
+        tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(items)]
+        try:
+            return await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:  # nothing left running in the loop between maps
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
 
 def make_runner(method: str, workers: int, *, start_method: str | None = None) -> Runner:
@@ -283,5 +303,7 @@ def make_runner(method: str, workers: int, *, start_method: str | None = None) -
     if method == "asyncio":
         return AsyncioRunner(workers)
     if method == "subinterpreters":
+        from nogilbench.subinterpreters import InterpreterRunner  # imports the PEP 734 API
+
         return InterpreterRunner(workers)
     raise NogilbenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

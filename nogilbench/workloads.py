@@ -21,8 +21,9 @@ from pathlib import Path
 from PIL import Image
 
 from nogilbench.codec import decode_image
-from nogilbench.kernels import convolve3x3
+from nogilbench.kernels import convolve_digest
 from nogilbench.pipeline import BENCHMARK_PIPELINE
+from nogilbench.staged import Staged
 
 # Downscaled width for the pure-Python kernel and number of passes: sized so one image costs
 # tens of milliseconds on a current x86-64 core (the sweep records the real per-image time).
@@ -47,12 +48,14 @@ def grey_pixels(data: bytes, width: int = PURE_PYTHON_WIDTH) -> tuple[bytes, int
     return small.tobytes(), width, height
 
 
-def pure_python_compute(data: bytes) -> str:
-    pixels, width, height = grey_pixels(data)
-    result: bytes | bytearray = pixels
-    for _ in range(PURE_PYTHON_PASSES):
-        result = convolve3x3(result, width, height)
-    return hashlib.sha1(result).hexdigest()[:16]
+def pure_python_prepare(data: bytes) -> tuple[bytes, int, int, int]:
+    """Decode and downscale (Pillow): the kernel's arguments."""
+    return (*grey_pixels(data), PURE_PYTHON_PASSES)
+
+
+# Decode with Pillow, then the pure-Python kernel (stdlib only, so it also runs inside a
+# sub-interpreter, where Pillow cannot load).
+pure_python_compute = Staged(pure_python_prepare, convolve_digest)
 
 
 # Workload name -> compute(bytes) -> digest; the input is always `load_file(path)`.

@@ -179,4 +179,31 @@ if [ -d .venv-gil ]; then
   check_pillow .venv-gil/bin/python | sed 's/^/[setup]   .venv-gil: /'
 fi
 
+# --------------------------------------------------------------------------- sub-interpreters
+# The subinterpreters method (3.13: backports.interpreters, 3.14+: the stdlib): the pure-Python
+# kernel must run in a sub-interpreter of each benchmark environment, as it does in a cell.
+check_subinterpreters() { # python [flags...]
+  "$@" - <<'EOF'
+import sys
+if sys.version_info < (3, 13):
+    print(f"skipped on {sys.version.split()[0]} (needs 3.13+)")
+    raise SystemExit(0)
+from nogilbench.kernels import convolve_digest
+from nogilbench.runners import make_runner
+from nogilbench.staged import Staged
+item = (bytes(range(256)) * 4, 32, 32, 1)
+runner = make_runner("subinterpreters", 1)
+with runner:
+    got = runner.map(Staged(tuple, convolve_digest), [item])
+assert got == [convolve_digest(*item)], got
+print(f"pure-Python kernel runs in a sub-interpreter ({runner.details['interpreter_api']})")
+EOF
+}
+if [ -d .venv-ft ]; then
+  check_subinterpreters .venv-ft/bin/python -X gil=0 | sed 's/^/[setup]   .venv-ft: /'
+fi
+if [ -d .venv-gil ]; then
+  check_subinterpreters .venv-gil/bin/python | sed 's/^/[setup]   .venv-gil: /'
+fi
+
 say "done in $(($(date +%s) - START)) s"

@@ -54,11 +54,33 @@ def test_free_threaded_refused_with_gil() -> None:
         make_runner("free-threaded", 2)
 
 
-def test_subinterpreters_need_314() -> None:
-    if sys.version_info >= (3, 14):
-        pytest.skip("3.14 has InterpreterPoolExecutor")
-    with pytest.raises(MethodUnavailable, match=r"3\.14"):
+def test_subinterpreters_need_313() -> None:
+    if sys.version_info >= (3, 13):
+        pytest.skip("3.13+ runs sub-interpreters (tests/test_subinterpreters.py)")
+    with pytest.raises(MethodUnavailable, match=r"3\.13"):
         make_runner("subinterpreters", 2)
+
+
+def test_asyncio_keeps_one_loop_and_pool(paths: list[str]) -> None:
+    """Created before warm-up, reused by every map: no thread start-up in a timed pass."""
+    compute = WORKLOADS["pure-python"]
+    with make_runner("asyncio", 2) as runner:
+        loop, pool = runner.loop, runner.pool  # type: ignore[attr-defined]
+        assert loop is not None and pool is not None and not loop.is_closed()
+        runner.map(compute, paths, load=load_file)
+        threads = {tid for _, tid, _ in runner.observe_workers()}
+        runner.map(compute, paths, load=load_file)
+        assert (runner.loop, runner.pool) == (loop, pool)  # type: ignore[attr-defined]
+        assert {tid for _, tid, _ in runner.observe_workers()} == threads  # same threads
+    assert loop.is_closed()
+
+
+def test_asyncio_error_leaves_the_loop_usable(tmp_path: Path, paths: list[str]) -> None:
+    missing = str(tmp_path / "missing.jpg")
+    with make_runner("asyncio", 2) as runner:
+        with pytest.raises(FileNotFoundError):
+            runner.map(WORKLOADS["pillow"], [missing, *paths], load=load_file)
+        assert len(runner.map(WORKLOADS["pillow"], paths, load=load_file)) == len(paths)
 
 
 @pytest.mark.parametrize("method,workers", [("teleport", 1), ("threading", 0), ("sync", 999)])

@@ -11,7 +11,8 @@ from PIL import Image
 
 from nogilbench.errors import InvalidParameter
 from nogilbench.images import generate_images, parse_size
-from nogilbench.workloads import WORKLOADS, convolve3x3, run_workload
+from nogilbench.kernels import convolve3x3
+from nogilbench.workloads import WORKLOADS, run_workload
 
 
 def test_generator_is_deterministic(tmp_path: Path) -> None:
