@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="image counts (default 10,50,100)",
     )  # fmt: skip
     sweep.add_argument(
-        "--workers", type=_csv_of(int, "workers"), default=[1, 2, 4, 8],
-        help="worker counts (default 1,2,4,8)",
+        "--workers", default="1,2,4,8",
+        help="worker counts (default 1,2,4,8), or 'auto': 1, 2, 4, ... up to the usable cores "
+        "(affinity mask and cgroup CPU quota), then 2x cores once (oversubscribed)",
     )  # fmt: skip
     sweep.add_argument(
         "--methods", type=_csv_of(str, "methods"), default=list(MATRIX_METHODS),
@@ -282,6 +283,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
 
     from nogilbench.images import parse_size
+    from nogilbench.interpreters import usable_cores
+    from nogilbench.scaling import resolve_worker_counts
     from nogilbench.store.repository import open_store
     from nogilbench.sweep import Interpreters, SweepConfig, run_sweep
 
@@ -289,7 +292,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         name=args.name,
         workloads=args.workloads,
         images=args.images,
-        workers=args.workers,
+        workers=resolve_worker_counts(args.workers, usable_cores()),
         methods=args.methods,
         repeats=args.repeats,
         image_size=parse_size(args.image_size),

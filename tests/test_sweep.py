@@ -229,3 +229,21 @@ def test_cancel_stops_the_sweep_and_keeps_what_was_measured(tmp_path: Path) -> N
         sweep = repository.get_sweep_by_name(session, "cancel")
         assert sweep.status == "interrupted" and sweep.lease_owner is None
         assert len(repository.measurements_of(session, sweep.id)) == 2
+
+
+def test_workers_auto_follows_the_affinity_mask() -> None:
+    """Pinned to one CPU, 'auto' plans 1 and 2 workers and 2 is oversubscribed."""
+    script = (
+        "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from nogilbench.report import matrix\n"
+        "from nogilbench.sweep import Interpreters, plan\n"
+        "from nogilbench.interpreters import current\n"
+        "c = matrix.sweep_config('a', ['pure-python'], [4], 'auto', ['sync', 'threading'], 1,"
+        " '64x48', False)\n"
+        "cells = plan(c, ['x'] * 4, Interpreters(current(), None, 'none', None))\n"
+        "print(c.workers, sorted({cell.spec.workers for cell in cells}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["[1,", "2]", "[1,", "2]"]

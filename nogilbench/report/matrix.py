@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nogilbench.images import parse_size
+from nogilbench.interpreters import usable_cores
 from nogilbench.launcher import DEFAULT_CELL_TIMEOUT_S
 from nogilbench.paths import PROJECT_ROOT
 from nogilbench.report.data import SweepData, load_sweeps, resolve_database_url
+from nogilbench.scaling import resolve_worker_counts
 from nogilbench.store.repository import open_store
 from nogilbench.sweep import Interpreters, SweepConfig, plan, run_sweep
 
@@ -31,7 +33,7 @@ def sweep_config(
     name: str,
     workloads: Sequence[str],
     images: Sequence[int],
-    workers: Sequence[int],
+    workers: str | Sequence[int],
     methods: Sequence[str],
     repeats: int,
     image_size: str | Sequence[int],
@@ -52,7 +54,7 @@ def sweep_config(
         name=name,
         workloads=list(workloads),
         images=[int(n) for n in images],
-        workers=[int(n) for n in workers],
+        workers=_worker_counts(workers),
         methods=list(methods),
         repeats=int(repeats),
         image_size=size,
@@ -63,6 +65,13 @@ def sweep_config(
         target=float(target),
         budget_s=None if budget_s is None else float(budget_s),
     ).validate()
+
+
+def _worker_counts(workers: str | Sequence[int]) -> list[int]:
+    """A list of counts, or 'auto': 1, 2, 4, ... up to the usable cores, then 2x cores."""
+    if isinstance(workers, str):
+        return resolve_worker_counts(workers, usable_cores())
+    return [int(n) for n in workers]
 
 
 @contextmanager
