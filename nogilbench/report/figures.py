@@ -30,6 +30,7 @@ PALETTE = {
 }
 UNSTABLE_LABEL = f"imprecise: interval wider than ±{UNSTABLE_HALF_WIDTH:.0%}"
 INTERVAL_NOTE = "bars: 95% interval (min-max, a lower level, under 6 rounds)"
+PAIRED_NOTE = "bars: 95% interval, paired by round"
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
@@ -241,7 +242,7 @@ def efficiency_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
         ax.set_ylabel("speedup / ideal" if j == 0 else "")
     fig.suptitle(
         f"Parallel efficiency: speedup / min(workers, {cores} cores, what the batch allows)\n"
-        f"(1.0 = every usable core fully used; {INTERVAL_NOTE})"
+        f"(1.0 = every usable core fully used; {PAIRED_NOTE})"
     )
     _legend(fig, methods, [_anomaly_handle()] if anomalous else None)
     return fig
