@@ -30,9 +30,11 @@ API_VERSION_TABLE = "alembic_version_api"
 
 
 class Database:
-    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+    def __init__(
+        self, url: str, *, run_migrations: bool = True, pool: dict[str, float] | None = None
+    ) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url, check=False)
+        self.engine: Engine = make_engine(url, check=False, pool=pool)
         self._run_migrations = run_migrations
         self._ready = not run_migrations
         self._lock = threading.Lock()
