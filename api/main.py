@@ -78,6 +78,9 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics,
         settings.job_concurrency,
         settings.max_pixels,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        max_attempts=settings.job_max_attempts,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
     return AppServices(
