@@ -312,9 +312,9 @@ class JobManager:
                     return False
                 job.status, job.error = status, error
                 job.finished_at = utcnow() if started else None
-                job.claimed_by, job.lease_expires_at = None, None
+                job.lease_expires_at = None  # claimed_by stays: which worker ran it last
                 if not started:  # back to the queue: this run does not count as an attempt
-                    job.started_at = None
+                    job.started_at, job.claimed_by = None, None
                     job.attempts = max(0, job.attempts - 1)
                 for key, value in values.items():
                     setattr(job, key, value)
