@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.database import Database
@@ -178,7 +178,7 @@ class JobService:
                 return
             try:
                 view = await in_thread(self._snapshot, job_id)
-            except (NogilbenchError, DBAPIError):
+            except (NogilbenchError, SQLAlchemyError):  # an outage, or an exhausted pool
                 error = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
                 yield _frame("error", error)
                 return
