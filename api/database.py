@@ -30,9 +30,11 @@ API_VERSION_TABLE = "alembic_version_api"
 
 
 class Database:
-    def __init__(self, url: str, *, run_migrations: bool = True) -> None:
+    def __init__(
+        self, url: str, *, run_migrations: bool = True, pool: dict[str, float] | None = None
+    ) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url, check=False)
+        self.engine: Engine = make_engine(url, check=False, pool=pool)
         self._run_migrations = run_migrations
         self._ready = not run_migrations
         self._lock = threading.Lock()
@@ -48,13 +50,20 @@ class Database:
         with self._lock:
             if self._ready:
                 return
+            # Migrations take two connections at once on PostgreSQL (the advisory lock and
+            # Alembic's): a throw-away engine of their own, so a small request pool suffices.
+            separate = self.engine.url.database not in (None, "", ":memory:")
+            engine = make_engine(self.url, check=False) if separate else self.engine
             try:
                 check_connection(self.engine)
-                migrate(self.engine, LIBRARY_MIGRATIONS, LIBRARY_VERSION_TABLE)
-                migrate(self.engine, API_MIGRATIONS, API_VERSION_TABLE)
+                migrate(engine, LIBRARY_MIGRATIONS, LIBRARY_VERSION_TABLE)
+                migrate(engine, API_MIGRATIONS, API_VERSION_TABLE)
             except DBAPIError as exc:
                 reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
                 raise StoreUnavailable(f"cannot migrate the database: {reason}") from None
+            finally:
+                if engine is not self.engine:
+                    engine.dispose()
             self._ready = True
             logger.info("database ready at %s", self.display_url)
 

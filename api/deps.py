@@ -1,8 +1,14 @@
-"""FastAPI dependencies: the app's services, a database session, the current user."""
+"""FastAPI dependencies: the app's services, a database session, the current user.
+
+No dependency holds a database connection while the request waits: the current user is
+loaded in a session of its own that is closed at once, and the request session is closed
+when the endpoint function returns (`scope="function"`), before a response streams.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -34,21 +40,29 @@ def get_session(services: Services) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# Closed when the endpoint returns, not after the response is sent (a file or a stream).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def load_user(services: AppServices, token: str | None) -> User:
+    """The token's user, from a short session of its own (a detached, fully loaded row)."""
+    if not token:
+        raise InvalidToken("not authenticated: send Authorization: Bearer <access token>")
+    user_id, issued_at = services.tokens.access_claims(token)
+    with services.database.session() as session:
+        user = users.get(session, user_id)
+    if user is None:
+        raise InvalidToken("the token's user no longer exists")
+    revoked = user.sessions_revoked_at
+    if revoked is not None and issued_at < revoked.replace(tzinfo=UTC).timestamp():
+        raise InvalidToken("this session was ended (logged out everywhere); log in again")
+    return user
 
 
 def get_current_user(
-    services: Services,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    services: Services, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
-    if not token:
-        raise InvalidToken("not authenticated: send Authorization: Bearer <access token>")
-    user_id = services.tokens.user_id_from_access(token)
-    user = users.get(session, user_id)
-    if user is None:
-        raise InvalidToken("the token's user no longer exists")
-    return user
+    return load_user(services, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

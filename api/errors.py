@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -86,8 +87,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "DATABASE_UNAVAILABLE": 503,
+    "RATE_LIMITED": 429,
+    "RATE_LIMIT_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
 }
+DEFAULT_RETRY_AFTER_S = 5
 
 # Starlette HTTPExceptions (router 404/405, body-size 413, ...) get a code from their status.
 CODE_BY_STATUS: dict[int, str] = {
@@ -131,16 +135,34 @@ def _auth_headers(code: str) -> dict[str, str] | None:
     return {"WWW-Authenticate": "Bearer"} if code == "INVALID_TOKEN" else None
 
 
-async def _nogilbench_error(_: Request, exc: Exception) -> JSONResponse:
+def _retry_after(request: Request) -> dict[str, str]:
+    services = getattr(request.app.state, "services", None)
+    seconds = services.settings.retry_after_seconds if services else DEFAULT_RETRY_AFTER_S
+    return {"Retry-After": str(seconds)}
+
+
+def _unavailable(request: Request) -> JSONResponse:
+    return envelope(
+        503,
+        "DATABASE_UNAVAILABLE",
+        "the database is unavailable; retry later",
+        headers=_retry_after(request),
+    )
+
+
+async def _nogilbench_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NogilbenchError)
     code = exc.error_code
     details = None
     field = getattr(exc, "field", None)
     if field:
         details = [{"field": field}]
+    headers = dict(getattr(exc, "headers", None) or {})
+    headers.update(_auth_headers(code) or {})
     if code == "DATABASE_UNAVAILABLE":
         logger.warning("database unavailable: %s", exc.message)
-    return envelope(status_for(code), code, exc.message, details, _auth_headers(code))
+        headers.update(_retry_after(request))
+    return envelope(status_for(code), code, exc.message, details, headers or None)
 
 
 def _clean_validation_error(error: dict[str, Any]) -> dict[str, Any]:
@@ -206,14 +228,20 @@ def _is_outage(exc: DBAPIError) -> bool:
     return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
 
 
-async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if _is_outage(exc):
         reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
         logger.warning("database unavailable: %s", reason)
-        return envelope(503, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later")
+        return _unavailable(request)
     logger.exception("database error")
     return envelope(500, "INTERNAL_ERROR", "internal error")
+
+
+async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    """Every pooled connection stayed busy for DB_POOL_TIMEOUT seconds: overloaded, retry."""
+    logger.warning("database pool exhausted: %s", str(exc).splitlines()[0])
+    return _unavailable(request)
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
@@ -226,6 +254,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -20,6 +20,7 @@ from api.database import Database
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.ratelimit import AuthRateLimiter
 from api.routers import auth, benchmarks, images, jobs, ops
 from api.security import PasswordHasher, TokenService, load_or_create_secret_key
 from api.services.benchmarks import sweep_runner
@@ -57,7 +58,14 @@ TAGS = [
 
 
 def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
-    database = Database(database_url(settings.database_url), run_migrations=settings.run_migrations)
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+    }
+    database = Database(
+        database_url(settings.database_url), run_migrations=settings.run_migrations, pool=pool
+    )
     secret = load_or_create_secret_key(settings.secret_key, settings.secret_key_file)
     uploads = FileStore(settings.uploads_dir)
     outputs = FileStore(settings.outputs_dir)
@@ -70,6 +78,9 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics,
         settings.job_concurrency,
         settings.max_pixels,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.job_poll_seconds,
+        max_attempts=settings.job_max_attempts,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
     return AppServices(
@@ -83,6 +94,12 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics=metrics,
         cpu=CpuLimiter(settings.cpu_workers),
         jobs=manager,
+        passwords=CpuLimiter(settings.password_hash_workers),
+        auth_limits=AuthRateLimiter(
+            settings.rate_limit_storage_url,
+            settings.auth_rate_limit_account,
+            settings.auth_rate_limit_address,
+        ),
     )
 
 

@@ -25,6 +25,8 @@ class User(SQLModel, table=True):
     email: str = Field(index=True, unique=True, max_length=254)
     password_hash: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
+    # "Log out everywhere" / password change: access tokens issued before this are refused.
+    sessions_revoked_at: datetime | None = Field(default=None, sa_type=DateTime())
 
 
 class RefreshToken(SQLModel, table=True):
@@ -39,6 +41,9 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=DateTime())
     used_at: datetime | None = Field(default=None, sa_type=DateTime())
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime())
+    # The token this one replaced (None: issued by a login); the family's absolute start.
+    parent_jti: str | None = Field(default=None, max_length=64, index=True)
+    family_started_at: datetime | None = Field(default=None, sa_type=DateTime())
 
 
 class Image(SQLModel, table=True):
@@ -86,6 +91,10 @@ class Job(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
     started_at: datetime | None = Field(default=None, sa_type=DateTime())
     finished_at: datetime | None = Field(default=None, sa_type=DateTime())
+    # Which worker process runs the job and until when its claim holds (renewed by heartbeat).
+    claimed_by: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=DateTime(), index=True)
+    attempts: int = Field(default=0)
 
 
 class JobItem(SQLModel, table=True):

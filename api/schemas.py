@@ -82,6 +82,20 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
+class PasswordChangeRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(
+        description=f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes (UTF-8)"
+    )
+
+    @field_validator("new_password")
+    @classmethod
+    def _new_password(cls, value: str) -> str:
+        return RegisterRequest._password(value)
+
+
 class ImageRead(BaseModel):
     id: int
     filename: str

@@ -118,15 +118,22 @@ class TokenService:
             {
                 "sub": str(user_id),
                 "type": ACCESS,
-                "iat": now,
+                # Sub-second, so "log out everywhere" can tell tokens of the same second apart.
+                "iat": round(now.timestamp(), 6),
                 "exp": now + self.access_lifetime,
                 "jti": uuid.uuid4().hex,
             }
         )
 
-    def create_refresh_token(self, user_id: int, family_id: str) -> tuple[str, RefreshClaims]:
+    def create_refresh_token(
+        self, user_id: int, family_id: str, not_after: datetime | None = None
+    ) -> tuple[str, RefreshClaims]:
+        """A refresh token; it never outlives `not_after` (its family's absolute end)."""
         now = _now()
-        claims = RefreshClaims(user_id, uuid.uuid4().hex, family_id, now + self.refresh_lifetime)
+        expires = now + self.refresh_lifetime
+        if not_after is not None:
+            expires = min(expires, not_after)
+        claims = RefreshClaims(user_id, uuid.uuid4().hex, family_id, expires)
         token = self._encode(
             {
                 "sub": str(user_id),
@@ -170,6 +177,14 @@ class TokenService:
 
     def user_id_from_access(self, token: str) -> int:
         return int(self.decode(token, ACCESS)["sub"])
+
+    def access_claims(self, token: str) -> tuple[int, float]:
+        """(user id, issued-at in seconds since the epoch) of a valid access token."""
+        claims = self.decode(token, ACCESS)
+        issued = claims["iat"]
+        if isinstance(issued, bool) or not isinstance(issued, int | float):
+            raise InvalidToken("the token is invalid")
+        return int(claims["sub"]), float(issued)
 
     def refresh_claims(self, token: str) -> RefreshClaims:
         claims = self.decode(token, REFRESH)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nogilbench.codec import DEFAULT_MAX_PIXELS
@@ -45,6 +46,49 @@ class Settings(BaseSettings):
     batch_max_workers: int = Field(default=32, ge=1, le=256)
     slow_request_ms: float = Field(default=500.0, ge=0)
     sse_poll_seconds: float = Field(default=0.25, gt=0, le=5)
+    sse_max_seconds: float = Field(
+        default=3600.0, gt=0, description="an SSE stream ends after this long (clients reconnect)"
+    )
+    db_pool_size: int = Field(default=5, ge=1, le=100, description="connections kept open")
+    db_max_overflow: int = Field(default=10, ge=0, le=100, description="extra under load")
+    db_pool_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="wait for a free connection, then 503"
+    )
+    retry_after_seconds: int = Field(
+        default=5, ge=1, le=3600, description="Retry-After of 503 DATABASE_UNAVAILABLE"
+    )
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="`limits` storage: memory:// (per process) or redis://host:port/0 "
+        "(shared by every worker and host; needs the `redis` package)",
+    )
+    auth_rate_limit_account: str = Field(
+        default="10/minute", description="login/register attempts per e-mail address"
+    )
+    auth_rate_limit_address: str = Field(
+        default="60/minute", description="login/register attempts per client address"
+    )
+    password_hash_workers: int = Field(
+        default=2, ge=1, le=64, description="bcrypt runs at most this many at once"
+    )
+    refresh_family_max_days: int = Field(
+        default=30, ge=1, le=365, description="a login's refresh chain ends after this long"
+    )
+    refresh_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="a just-rotated refresh token may be presented again this long (races)",
+    )
+    job_lease_seconds: float = Field(
+        default=30.0, ge=2, le=3600, description="a job's claim; renewed by a heartbeat"
+    )
+    job_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often idle job workers look for work"
+    )
+    job_max_attempts: int = Field(
+        default=2, ge=1, le=10, description="runs of a job whose worker died, then failed"
+    )
     run_migrations: bool = Field(default=True, description="migrate the schema at start-up")
 
     @property
@@ -62,3 +106,12 @@ class Settings(BaseSettings):
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret_key"
+
+    @field_validator("auth_rate_limit_account", "auth_rate_limit_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (e.g. '10/minute')") from None
+        return value

@@ -12,6 +12,7 @@ import anyio.to_thread
 
 from api.database import Database
 from api.metrics import Metrics
+from api.ratelimit import AuthRateLimiter
 from api.security import PasswordHasher, TokenService
 from api.services.job_runner import JobManager
 from api.settings import Settings
@@ -59,3 +60,5 @@ class AppServices:
     metrics: Metrics
     cpu: CpuLimiter
     jobs: JobManager
+    passwords: CpuLimiter  # bcrypt: its own bounded pool, apart from the image work
+    auth_limits: AuthRateLimiter

@@ -150,7 +150,8 @@ if [ -n "$FT_PYTHON" ]; then
   make_venv .venv-ft "$FT_PYTHON" "${FT_PIP[@]}"
   # Everything the free-threaded side imports must keep the GIL off.
   .venv-ft/bin/python -X gil=0 -c '
-import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic, scipy.stats
+import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic, limits
+import scipy.stats
 import sys
 assert not sys._is_gil_enabled(), "an extension re-enabled the GIL"
 print(f"[setup] .venv-ft: imports OK with the GIL off ({sys.version.split()[0]}, "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from api.models import Image, Job, JobItem, utcnow
+from api.models import Image, Job, JobItem
 
 
 def get(session: Session, job_id: int) -> Job | None:
@@ -42,14 +45,82 @@ def ids_with_status(session: Session, status: str) -> list[int]:
     return [job_id for job_id in session.exec(query).all() if job_id is not None]
 
 
-def fail_interrupted(session: Session, message: str) -> int:
-    """Mark every job left `processing` (by a crash or a kill) failed."""
+@dataclass(frozen=True)
+class Claimed:
+    job_id: int
+    kind: str
+    attempts: int
+
+
+def _abandoned(now: datetime) -> object:
+    """A running job whose worker stopped renewing its lease (died, or lost the database)."""
+    lease = col(Job.lease_expires_at)
+    return and_(col(Job.status) == "processing", or_(lease.is_(None), lease < now))
+
+
+def fail_exhausted(session: Session, max_attempts: int, message: str, now: datetime) -> int:
+    """Fail abandoned jobs that already ran `max_attempts` times (never run a third time)."""
     result = session.exec(  # type: ignore[call-overload]
         update(Job)
-        .where(col(Job.status) == "processing")
-        .values(status="failed", error=message, finished_at=utcnow())
+        .where(_abandoned(now), col(Job.attempts) >= max_attempts)  # type: ignore[arg-type]
+        .values(
+            status="failed",
+            error=message,
+            finished_at=now,
+            claimed_by=None,
+            lease_expires_at=None,
+        )
     )
     return int(result.rowcount or 0)
+
+
+def claim_next(
+    session: Session, worker_id: str, now: datetime, lease_until: datetime
+) -> Claimed | None:
+    """Atomically take the oldest queued (or abandoned) job for `worker_id`, or None.
+
+    One conditional UPDATE ... RETURNING: of several workers (threads, processes, hosts)
+    asking at once, exactly one gets each job. On PostgreSQL the candidate row is locked
+    with FOR UPDATE SKIP LOCKED, so concurrent claimers skip it instead of queueing on it;
+    on SQLite the statement runs under the database's single write lock. The caller commits.
+    """
+    claimable = or_(col(Job.status) == "queued", _abandoned(now))  # type: ignore[arg-type]
+    candidate = select(Job.id).where(claimable).order_by(col(Job.id)).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    statement = (
+        update(Job)
+        .where(col(Job.id) == candidate.scalar_subquery(), claimable)
+        .values(
+            status="processing",
+            claimed_by=worker_id,
+            lease_expires_at=lease_until,
+            attempts=col(Job.attempts) + 1,
+            started_at=func.coalesce(col(Job.started_at), now),
+        )
+        .returning(col(Job.id), col(Job.kind), col(Job.attempts))
+    )
+    row = session.exec(statement).first()  # type: ignore[call-overload]
+    return None if row is None else Claimed(int(row[0]), str(row[1]), int(row[2]))
+
+
+def renew_leases(
+    session: Session, worker_id: str, job_ids: list[int], lease_until: datetime
+) -> set[int]:
+    """Extend this worker's leases; the ids it still holds (a lost one was taken over)."""
+    if not job_ids:
+        return set()
+    result = session.exec(  # type: ignore[call-overload]
+        update(Job)
+        .where(
+            col(Job.id).in_(job_ids),
+            col(Job.claimed_by) == worker_id,
+            col(Job.status) == "processing",
+        )
+        .values(lease_expires_at=lease_until)
+        .returning(col(Job.id))
+    )
+    return {int(row[0]) for row in result.all()}
 
 
 def referenced_files(session: Session) -> dict[str, set[str]]:

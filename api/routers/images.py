@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, UploadFile, status
+from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
+from starlette.datastructures import UploadFile
 
 from api.deps import CurrentUser, Services, SessionDep
 from api.errors import error_responses
@@ -38,6 +40,34 @@ def image_service(services: Services, session: SessionDep) -> ImageService:
 Images = Annotated[ImageService, Depends(image_service)]
 
 
+# Documented by hand: the body is parsed inside the endpoint, after authentication.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "the image"}
+                },
+            }
+        }
+    },
+}
+
+
+async def upload_field(request: Request) -> UploadFile:
+    """The multipart field `file` (422 when missing; unparsable multipart is 422 too)."""
+    form = await request.form(max_files=1, max_fields=16)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        await form.close()
+        missing = {"loc": ("body", "file"), "msg": "Field required", "type": "missing"}
+        raise RequestValidationError([missing])
+    return file
+
+
 def _view(image: Any) -> ImageRead:
     return ImageRead.model_validate(image, from_attributes=True)
 
@@ -50,15 +80,18 @@ def _view(image: Any) -> ImageRead:
     description="Multipart field `file`. The size limit is enforced while the body streams "
     "in; the format is sniffed from the bytes (JPEG, PNG, WebP, GIF, TIFF, BMP); images "
     "declaring more pixels than the limit are refused before decoding. The file is stored "
-    "under a generated name.",
+    "under a generated name. The bearer token is checked before the body is read.",
     responses=error_responses("INVALID_TOKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"),
+    openapi_extra={"requestBody": UPLOAD_BODY},
 )
-async def upload(
-    file: Annotated[UploadFile, File(description="the image")],
-    user: CurrentUser,
-    service: Images,
-) -> ImageRead:
-    return _view(await service.upload(user, file))
+async def upload(request: Request, user: CurrentUser, service: Images) -> ImageRead:
+    # No body parameter: FastAPI would parse the multipart body before the dependencies run.
+    # The caller is authenticated first, so an anonymous upload is refused unread.
+    file = await upload_field(request)
+    try:
+        return _view(await service.upload(user, file))
+    finally:
+        await file.close()
 
 
 @router.get(

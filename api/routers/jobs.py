@@ -89,7 +89,8 @@ def get_job(job_id: PathId, user: CurrentUser, service: Jobs) -> JobRead:
     response_class=StreamingResponse,
     summary="Follow a job (Server-Sent Events)",
     description="A `text/event-stream`: a `progress` event with the job's state on every "
-    "change, then a final `done` event, after which the stream ends. "
+    "change, then a final `done` event, after which the stream ends. A stream lasts at most "
+    "SSE_MAX_SECONDS (then an `expired` event; reconnect). "
     "Try `curl -N -H 'Authorization: Bearer ...' .../events`.",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
@@ -99,7 +100,8 @@ def get_job(job_id: PathId, user: CurrentUser, service: Jobs) -> JobRead:
 async def job_events(
     job_id: PathId, user: CurrentUser, services: Services, service: Jobs
 ) -> StreamingResponse:
-    stream = await service.events(user, job_id, services.settings.sse_poll_seconds)
+    settings = services.settings
+    stream = await service.events(user, job_id, settings.sse_poll_seconds, settings.sse_max_seconds)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

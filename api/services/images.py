@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from fastapi import UploadFile
 from sqlmodel import Session
+from starlette.datastructures import UploadFile
 
 from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge
 from api.metrics import Metrics
@@ -116,9 +116,19 @@ class ImageService:
         return record
 
     def _insert(self, record: Image) -> None:
-        images.add(self.session, record)
-        self.session.commit()
-        self.session.refresh(record)
+        try:
+            images.add(self.session, record)
+            self.session.commit()
+            self.session.refresh(record)
+        finally:
+            self.session.close()  # the connection goes back now, the row stays readable
+
+    def _owned_released(self, image_id: int, user: User) -> Image:
+        """`owned_image`, then the connection goes back: the caller waits for the CPU next."""
+        try:
+            return owned_image(self.session, image_id, user)
+        finally:
+            self.session.close()
 
     async def _read_limited(self, file: UploadFile) -> bytes:
         chunks: list[bytes] = []
@@ -140,7 +150,7 @@ class ImageService:
 
     async def process(self, user: User, image_id: int, raw_pipeline: Any) -> Image:
         pipeline = parse_pipeline(raw_pipeline)
-        record = await in_thread(owned_image, self.session, image_id, user)
+        record = await in_thread(self._owned_released, image_id, user)
         data = await in_thread(self.uploads.read, record.stored_name)
         started = time.perf_counter()
         rendered = await self.cpu.run(render, pipeline, data, self.max_pixels)
@@ -160,7 +170,7 @@ class ImageService:
             "processed_at": utcnow(),
         }
         try:
-            superseded = await in_thread(self._replace_output, record, values)
+            superseded, record = await in_thread(self._replace_output, record, values)
         except BaseException:
             await in_thread(self.outputs.delete, output_name)  # never committed: not referenced
             raise
@@ -168,8 +178,8 @@ class ImageService:
         self.metrics.images_processed.labels("process").inc()
         return record
 
-    def _replace_output(self, record: Image, values: dict[str, Any]) -> str | None:
-        """Point the record at its new output atomically; the name it replaced (to delete).
+    def _replace_output(self, record: Image, values: dict[str, Any]) -> tuple[str | None, Image]:
+        """Point the record at its new output atomically: (the name it replaced, the row).
 
         Compare and swap on the stored name: a concurrent `process` of the same image that
         committed first makes this one retry against the name it stored, so every superseded
@@ -191,8 +201,13 @@ class ImageService:
                 raise
             if not exists:  # deleted meanwhile
                 raise ImageNotFound(f"image {image_id} does not exist")
-        self.session.refresh(record)
-        return expected
+        try:
+            fresh = self.session.get(Image, image_id, populate_existing=True)
+        finally:
+            self.session.close()
+        if fresh is None:
+            raise ImageNotFound(f"image {image_id} does not exist")
+        return expected, fresh
 
     def download(self, user: User, image_id: int) -> tuple[Path, str, str]:
         """(path, media type, download name) of the processed output."""

@@ -1,34 +1,47 @@
-"""Background execution of persisted jobs (batches and benchmark sweeps).
+"""Background execution of persisted jobs (batches and benchmark sweeps), safe across workers.
 
-Jobs are rows first: the request stores the job `queued` and hands its id to the
-`JobManager`, whose small thread pool runs it. A batch fans its images out over a
-nogilbench runner (`make_runner(method, workers)`), so the API measures exactly what the
-benchmarks measure. Progress is written to the database as each image finishes, which is
-what `GET /api/jobs/{id}` and the SSE stream read.
+Jobs are rows first: the request stores the job `queued` and nudges the local `JobManager`.
+Every manager (one per uvicorn worker process, on any host) runs `concurrency` threads that
+claim jobs with one conditional UPDATE ... RETURNING (FOR UPDATE SKIP LOCKED on PostgreSQL),
+so each job is taken by exactly one worker, whichever process the request reached. Idle
+threads look for work every JOB_POLL_SECONDS (a job submitted through another process).
 
-Start-up recovery: jobs left `processing` by a crash are marked failed, jobs still
-`queued` are run again, and files a crash left between writing and committing (named by no
-row, older than the process) are removed. A graceful shutdown stops between images and puts
-the job back in the queue, so it is re-run on the next start instead of being left half done.
+A claim is a lease: the manager's heartbeat renews it every third of JOB_LEASE_SECONDS. A job
+whose worker died (killed, host lost) keeps its lease only until it expires; then exactly one
+other worker claims it again and resumes it (a batch processes only its pending items; a sweep
+resumes its cells). A job abandoned JOB_MAX_ATTEMPTS times is failed instead. Every write of a
+running job checks that this worker still holds it, so a worker that lost its lease stops.
+
+A batch fans its images out over a nogilbench runner (`make_runner(method, workers)`), so the
+API measures exactly what the benchmarks measure. Progress is written to the database as each
+image finishes, which is what `GET /api/jobs/{id}` and the SSE stream read.
+
+Start-up: files a crash left between writing and committing (named by no row, older than
+the process) are removed. A graceful shutdown stops between images and puts the job back in
+the queue, so it is re-run (by any worker) instead of being left half done.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import io
 import logging
+import os
+import socket
 import threading
+import uuid
 import zipfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.database import Database
 from api.metrics import Metrics
 from api.models import Job, JobItem, utcnow
 from api.repositories import jobs
+from api.repositories.jobs import Claimed
 from api.storage import FileStore, process_start_time
 from nogilbench.codec import decode_image, encode_image
 from nogilbench.errors import NogilbenchError, StoreUnavailable
@@ -38,10 +51,20 @@ from nogilbench.runners import make_runner
 logger = logging.getLogger("api.jobs")
 
 INTERRUPTED = "the server stopped while this job was running"
+DATABASE_ERRORS = (StoreUnavailable, SQLAlchemyError)
 
 
 class JobStopped(Exception):
     """Raised inside a job when the server shuts down; the job is re-queued."""
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the job (its lease expired and another worker took it)."""
+
+
+def worker_identity() -> str:
+    """Names this process's claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def process_file(task: tuple[str, dict[str, Any], int]) -> tuple[bool, bytes | str]:
@@ -71,6 +94,10 @@ class JobManager:
         metrics: Metrics,
         concurrency: int,
         max_pixels: int,
+        *,
+        lease_seconds: float = 30.0,
+        poll_seconds: float = 1.0,
+        max_attempts: int = 2,
     ) -> None:
         self.database = database
         self.uploads = uploads
@@ -79,11 +106,21 @@ class JobManager:
         self.metrics = metrics
         self.concurrency = concurrency
         self.max_pixels = max_pixels
-        self._executor: cf.ThreadPoolExecutor | None = None
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self.worker_id = worker_identity()
+        self._threads: list[threading.Thread] = []
+        self._heartbeat_thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._heartbeat_stop = threading.Event()
+        self._wake = threading.Semaphore(0)
         self._recovered = False
         self._lock = threading.Lock()
         self._running = 0
+        self._held: set[int] = set()  # jobs this process runs now (their leases are renewed)
+        self._lost: set[int] = set()  # ... of which another worker has taken over
+        self._database_down = False
         self.benchmark_runner: Callable[[Job, Callable[[int, int], None]], int] | None = None
         # Files older than this cannot belong to a write still in flight in this process.
         self.process_started = process_start_time()
@@ -91,35 +128,45 @@ class JobManager:
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._executor = cf.ThreadPoolExecutor(self.concurrency, thread_name_prefix="api-job")
+        self._stopping.clear()
+        self._heartbeat_stop.clear()
         try:
             self.recover()
-        except (StoreUnavailable, DBAPIError) as exc:
-            logger.warning("job recovery postponed, the database is unavailable: %s", exc)
+        except DATABASE_ERRORS as exc:
+            logger.warning("start-up file sweep postponed, the database is unavailable: %s", exc)
+        self._threads = [
+            threading.Thread(target=self._work, name=f"api-job-{n}", daemon=True)
+            for n in range(self.concurrency)
+        ]
+        self._heartbeat_thread = threading.Thread(
+            target=self._heartbeat, name="api-job-heartbeat", daemon=True
+        )
+        for thread in (*self._threads, self._heartbeat_thread):
+            thread.start()
 
     def stop(self) -> None:
+        """Stop claiming; running jobs stop between images and go back to the queue."""
         self._stopping.set()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        for _ in self._threads:
+            self._wake.release()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        # The heartbeat outlives the workers: a job being re-queued still holds its lease.
+        self._heartbeat_stop.set()
+        if self._heartbeat_thread is not None:
+            self._heartbeat_thread.join()
+            self._heartbeat_thread = None
 
     def recover(self) -> None:
-        """Fail jobs a crash left `processing`; run the ones still `queued`."""
+        """Once per process: remove the files a crash left behind (no row names them)."""
         with self._lock:
             if self._recovered:
                 return
             with self.database.session() as session:
-                failed = jobs.fail_interrupted(session, INTERRUPTED)
-                session.commit()
-                queued = jobs.ids_with_status(session, "queued")
                 referenced = jobs.referenced_files(session)
             self._recovered = True
-        if failed:
-            logger.warning("marked %d interrupted job(s) failed", failed)
         self._sweep(referenced)
-        for job_id in queued:
-            logger.info("re-queued job %d", job_id)
-            self.submit(job_id)
 
     def _sweep(self, referenced: dict[str, set[str]]) -> None:
         """Delete the files a crash left behind: in this service's own folders, named by it,
@@ -145,26 +192,88 @@ class JobManager:
         self.metrics.jobs_running.inc(delta)
 
     def submit(self, job_id: int) -> None:
+        """A job was stored `queued`: wake an idle worker thread of this process.
+
+        Any worker of any process may claim it; this only saves the poll interval.
+        """
         if not self._recovered:
             self.recover()
-        if self._executor is None:
+        if not self._threads:
             raise RuntimeError("the job manager is not running")
-        self._executor.submit(self._run, job_id)
+        logger.debug("job %d queued", job_id)
+        self._wake.release()
+
+    # -- claiming --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            claimed = self._claim()
+            if claimed is None:
+                self._wake.acquire(timeout=self.poll_seconds)
+                continue
+            self._run(claimed)
+
+    def _claim(self) -> Claimed | None:
+        now = utcnow()
+        try:
+            with self.database.session() as session:
+                failed = jobs.fail_exhausted(session, self.max_attempts, INTERRUPTED, now)
+                claimed = jobs.claim_next(session, self.worker_id, now, now + self.lease)
+                session.commit()
+        except DATABASE_ERRORS as exc:
+            if not self._database_down:
+                logger.warning("cannot claim jobs, the database is unavailable: %s", exc)
+            self._database_down = True
+            return None
+        self._database_down = False
+        if failed:
+            logger.warning(
+                "failed %d job(s) whose workers stopped %d times", failed, self.max_attempts
+            )
+        if claimed is not None:
+            with self._lock:
+                self._held.add(claimed.job_id)
+                self._lost.discard(claimed.job_id)
+            if claimed.attempts > 1:
+                logger.warning(
+                    "job %d: its worker stopped; resuming it (attempt %d)",
+                    claimed.job_id,
+                    claimed.attempts,
+                )
+        return claimed
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of the jobs this process runs; flag the ones it lost."""
+        interval = self.lease.total_seconds() / 3
+        while not self._heartbeat_stop.wait(interval):
+            with self._lock:
+                held = sorted(self._held)
+            if not held:
+                continue
+            now = utcnow()
+            try:
+                with self.database.session() as session:
+                    kept = jobs.renew_leases(session, self.worker_id, held, now + self.lease)
+                    session.commit()
+            except DATABASE_ERRORS as exc:
+                logger.warning("cannot renew job leases: %s", exc)
+                continue
+            with self._lock:
+                lost = (set(held) - kept) & self._held
+                self._lost |= lost
+            for job_id in sorted(lost):
+                logger.warning("job %d: lease lost, another worker has taken it over", job_id)
+
+    def _check_held(self, job_id: int) -> None:
+        with self._lock:
+            lost = job_id in self._lost
+        if lost:
+            raise LeaseLost
 
     # -- running ---------------------------------------------------------------------------
 
-    def _run(self, job_id: int) -> None:
-        try:
-            with self.database.session() as session:
-                job = jobs.get(session, job_id)
-                if job is None or job.status != "queued":
-                    return
-                job.status, job.started_at = "processing", utcnow()
-                session.commit()
-                kind = job.kind
-        except (StoreUnavailable, DBAPIError):
-            logger.exception("job %d could not start: database unavailable", job_id)
-            return
+    def _run(self, claimed: Claimed) -> None:
+        job_id, kind = claimed.job_id, claimed.kind
         self._count_running(+1)
         status = "failed"
         try:
@@ -173,33 +282,44 @@ class JobManager:
         except JobStopped:
             status = "queued"
             self._finish(job_id, "queued", None, started=False)
+        except LeaseLost:
+            status = "lost"
+            logger.warning("job %d: stopped here, another worker holds it now", job_id)
         except NogilbenchError as exc:
             self._finish(job_id, "failed", exc.message)
         except Exception as exc:
             logger.exception("job %d crashed", job_id)
             self._finish(job_id, "failed", f"internal error: {type(exc).__name__}")
         finally:
+            with self._lock:
+                self._held.discard(job_id)
+                self._lost.discard(job_id)
             self._count_running(-1)
-            if status != "queued":
+            if status not in ("queued", "lost"):
                 self.metrics.jobs.labels(kind, status).inc()
 
     def _finish(
         self, job_id: int, status: str, error: str | None, *, started: bool = True, **values: Any
     ) -> bool:
-        """Record the job's end; False if it could not be recorded."""
+        """Record the job's end (or its return to the queue) and give up the claim.
+
+        False if it could not be recorded, or if another worker holds the job now.
+        """
         try:
             with self.database.session() as session:
-                job = jobs.get(session, job_id)
-                if job is None:
+                job = session.get(Job, job_id, with_for_update=True)
+                if job is None or job.claimed_by != self.worker_id:
                     return False
                 job.status, job.error = status, error
                 job.finished_at = utcnow() if started else None
-                if not started:
-                    job.started_at = None
+                job.lease_expires_at = None  # claimed_by stays: which worker ran it last
+                if not started:  # back to the queue: this run does not count as an attempt
+                    job.started_at, job.claimed_by = None, None
+                    job.attempts = max(0, job.attempts - 1)
                 for key, value in values.items():
                     setattr(job, key, value)
                 session.commit()
-        except (StoreUnavailable, DBAPIError):
+        except DATABASE_ERRORS:
             logger.exception("job %d: cannot record its end (%s)", job_id, status)
             return False
         return True
@@ -213,14 +333,26 @@ class JobManager:
             method, workers = job.method, job.workers
         pipeline = parse_pipeline(raw_pipeline)
         extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
+        # A job resumed after its worker died keeps what that worker committed.
+        outputs: dict[int, str] = {
+            index: item.output_name
+            for index, item in enumerate(items)
+            if item.status == "completed" and item.output_name
+        }
+        errors: dict[int, str] = {
+            index: item.error or "failed"
+            for index, item in enumerate(items)
+            if item.status == "failed"
+        }
+        pending = [index for index, item in enumerate(items) if item.status == "pending"]
         tasks = [
-            (str(self.uploads.path(item.source_name)), raw_pipeline, self.max_pixels)
-            for item in items
+            (str(self.uploads.path(items[index].source_name)), raw_pipeline, self.max_pixels)
+            for index in pending
         ]
-        outputs: dict[int, str] = {}
-        errors: dict[int, str] = {}
 
-        def on_result(index: int, result: tuple[bool, bytes | str]) -> None:
+        def on_result(task_index: int, result: tuple[bool, bytes | str]) -> None:
+            index = pending[task_index]
+            self._check_held(job_id)
             ok, payload = result
             item_id = items[index].id
             output_name = None
@@ -234,9 +366,12 @@ class JobManager:
                 errors[index] = str(payload)
             try:
                 with self.database.session() as session:
+                    # Locked (PostgreSQL) and checked: only the holder of the claim writes.
+                    job = session.get(Job, job_id, with_for_update=True)
+                    if job is None or job.claimed_by != self.worker_id:
+                        raise LeaseLost
                     item = session.get(JobItem, item_id)
-                    job = jobs.get(session, job_id)
-                    assert item is not None and job is not None
+                    assert item is not None
                     item.status = "completed" if ok else "failed"
                     item.output_name = output_name
                     item.error = None if ok else str(payload)
@@ -254,12 +389,14 @@ class JobManager:
             if self._stopping.is_set():
                 raise JobStopped
 
-        try:
-            with make_runner(method, workers) as runner:
-                runner.map(process_file, tasks, on_result=on_result)
-        except JobStopped:
-            self._reset_batch(job_id, outputs)
-            raise
+        if tasks:
+            try:
+                with make_runner(method, workers) as runner:
+                    runner.map(process_file, tasks, on_result=on_result)
+            except JobStopped:
+                self._reset_batch(job_id, outputs)
+                raise
+        self._check_held(job_id)
         archive = self._archive(items, outputs, errors, extension)
         result_name = FileStore.new_name("zip")
         self.results.write(result_name, archive)
@@ -312,6 +449,7 @@ class JobManager:
             raise NogilbenchError("benchmarks are not available on this server")
 
         def progress(done: int, total: int) -> None:
+            self._check_held(job_id)
             with self.database.session() as session:
                 row = jobs.get(session, job_id)
                 if row is not None:

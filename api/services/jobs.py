@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.database import Database
@@ -150,20 +150,35 @@ class JobService:
             job = jobs.get(session, job_id)
             return None if job is None else job_view(job)
 
-    async def events(self, user: User, job_id: int, poll_seconds: float) -> AsyncIterator[str]:
-        """Check access now (errors get the envelope), then return the SSE frame stream."""
-        await in_thread(owned_job, self.session, job_id, user)
-        return self._stream(job_id, poll_seconds)
+    async def events(
+        self, user: User, job_id: int, poll_seconds: float, max_seconds: float
+    ) -> AsyncIterator[str]:
+        """Check access now (errors get the envelope), then return the SSE frame stream.
 
-    async def _stream(self, job_id: int, poll_seconds: float) -> AsyncIterator[str]:
-        """SSE frames: `progress` on every change, then one `done` (or `error`) and the end."""
+        The request's session is closed when the endpoint returns; the stream holds no
+        connection between polls (each poll opens a short session of its own).
+        """
+        await in_thread(owned_job, self.session, job_id, user)
+        return self._stream(job_id, poll_seconds, max_seconds)
+
+    async def _stream(
+        self, job_id: int, poll_seconds: float, max_seconds: float
+    ) -> AsyncIterator[str]:
+        """SSE frames: `progress` on every change, then one `done` (or `error`) and the end.
+
+        After `max_seconds` an `expired` event ends the stream; an EventSource reconnects.
+        """
         last: tuple[Any, ...] | None = None
-        last_sent = time.monotonic()
+        last_sent = opened = time.monotonic()
         yield "retry: 2000\n\n"
         while True:
+            if time.monotonic() - opened > max_seconds:
+                message = f"the stream ended after {max_seconds:g} s; reconnect to follow the job"
+                yield _frame("expired", {"message": message})
+                return
             try:
                 view = await in_thread(self._snapshot, job_id)
-            except (NogilbenchError, DBAPIError):
+            except (NogilbenchError, SQLAlchemyError):  # an outage, or an exhausted pool
                 error = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
                 yield _frame("error", error)
                 return

@@ -45,6 +45,7 @@ class ServerProcess:
     gil: int | None = None  # -X gil=0/1 on a free-threaded build; None: the interpreter default
     env: dict[str, str] = field(default_factory=dict)  # extra settings (MAX_PIXELS=...)
     port: int = 0
+    workers: int = 1  # uvicorn --workers: several processes behind one socket
     log_path: Path | None = None
     process: subprocess.Popen[bytes] | None = None
 
@@ -67,6 +68,7 @@ class ServerProcess:
             "--no-access-log",
             "--log-level",
             "warning",
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
         ]
 
     def environment(self) -> dict[str, str]:

@@ -48,14 +48,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
-    """Create an engine; with `check`, connect once and raise StoreUnavailable if that fails."""
+def make_engine(
+    url: str | None = None, *, check: bool = True, pool: dict[str, float] | None = None
+) -> Engine:
+    """Create an engine; with `check`, connect once and raise StoreUnavailable if that fails.
+
+    `pool`: QueuePool sizing (`pool_size`, `max_overflow`, `pool_timeout`) for a long-lived
+    server; ignored for an in-memory SQLite database, which has a single connection.
+    """
     resolved = database_url(url)
     try:
         parsed = make_url(resolved)
     except ArgumentError:
         raise StoreUnavailable(f"not a database URL: {resolved!r}") from None
     is_sqlite = parsed.get_backend_name() == "sqlite"
+    in_memory = is_sqlite and parsed.database in (None, "", ":memory:")
+    pool_options = {} if in_memory or not pool else dict(pool)
     try:
         if is_sqlite:
             if parsed.database and parsed.database != ":memory:":
@@ -69,6 +77,7 @@ def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
             engine = create_engine(
                 parsed,
                 connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                **pool_options,
             )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -78,6 +87,7 @@ def make_engine(url: str | None = None, *, check: bool = True) -> Engine:
                 connect_args={"connect_timeout": 5}
                 if parsed.get_backend_name() == "postgresql"
                 else {},
+                **pool_options,
             )
     except (NoSuchModuleError, ImportError) as exc:
         hint = "for PostgreSQL use postgresql+psycopg://..."

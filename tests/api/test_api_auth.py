@@ -112,19 +112,23 @@ class TestRefresh:
         register(client, "ada@example.com")
         first = login(client, "ada@example.com")
         second = client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
-        # An attacker replays the first token: refused, and the chain dies with it...
+        third = client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).json()
+        # An attacker replays the first token (the chain has moved past it, so the grace
+        # window for a racing client does not apply): refused, and the chain dies with it...
         replay = client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert_envelope(replay, 401, "INVALID_TOKEN")
-        # ...so the legitimate holder's newer token no longer works either.
-        legit = client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+        # ...so the legitimate holder's newest token no longer works either.
+        legit = client.post("/auth/refresh", json={"refresh_token": third["refresh_token"]})
         assert_envelope(legit, 401, "INVALID_TOKEN")
 
     def test_other_logins_survive_a_revoked_chain(self, client):
         register(client, "ada@example.com")
         laptop = login(client, "ada@example.com")
         phone = login(client, "ada@example.com")
-        client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
-        client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})  # reuse
+        second = client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+        client.post("/auth/refresh", json={"refresh_token": second.json()["refresh_token"]})
+        replay = client.post("/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+        assert_envelope(replay, 401, "INVALID_TOKEN")
         response = client.post("/auth/refresh", json={"refresh_token": phone["refresh_token"]})
         assert response.status_code == 200
 

@@ -6,13 +6,14 @@ import io
 import json
 import time
 import zipfile
+from datetime import timedelta
 
 from api_helpers import assert_envelope, bearer, image_bytes, login, make_settings, register, upload
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.main import create_app
-from api.models import Job, JobItem
+from api.models import Image, Job, JobItem, utcnow
 from nogilbench.runners import gil_enabled
 from nogilbench.store.db import make_engine
 
@@ -185,64 +186,85 @@ def test_failed_items_are_reported_not_fatal(client, app, auth_headers):
 
 
 def test_result_before_completion_is_409(client, app, auth_headers):
-    # A queued job that no worker picks up (inserted directly, manager not told).
+    # A job another (live) worker holds: this app's workers never claim it.
     with Session(app.state.services.database.engine) as session:
         user_id = client.get("/auth/me", headers=auth_headers).json()["id"]
-        job = Job(owner_id=user_id, total=1, parameters={"pipeline": PIPELINE})
+        job = Job(
+            owner_id=user_id,
+            total=1,
+            parameters={"pipeline": PIPELINE},
+            status="processing",
+            claimed_by="another-worker",
+            lease_expires_at=utcnow() + timedelta(hours=1),
+            attempts=1,
+        )
         session.add(job)
         session.commit()
         job_id = job.id
     assert_envelope(
         client.get(f"/api/jobs/{job_id}/result", headers=auth_headers), 409, "JOB_NOT_READY"
     )
-    assert client.get(f"/api/jobs/{job_id}", headers=auth_headers).json()["status"] == "queued"
+    assert client.get(f"/api/jobs/{job_id}", headers=auth_headers).json()["status"] == "processing"
 
 
-def test_crash_recovery_at_start_up(db_url, tmp_path):
+def test_jobs_of_a_dead_worker_are_resumed_once(db_url, tmp_path):
+    """A worker died holding two jobs (their leases expired): one ran once and is resumed,
+    keeping the item its dead worker finished; one had already been resumed and is failed."""
     settings = make_settings(db_url, tmp_path / "data")
     with TestClient(create_app(settings)) as client:
         register(client, "ada@example.com")
         headers = bearer(login(client, "ada@example.com")["access_token"])
-        image = upload(client, headers).json()
+        first, second = (upload(client, headers).json() for _ in range(2))
         user_id = client.get("/auth/me", headers=headers).json()["id"]
         engine = client.app.state.services.database.engine
+        finished_output = f"{'1' * 32}.png"
+        (client.app.state.services.settings.outputs_dir / finished_output).write_bytes(b"x")
+        expired = utcnow() - timedelta(minutes=5)
         with Session(engine) as session:
-            stuck = Job(
-                owner_id=user_id,
-                status="processing",
-                total=1,
-                parameters={"image_ids": [image["id"]], "pipeline": PIPELINE},
-            )
-            waiting = Job(
-                owner_id=user_id,
-                status="queued",
-                total=1,
-                parameters={"image_ids": [image["id"]], "pipeline": PIPELINE},
-            )
-            session.add(stuck)
-            session.add(waiting)
+            dead = {"status": "processing", "claimed_by": "dead-host:1:x", "done": 0}
+            parameters = {"image_ids": [first["id"]], "pipeline": PIPELINE}
+            resumable = Job(
+                owner_id=user_id, total=2, attempts=1, lease_expires_at=expired, **dead,
+                parameters=parameters,
+            )  # fmt: skip
+            exhausted = Job(
+                owner_id=user_id, total=1, attempts=2, lease_expires_at=expired, **dead,
+                parameters=parameters,
+            )  # fmt: skip
+            session.add(resumable)
+            session.add(exhausted)
             session.flush()
+            resumable.done = 1
             session.add(
                 JobItem(
-                    job_id=waiting.id,
-                    position=0,
-                    image_id=image["id"],
-                    source_name=f"{'0' * 32}.png",
-                    filename="photo.png",
+                    job_id=resumable.id, position=0, image_id=first["id"], filename="a.png",
+                    source_name=session.get(Image, first["id"]).stored_name, status="completed",
+                    output_name=finished_output,
                 )
-            )
+            )  # fmt: skip
+            session.add(
+                JobItem(
+                    job_id=resumable.id, position=1, image_id=second["id"], filename="b.png",
+                    source_name=session.get(Image, second["id"]).stored_name,
+                )
+            )  # fmt: skip
             session.commit()
-            stuck_id, waiting_id = stuck.id, waiting.id
-        stored = client.app.state.services.settings.uploads_dir
-        source = next(stored.iterdir())
-        source.rename(stored / f"{'0' * 32}.png")
-    # "Restart": the new app fails the job the crash interrupted and re-runs the queued one.
-    with TestClient(create_app(settings)) as client:
-        interrupted = client.get(f"/api/jobs/{stuck_id}", headers=headers).json()
-        assert interrupted["status"] == "failed"
-        assert "server stopped" in interrupted["error"]
-        resumed = wait_for(client, headers, waiting_id)
-        assert resumed["status"] == "completed" and resumed["done"] == 1
+            resumable_id, exhausted_id = resumable.id, exhausted.id
+        client.app.state.services.jobs.submit(resumable_id)
+        resumed = wait_for(client, headers, resumable_id)
+        assert resumed["status"] == "completed" and resumed["done"] == 2, resumed
+        failed = wait_for(client, headers, exhausted_id)
+        assert failed["status"] == "failed" and "server stopped" in failed["error"]
+        with Session(engine) as session:
+            row = session.get(Job, resumable_id)
+            assert (row.attempts, row.lease_expires_at) == (2, None)
+            assert row.claimed_by == client.app.state.services.jobs.worker_id
+            assert session.get(Job, exhausted_id).attempts == 2  # never run a third time
+            items = session.exec(select(JobItem).where(JobItem.job_id == resumable_id)).all()
+            names = {item.position: item.output_name for item in items}
+        assert names[0] == finished_output  # the dead worker's finished item was kept
+        archive = client.get(f"/api/jobs/{resumable_id}/result", headers=headers).content
+        assert len(zipfile.ZipFile(io.BytesIO(archive)).namelist()) == 2
 
 
 def test_graceful_shutdown_requeues_a_running_batch(db_url, tmp_path, monkeypatch):

@@ -65,7 +65,12 @@ def crash_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_restart(tmp_path: Path, crash_db_url: str) -> None:
     data_dir = tmp_path / "data"
-    server = ServerProcess(sys.executable, data_dir, crash_db_url, env={"JOB_CONCURRENCY": "1"})
+    server = ServerProcess(
+        sys.executable,
+        data_dir,
+        crash_db_url,
+        env={"JOB_CONCURRENCY": "1", "JOB_LEASE_SECONDS": "3"},
+    )
     with server, httpx.Client(base_url=server.url, timeout=30) as client:
         _login(client)
         ids = []
