@@ -20,7 +20,7 @@ NBVAL_TARGETS ?= notebooks
 NBVAL_FLAGS ?= --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 # ---------------------------------------------------------------------------------------------
 
-.PHONY: help setup test report info lint serve serve-ft clean
+.PHONY: help setup test report info lint serve serve-ft lab clean
 
 help:
 	@echo "make setup     interpreters + .venv, .venv-ft, .venv-gil (idempotent)"
@@ -29,6 +29,7 @@ help:
 	@echo "make info      interpreters and host"
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make serve     the API on the stock interpreter; serve-ft: free-threaded, GIL off"
+	@echo "make lab       JupyterLab on $(HOST):$(LAB_PORT), notebooks/ open, kernel 'nogilbench'"
 	@echo "make performance  load (3 interpreters), overhead, limits -> reports/performance.md"
 	@echo "make schemathesis-long  a longer schemathesis run against the API's OpenAPI schema"
 	@echo "make clean     remove the environments and caches (keeps data/ and reports/)"
@@ -57,6 +58,18 @@ serve: setup
 serve-ft: setup
 	.venv-ft/bin/python -X gil=0 -m uvicorn api.main:app --host $(HOST) --port $(PORT) \
 		--no-access-log
+
+# JupyterLab on loopback with notebooks/ as its root and explore.ipynb open; the kernel is the
+# project's (.venv/bin/python, installed by setup). A fresh token each start, printed with the
+# URL (LAB_TOKEN=... to choose one); the port must be free (no silent move to another).
+LAB_PORT ?= 8888
+lab: setup
+	@token="$${LAB_TOKEN:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
+	echo "JupyterLab: http://$(HOST):$(LAB_PORT)/lab/tree/explore.ipynb?token=$$token"; \
+	exec $(VENV)/bin/jupyter lab --no-browser --ip=$(HOST) --port=$(LAB_PORT) \
+		--ServerApp.port_retries=0 --ServerApp.root_dir=notebooks \
+		--IdentityProvider.token="$$token" --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
 
 # The interpreters built from source stay in ~/.cache/nogilbench (outside the clone).
 clean:
