@@ -32,7 +32,6 @@ images = 4
 
 # %%
 from IPython.display import display
-
 from nogilbench.report import explore
 
 # %% [markdown]
@@ -42,7 +41,7 @@ from nogilbench.report import explore
 stored = explore.sweeps_frame(database_url)
 names = list(stored["sweep"])
 sweep_name = sweep_name or names[-1]
-stored
+display(stored)
 
 # %% [markdown]
 # ## One sweep as a pandas DataFrame

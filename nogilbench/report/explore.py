@@ -66,7 +66,8 @@ def sweeps_frame(database_url: str | None) -> pd.DataFrame:
             ]
     finally:
         engine.dispose()
-    return pd.DataFrame(rows, columns=["sweep", "status", "started (UTC)", "cells", "workloads", "CPU"])
+    columns = ["sweep", "status", "started (UTC)", "cells", "workloads", "CPU"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def other_sweep(names: Sequence[str], chosen: str, wanted: str | None = None) -> str | None:
@@ -217,12 +218,8 @@ def cell_figure(cell: CellValues) -> Figure | None:
             handles.append(Line2D([], [], color="#222222", linewidth=2, label="median"))
         if cell.interval is not None:
             ax.axvspan(*cell.interval, color=color, alpha=0.2)
-            handles.append(
-                plt.Rectangle(
-                    (0, 0), 1, 1, color=color, alpha=0.2,
-                    label=f"{cell.confidence:.0%} interval of the median (bootstrap)",
-                )  # fmt: skip
-            )
+            label = f"{cell.confidence:.0%} interval of the median (bootstrap)"
+            handles.append(plt.Rectangle((0, 0), 1, 1, color=color, alpha=0.2, label=label))
         ax.set_yticks([])
         ax.set_xlabel("wall time of one timed pass (s)")
         ax.set_title(cell.title, fontsize=10)
@@ -254,13 +251,11 @@ def overlay_figure(
         if not shared:
             return None
         images = int(max(shared))
-    methods = sorted(
-        {m for _, rows in chosen for m in rows["method"]}, key=method_order
-    )
+    methods = sorted({m for _, rows in chosen for m in rows["method"]}, key=method_order)
     with plt.rc_context(FIGURE_STYLE):
         fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
         workers: set[int] = set()
-        for (name, rows), style in zip(chosen, SWEEP_LINESTYLES, strict=False):
+        for (_name, rows), style in zip(chosen, SWEEP_LINESTYLES, strict=False):
             batch = rows[rows["images"] == images]
             for method in methods:
                 line = batch[batch["method"] == method].sort_values("workers")
