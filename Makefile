@@ -59,17 +59,12 @@ serve-ft: setup
 	.venv-ft/bin/python -X gil=0 -m uvicorn api.main:app --host $(HOST) --port $(PORT) \
 		--no-access-log
 
-# JupyterLab on loopback with notebooks/ as its root and explore.ipynb open; the kernel is the
-# project's (.venv/bin/python, installed by setup). A fresh token each start, printed with the
-# URL (LAB_TOKEN=... to choose one); the port must be free (no silent move to another).
+# JupyterLab on loopback with notebooks/ as its root and explore.ipynb open, the project's
+# kernel (.venv/bin/python, installed by setup); prints the URL with a fresh token (or
+# LAB_TOKEN). The port must be free: no silent move to another one.
 LAB_PORT ?= 8888
 lab: setup
-	@token="$${LAB_TOKEN:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))')}"; \
-	echo "JupyterLab: http://$(HOST):$(LAB_PORT)/lab/tree/explore.ipynb?token=$$token"; \
-	exec $(VENV)/bin/jupyter lab --no-browser --ip=$(HOST) --port=$(LAB_PORT) \
-		--ServerApp.port_retries=0 --ServerApp.root_dir=notebooks \
-		--IdentityProvider.token="$$token" --LabApp.news_url=None \
-		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate
+	$(PY) -m nogilbench.report.lab --host $(HOST) --port $(LAB_PORT) $(if $(LAB_TOKEN),--token $(LAB_TOKEN))
 
 # The interpreters built from source stay in ~/.cache/nogilbench (outside the clone).
 clean:
