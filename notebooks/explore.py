@@ -85,13 +85,7 @@ explore.show_cell(cell)
 # dashed (for example the same matrix on two machines, or before and after a change).
 
 # %% tags=["nbval-ignore-output"]
-other = explore.other_sweep(names, sweep_name, compare_with)
-if other is None:
-    print(f"this store holds only sweep {sweep_name}: run another one to overlay it")
-else:
-    explore.show_overlay(
-        [(sweep_name, frame), (other, explore.load_frame(database_url, other))], workload
-    )
+explore.show_sweeps_overlay(database_url, names, sweep_name, frame, workload, compare_with)
 
 # %% [markdown]
 # ## Pick interactively

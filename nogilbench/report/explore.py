@@ -314,6 +314,25 @@ def show_overlay(frames: Sequence[tuple[str, pd.DataFrame]], workload: str) -> N
     _show(overlay_figure(frames, workload), f"The sweeps share no {workload} cells to overlay.")
 
 
+def show_sweeps_overlay(
+    database_url: str | None,
+    names: Sequence[str],
+    first: str,
+    frame: pd.DataFrame,
+    workload: str,
+    wanted: str | None = None,
+) -> None:
+    """`first` (already loaded as `frame`) overlaid with `wanted` or the newest other sweep;
+    a store with a single sweep says so."""
+    from IPython.display import Markdown, display
+
+    other = other_sweep(names, first, wanted)
+    if other is None:
+        display(Markdown(f"_This store holds only sweep {first}: run another one to overlay._"))
+        return
+    show_overlay([(first, frame), (other, load_frame(database_url, other))], workload)
+
+
 def _redraw(output: Any, draw: Callable[[], None]) -> None:
     """Run `draw` inside `output` (an ipywidgets.Output); a bad selection prints one line."""
     output.clear_output(wait=True)
