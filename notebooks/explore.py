@@ -99,4 +99,4 @@ display(
 )
 
 # %% tags=["nbval-ignore-output"]
-display(explore.overlay_picker(database_url, names, sweep_name))
+display(explore.overlay_picker(database_url, names, sweep_name, workload))

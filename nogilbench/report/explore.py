@@ -380,7 +380,9 @@ def cell_picker(frame: pd.DataFrame, **defaults: Any) -> Any:
     return widgets.VBox([widgets.HBox(list(controls.values())), output])
 
 
-def overlay_picker(database_url: str | None, names: Sequence[str], first: str) -> Any:
+def overlay_picker(
+    database_url: str | None, names: Sequence[str], first: str, workload: str | None = None
+) -> Any:
     """Two sweep dropdowns and a workload dropdown that redraw the overlay."""
     import ipywidgets as widgets
 
@@ -397,16 +399,19 @@ def overlay_picker(database_url: str | None, names: Sequence[str], first: str) -
     sweep_b = widgets.Dropdown(
         options=list(names), value=other_sweep(names, first), description="vs"
     )
-    workload = widgets.Dropdown(
-        options=sorted(set(frame_of(first)["workload"])), description="workload"
+    workloads = sorted(set(frame_of(first)["workload"]))
+    workload_control = widgets.Dropdown(
+        options=workloads,
+        value=workload if workload in workloads else workloads[0],
+        description="workload",
     )
     output = widgets.Output()
 
     def draw(_change: Any = None) -> None:
         pair = [(name, frame_of(name)) for name in dict.fromkeys([sweep_a.value, sweep_b.value])]
-        _redraw(output, lambda: show_overlay(pair, workload.value))
+        _redraw(output, lambda: show_overlay(pair, workload_control.value))
 
-    for control in (sweep_a, sweep_b, workload):
+    for control in (sweep_a, sweep_b, workload_control):
         control.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([sweep_a, sweep_b, workload]), output])
+    return widgets.VBox([widgets.HBox([sweep_a, sweep_b, workload_control]), output])
