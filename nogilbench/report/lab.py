@@ -37,6 +37,7 @@ def lab_arguments(root: Path, host: str, port: int) -> list[str]:
         f"--port={port}",
         "--ServerApp.port_retries=0",  # the printed URL must be the real one
         f"--ServerApp.root_dir={root}",
+        f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",  # new notebooks too
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",  # no package index queries from the UI
