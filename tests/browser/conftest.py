@@ -24,10 +24,14 @@ from browser_helpers import (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[object]:
     """The distribution's Chromium under Playwright (no browser download); skips where it is
-    not installed, fails instead in CI (NOGILBENCH_REQUIRE_BROWSER=1)."""
+    not installed, fails instead in CI (NOGILBENCH_REQUIRE_BROWSER=1).
+
+    One per test, not per session: Playwright's sync API keeps an asyncio loop running in
+    the main thread while it is open, which would break later tests that call asyncio.run.
+    """
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         message = f"no Chromium at {CHROMIUM} (scripts/setup.sh installs the 'chromium' package)"
         if browser_required():
