@@ -20,7 +20,7 @@ NBVAL_TARGETS ?= notebooks
 NBVAL_FLAGS ?= --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 # ---------------------------------------------------------------------------------------------
 
-.PHONY: help setup test report info lint serve serve-ft clean
+.PHONY: help setup test report info lint serve serve-ft lab clean
 
 help:
 	@echo "make setup     interpreters + .venv, .venv-ft, .venv-gil (idempotent)"
@@ -29,6 +29,7 @@ help:
 	@echo "make info      interpreters and host"
 	@echo "make lint      ruff check + ruff format --check"
 	@echo "make serve     the API on the stock interpreter; serve-ft: free-threaded, GIL off"
+	@echo "make lab       JupyterLab on $(HOST):$(LAB_PORT), notebooks/ open, kernel 'nogilbench'"
 	@echo "make performance  load (3 interpreters), overhead, limits -> reports/performance.md"
 	@echo "make schemathesis-long  a longer schemathesis run against the API's OpenAPI schema"
 	@echo "make clean     remove the environments and caches (keeps data/ and reports/)"
@@ -57,6 +58,13 @@ serve: setup
 serve-ft: setup
 	.venv-ft/bin/python -X gil=0 -m uvicorn api.main:app --host $(HOST) --port $(PORT) \
 		--no-access-log
+
+# JupyterLab on loopback with notebooks/ as its root and explore.ipynb open, the project's
+# kernel (.venv/bin/python, installed by setup); prints the URL with a fresh token (or
+# LAB_TOKEN). The port must be free: no silent move to another one.
+LAB_PORT ?= 8888
+lab: setup
+	$(PY) -m nogilbench.report.lab --host $(HOST) --port $(LAB_PORT) $(if $(LAB_TOKEN),--token $(LAB_TOKEN))
 
 # The interpreters built from source stay in ~/.cache/nogilbench (outside the clone).
 clean:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.types import Scope
 
 from api.database import Database
@@ -130,12 +131,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.jobs.stop()
             services.database.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's copies (served under
+    # /static-offline-docs), not from a CDN: they work on a machine without internet. No
+    # validator badge either: it would send the schema's URL to an outside service.
+    app = FastAPIOffline(
         title="nogilbench image service",
         version="0.1.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     install_error_handlers(app)
     routers = (auth.router, images.router, jobs.router, benchmarks.router, ops.router)

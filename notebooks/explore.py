@@ -8,51 +8,95 @@
 #       format_version: '1.3'
 #       jupytext_version: 1.19.6
 #   kernelspec:
-#     display_name: Python 3 (ipykernel)
+#     display_name: nogilbench (.venv)
 #     language: python
-#     name: python3
+#     name: nogilbench
 # ---
 
 # %% [markdown]
 # # Explore a sweep
 #
-# A starting point for your own questions: load any sweep into pandas, filter, pivot, and look
-# at one cell's repeats. Change the parameters below (or pass them with papermill `-p`).
+# For your own questions, in JupyterLab (`make lab`): see which sweeps the store holds, load
+# one into pandas, filter and pivot it, look at one cell's timed values and the interval of
+# their median, and overlay two sweeps. Change the parameters below (or pass them with
+# papermill `-p`) and run all cells; the panels at the end redraw as you pick.
 
 # %% tags=["parameters"]
 database_url = "sqlite:///data/notebook-tiny.db"  # e.g. sqlite:///data/nogilbench.db
-sweep_name = "notebook-tiny"  # e.g. "default"
+sweep_name = "notebook-tiny"  # e.g. "default"; None: the newest sweep in the store
+compare_with = None  # a second sweep to overlay; None: the newest other one, if any
 workload = "pure-python"
 method = "free-threaded"
 workers = 2
 images = 4
 
 # %%
-from nogilbench.report import data, figures, present
+from IPython.display import display
+from nogilbench.report import explore
 
-sweep = data.load_sweeps(database_url, [sweep_name])[0]
-frame = sweep.frame()
-print(f"{len(frame)} rows, {frame.shape[1]} columns")
+# %% [markdown]
+# ## The sweeps in this store
+
+# %% tags=["nbval-ignore-output"]
+stored = explore.sweeps_frame(database_url)
+names = list(stored["sweep"])
+sweep_name = sweep_name or names[-1]
+display(stored)
+
+# %% [markdown]
+# ## One sweep as a pandas DataFrame
+#
+# One row per cell; `wall_times_s` holds every timed value, the other timings are derived
+# from it.
+
+# %%
+frame = explore.load_frame(database_url, sweep_name)
+print(f"sweep {sweep_name}: {len(frame)} cells, {frame.shape[1]} columns")
 print("columns:", ", ".join(frame.columns))
 
 # %% [markdown]
 # ## Filter: one workload, the cells that ran
 
 # %% tags=["nbval-ignore-output"]
-chosen = data.ok_rows(frame[frame["workload"] == workload])
+chosen = frame.query("workload == @workload and status == 'ok'")
 chosen[["interpreter", "method", "workers", "images", "wall_median_s", "speedup", "unstable"]]
 
 # %% [markdown]
 # ## Pivot: median wall time (s), methods x workers, at the largest batch
 
 # %% tags=["nbval-ignore-output"]
-largest = chosen[chosen["images"] == chosen["images"].max()]
-largest.pivot_table(index="method", columns="workers", values="wall_median_s", sort=False)
+explore.wall_time_pivot(frame, workload).style.format("{:.3f}", na_rep="—")
 
 # %% [markdown]
-# ## One cell's repeats
+# ## One cell: every timed value and the interval of the median
+#
+# The dots are the timed passes, the line their median, the band a 95% bootstrap interval of
+# the median. With two or three repeats the interval is coarse: run the sweep with more
+# repeats for a tighter one.
 
 # %% tags=["nbval-ignore-output"]
-repeats = data.repeats_frame(frame, workload, method, workers, images)
-title = f"{workload} / {method} / {workers} workers / {images} images"
-present.show_figure(figures.repeats_figure(repeats, title), "repeats", None, "No such cell.")
+cell = explore.cell_values(frame, workload, method, workers, images)
+explore.show_cell(cell)
+
+# %% [markdown]
+# ## Two sweeps overlaid
+#
+# Median wall time against workers, per method: the first sweep in solid lines, the second
+# dashed (for example the same matrix on two machines, or before and after a change).
+
+# %% tags=["nbval-ignore-output"]
+explore.show_sweeps_overlay(database_url, names, sweep_name, frame, workload, compare_with)
+
+# %% [markdown]
+# ## Pick interactively
+#
+# In JupyterLab these panels redraw on every choice; run headless (papermill, nbval) they are
+# drawn once with the parameters above.
+
+# %% tags=["nbval-ignore-output"]
+display(
+    explore.cell_picker(frame, workload=workload, method=method, workers=workers, images=images)
+)
+
+# %% tags=["nbval-ignore-output"]
+display(explore.overlay_picker(database_url, names, sweep_name, workload))

@@ -27,13 +27,15 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # --------------------------------------------------------------------------- system packages
 # Build dependencies of CPython and Pillow (Pillow may build from source on a free-threaded
 # interpreter; without these headers it would silently lack WebP/TIFF/LCMS), libpq for psycopg,
-# and the PostgreSQL server the tests start.
+# the PostgreSQL server the tests start, and the headless Chromium (with a font) that the
+# browser tests drive (tests/browser: JupyterLab, the HTML report, Swagger UI).
 APT_PACKAGES=(
   build-essential pkg-config xz-utils
   libssl-dev zlib1g-dev libffi-dev libsqlite3-dev libbz2-dev liblzma-dev
   libreadline-dev libncurses-dev uuid-dev libgdbm-dev
   libjpeg-dev libpng-dev libfreetype-dev libwebp-dev libtiff-dev liblcms2-dev
   libpq5
+  chromium fonts-dejavu-core
 )
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
   APT_PACKAGES+=(postgresql)
@@ -129,6 +131,16 @@ STOCK_PYTHON=$("$STOCK_PYTHON" -c 'import sys; print(sys.executable)')
 
 make_venv .venv "$STOCK_PYTHON" -e '.[dev]'
 
+# The project's Jupyter kernel: .venv's interpreter, named for the project, installed inside
+# .venv (share/jupyter/kernels/nogilbench) where JupyterLab, papermill and nbval run from .venv
+# find it. The notebooks name it in their metadata.
+KERNEL_JSON=.venv/share/jupyter/kernels/nogilbench/kernel.json
+if ! grep -qF "\"$ROOT/.venv/bin/python\"" "$KERNEL_JSON" 2>/dev/null; then
+  .venv/bin/python -m ipykernel install --sys-prefix --name nogilbench \
+    --display-name "nogilbench (.venv)" >/dev/null
+fi
+say "Jupyter kernel 'nogilbench': $(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["argv"][0])' "$KERNEL_JSON")"
+
 # --------------------------------------------------------------------------- base interpreters
 PROVISION_ARGS=(--shell)
 [ "$REQUIRE_FT" = 1 ] && PROVISION_ARGS+=(--require-ft)
@@ -152,6 +164,7 @@ if [ -n "$FT_PYTHON" ]; then
   .venv-ft/bin/python -X gil=0 -c '
 import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic, limits
 import scipy.stats
+import fastapi_offline  # the offline Swagger UI assets of /docs
 import sys
 assert not sys._is_gil_enabled(), "an extension re-enabled the GIL"
 print(f"[setup] .venv-ft: imports OK with the GIL off ({sys.version.split()[0]}, "

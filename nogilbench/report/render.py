@@ -95,20 +95,24 @@ def execute(
 
 
 def render_html(notebook: Path, html: Path) -> Path:
-    """The executed notebook as standalone HTML: no code, no prompts, figures embedded."""
+    """The executed notebook as standalone HTML: no code, no prompts, figures embedded,
+    a table of contents, readable on a phone and in print (see `page`)."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
+
+    from nogilbench.report.page import TEMPLATE_NAME, TEMPLATES_DIR, add_contents
 
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = {HIDE_TAG}
     exporter = HTMLExporter(
-        config=config, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
+        config=config, exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+        template_name=TEMPLATE_NAME, extra_template_basedirs=[str(TEMPLATES_DIR)],
+    )  # fmt: skip
     body, _resources = exporter.from_filename(str(notebook))
     html.parent.mkdir(parents=True, exist_ok=True)
     partial = html.with_name(html.name + ".part")
-    partial.write_text(body, encoding="utf-8")
+    partial.write_text(add_contents(body), encoding="utf-8")
     partial.replace(html)
     return html
 
