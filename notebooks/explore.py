@@ -70,9 +70,9 @@ explore.wall_time_pivot(frame, workload).style.format("{:.3f}", na_rep="—")
 # %% [markdown]
 # ## One cell: every timed value and the interval of the median
 #
-# The dots are the timed passes, the line their median, the band a 95% bootstrap interval of
-# the median. With two or three repeats the interval is coarse: run the sweep with more
-# repeats for a tighter one.
+# The dots are the timed rounds, the line their median, the band the interval of the median
+# (nogilbench.stats: order statistics, 95% from 6 rounds on; below that the min-max, whose
+# lower level is stated). Run the sweep with more rounds for a tighter one.
 
 # %% tags=["nbval-ignore-output"]
 cell = explore.cell_values(frame, workload, method, workers, images)

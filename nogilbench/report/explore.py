@@ -21,6 +21,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from nogilbench.analysis import method_order
+from nogilbench import stats
 from nogilbench.errors import InvalidParameter
 from nogilbench.report.data import load_sweeps, method_label, ok_rows, resolve_database_url
 from nogilbench.report.figures import PALETTE
@@ -108,24 +109,6 @@ def wall_time_pivot(frame: pd.DataFrame, workload: str, images: int | None = Non
 # --------------------------------------------------------------------------- one cell
 
 
-def median_interval(
-    values: Sequence[float], confidence: float = CONFIDENCE, resamples: int = 4000, seed: int = 0
-) -> tuple[float, float] | None:
-    """Percentile-bootstrap interval of the median of `values`; None with fewer than 2.
-
-    TEMPORARY: to be replaced by nogilbench.stats (median confidence intervals) when that
-    module is merged; callers should not depend on this function's name.
-    """
-    data = np.asarray([v for v in values if v is not None], dtype=float)
-    if data.size < 2:
-        return None
-    rng = np.random.default_rng(seed)  # fixed seed: the same data gives the same interval
-    medians = np.median(rng.choice(data, size=(resamples, data.size), replace=True), axis=1)
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    low, high = np.percentile(medians, [tail, 100.0 - tail])
-    return float(low), float(high)
-
-
 @dataclass(frozen=True)
 class CellValues:
     """One stored cell: its timed values (one per repeat) and the median's interval."""
@@ -137,8 +120,7 @@ class CellValues:
     interpreter: str
     values: tuple[float, ...]
     median: float | None
-    interval: tuple[float, float] | None
-    confidence: float = CONFIDENCE
+    interval: stats.Interval | None  # nogilbench.stats.median_interval of the rounds
 
     @property
     def title(self) -> str:
@@ -153,13 +135,16 @@ class CellValues:
             return f"{self.title}: no timed values stored."
         text = f"{self.title}: {len(self.values)} timed values, median {self.median:.3f} s"
         if self.interval is None:
-            return text + "; one value gives no interval (run the sweep with more repeats)."
-        low, high = self.interval
-        return text + f", {self.confidence:.0%} interval {low:.3f}–{high:.3f} s (bootstrap)."
+            return text + "; one value gives no interval (run the sweep with more rounds)."
+        interval = self.interval
+        return text + (
+            f", {interval.confidence:.0%} interval {interval.low:.3f}–{interval.high:.3f} s "
+            f"({interval.method})."
+        )
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {"repeat": range(1, len(self.values) + 1), "wall time (s)": list(self.values)}
+            {"round": range(1, len(self.values) + 1), "wall time (s)": list(self.values)}
         )
 
 
@@ -179,7 +164,7 @@ def cell_values(
     picked = frame[
         (frame["workload"] == workload)
         & (frame["method"] == method)
-        & (frame["workers"] == workers)
+        & ((frame["workers"] == workers) | (method == "sync"))  # sync: one cell per group
         & (frame["images"] == images)
     ]
     if interpreter is not None:
@@ -194,11 +179,11 @@ def cell_values(
         )
     row = picked.iloc[0]
     values = tuple(float(v) for v in (row["wall_times_s"] or []))
+    interval = stats.median_interval(values) if len(values) >= 2 else None
     median = float(np.median(values)) if values else None
     return CellValues(
-        workload, method, workers, images, str(row["interpreter"]), values, median,
-        median_interval(values),
-    )  # fmt: skip
+        workload, method, workers, images, str(row["interpreter"]), values, median, interval
+    )
 
 
 def cell_figure(cell: CellValues) -> Figure | None:
@@ -217,8 +202,8 @@ def cell_figure(cell: CellValues) -> Figure | None:
             ax.axvline(cell.median, color="#222222", linewidth=2)
             handles.append(Line2D([], [], color="#222222", linewidth=2, label="median"))
         if cell.interval is not None:
-            ax.axvspan(*cell.interval, color=color, alpha=0.2)
-            label = f"{cell.confidence:.0%} interval of the median (bootstrap)"
+            ax.axvspan(cell.interval.low, cell.interval.high, color=color, alpha=0.2)
+            label = f"{cell.interval.confidence:.0%} interval of the median"
             handles.append(plt.Rectangle((0, 0), 1, 1, color=color, alpha=0.2, label=label))
         ax.set_yticks([])
         ax.set_xlabel("wall time of one timed pass (s)")
