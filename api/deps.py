@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.errors import InvalidToken
+from api.errors import Forbidden, InvalidToken
 from api.models import User
 from api.repositories import users
 from api.state import AppServices
@@ -48,7 +48,32 @@ def get_current_user(
     user = users.get(session, user_id)
     if user is None:
         raise InvalidToken("the token's user no longer exists")
+    if not user.is_active:
+        raise Forbidden("this account is deactivated")
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_operator(user: CurrentUser) -> User:
+    if user.role != "operator":
+        raise Forbidden("this needs an operator account")
+    return user
+
+
+Operator = Annotated[User, Depends(get_operator)]
+
+
+def get_operations_access(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
+    """/metrics and /api/system: public only with PUBLIC_OPERATIONS, else an operator's token."""
+    services = get_services(request)
+    if services.settings.public_operations:
+        return
+    with services.database.session() as session:
+        get_operator(get_current_user(services, session, token))
+
+
+OperationsAccess = Depends(get_operations_access)

@@ -65,6 +65,22 @@ class PayloadTooLarge(NogilbenchError):
     error_code = "PAYLOAD_TOO_LARGE"
 
 
+class ResultExpired(NogilbenchError):
+    error_code = "RESULT_EXPIRED"
+
+
+class QuotaExceeded(NogilbenchError):
+    """A per-user quota (stored bytes, images, active jobs, open streams) is full."""
+
+    error_code = "QUOTA_EXCEEDED"
+
+
+class OverBudget(NogilbenchError):
+    """A benchmark request would process more than the configured budget."""
+
+    error_code = "OVER_BUDGET"
+
+
 # Error code -> HTTP status. Codes not listed (a new library error) answer 400.
 STATUS_BY_CODE: dict[str, int] = {
     "DUPLICATE_EMAIL": 409,
@@ -82,7 +98,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "NOGILBENCH_ERROR": 400,
     "IMAGE_NOT_PROCESSED": 400,
     "JOB_NOT_READY": 409,
+    "RESULT_EXPIRED": 410,
     "VALIDATION_ERROR": 422,
+    "OVER_BUDGET": 422,
+    "QUOTA_EXCEEDED": 429,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "DATABASE_UNAVAILABLE": 503,
@@ -138,9 +157,12 @@ async def _nogilbench_error(_: Request, exc: Exception) -> JSONResponse:
     field = getattr(exc, "field", None)
     if field:
         details = [{"field": field}]
+    message = exc.message
     if code == "DATABASE_UNAVAILABLE":
+        # The reason names the driver and the host: the log keeps it, the client does not.
         logger.warning("database unavailable: %s", exc.message)
-    return envelope(status_for(code), code, exc.message, details, _auth_headers(code))
+        message = "the database is unavailable; retry later"
+    return envelope(status_for(code), code, message, details, _auth_headers(code))
 
 
 def _clean_validation_error(error: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 from starlette.types import Scope
 
 from api.database import Database
@@ -26,7 +27,7 @@ from api.services.benchmarks import sweep_runner
 from api.services.job_runner import JobManager
 from api.services.system import SystemService
 from api.settings import Settings
-from api.state import AppServices, CpuLimiter
+from api.state import AppServices, CpuLimiter, PerUserSlots
 from api.storage import FileStore
 from nogilbench.errors import StoreUnavailable
 from nogilbench.runners import gil_enabled
@@ -62,6 +63,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
     uploads = FileStore(settings.uploads_dir)
     outputs = FileStore(settings.outputs_dir)
     results = FileStore(settings.results_dir)
+    cpu = CpuLimiter(settings.cpu_workers)
     manager = JobManager(
         database,
         uploads,
@@ -70,6 +72,8 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics,
         settings.job_concurrency,
         settings.max_pixels,
+        cpu,
+        settings.result_ttl_hours * 3600,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
     return AppServices(
@@ -81,8 +85,9 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         outputs=outputs,
         results=results,
         metrics=metrics,
-        cpu=CpuLimiter(settings.cpu_workers),
+        cpu=cpu,
         jobs=manager,
+        streams=PerUserSlots(settings.quota_event_streams),
     )
 
 
@@ -146,5 +151,17 @@ def _configure_logging() -> None:
         root.setLevel(logging.INFO)
 
 
+def _app_from_environment() -> FastAPI:
+    """The app `uvicorn api.main:app` serves; bad settings stop it with one line, not a trace."""
+    try:
+        return create_app(Settings())
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SystemExit(f"nogilbench api: refusing to start: {problems}") from None
+
+
 _configure_logging()
-app = create_app()
+app = _app_from_environment()

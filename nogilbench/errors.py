@@ -49,3 +49,9 @@ class StoreUnavailable(NogilbenchError):
     """The results database cannot be reached or opened."""
 
     error_code = "DATABASE_UNAVAILABLE"
+
+
+class SweepCancelled(NogilbenchError):
+    """A running sweep was asked to stop (its stop event was set); its cell process is gone."""
+
+    error_code = "SWEEP_CANCELLED"

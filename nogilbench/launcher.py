@@ -23,10 +23,12 @@ from typing import Any
 import psutil
 
 from nogilbench.cell import CellSpec
+from nogilbench.errors import SweepCancelled
 from nogilbench.interpreters import InterpreterInfo, usable_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RSS_SAMPLE_INTERVAL_S = 0.02
+STOP_POLL_S = 0.2  # how often a running cell looks at its stop event
 DEFAULT_CELL_TIMEOUT_S = 900.0
 
 
@@ -88,9 +90,15 @@ def cell_environment() -> dict[str, str]:
 
 
 def run_cell_process(
-    spec: CellSpec, interpreter: InterpreterInfo, timeout_s: float = DEFAULT_CELL_TIMEOUT_S
+    spec: CellSpec,
+    interpreter: InterpreterInfo,
+    timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
+    stop_event: threading.Event | None = None,
 ) -> tuple[dict[str, Any], float]:
-    """Run the cell; return (outcome dict, peak tree RSS in MB). Never raises for cell failures."""
+    """Run the cell; return (outcome dict, peak tree RSS in MB). Never raises for cell failures.
+
+    When `stop_event` is set, the cell's process tree is killed and SweepCancelled raised.
+    """
     started = time.perf_counter()
     spec = replace(spec, launched_at=time.time())
     process = subprocess.Popen(
@@ -104,7 +112,7 @@ def run_cell_process(
     )
     try:
         with TreeMemorySampler(process.pid) as sampler:
-            stdout, stderr = process.communicate(json.dumps(asdict(spec)), timeout=timeout_s)
+            stdout, stderr = _communicate(process, json.dumps(asdict(spec)), timeout_s, stop_event)
     except subprocess.TimeoutExpired:
         _kill_tree(process)
         return {"status": "error", "error": f"cell timed out after {timeout_s:.0f} s"}, 0.0
@@ -121,6 +129,32 @@ def run_cell_process(
         outcome = {"status": "error", "error": f"cell exited {process.returncode}: {last_error}"}
     outcome["cell_wall_s"] = round(cell_wall_s, 4)
     return outcome, peak_mb
+
+
+def _communicate(
+    process: subprocess.Popen[str],
+    payload: str,
+    timeout_s: float,
+    stop_event: threading.Event | None,
+) -> tuple[str, str]:
+    """`communicate`, waking every STOP_POLL_S to honour `stop_event` (then SweepCancelled)."""
+    if stop_event is None:
+        return process.communicate(payload, timeout=timeout_s)
+    deadline = time.monotonic() + timeout_s
+    first = True
+    while True:
+        if stop_event.is_set():
+            raise SweepCancelled("the sweep was cancelled")  # the caller kills the tree
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(process.args, timeout_s)
+        try:
+            # Input goes with the first call only; retrying after a timeout loses no output.
+            return process.communicate(
+                payload if first else None, timeout=min(STOP_POLL_S, remaining)
+            )
+        except subprocess.TimeoutExpired:
+            first = False
 
 
 def _kill_tree(process: subprocess.Popen[str]) -> None:
@@ -184,8 +218,11 @@ def result_row(
 
 
 def measure_cell(
-    spec: CellSpec, interpreter: InterpreterInfo, timeout_s: float = DEFAULT_CELL_TIMEOUT_S
+    spec: CellSpec,
+    interpreter: InterpreterInfo,
+    timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
+    stop_event: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Run one cell in a fresh process and return its result row."""
-    outcome, peak_mb = run_cell_process(spec, interpreter, timeout_s)
+    """Run one cell in a fresh process and return its result row (SweepCancelled on stop)."""
+    outcome, peak_mb = run_cell_process(spec, interpreter, timeout_s, stop_event)
     return result_row(spec, interpreter, outcome, peak_mb)

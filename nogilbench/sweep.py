@@ -8,6 +8,7 @@ skipped, none is run or stored twice (the table's unique key enforces it as well
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -19,7 +20,7 @@ from sqlmodel import Session
 
 from nogilbench import __version__
 from nogilbench.cell import CellSpec
-from nogilbench.errors import InvalidParameter
+from nogilbench.errors import InvalidParameter, SweepCancelled
 from nogilbench.images import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE, generate_images
 from nogilbench.interpreters import (
     InterpreterInfo,
@@ -231,8 +232,13 @@ def run_sweep(
     interpreters: Interpreters | None = None,
     image_dir: Path = DEFAULT_IMAGE_DIR,
     cell_timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
+    stop_event: threading.Event | None = None,
 ) -> int:
-    """Run (or resume) the sweep `config.name`; return its id. Ctrl-C keeps finished cells."""
+    """Run (or resume) the sweep `config.name`; return its id. Ctrl-C keeps finished cells.
+
+    Setting `stop_event` kills the running cell's process and raises SweepCancelled; the
+    sweep is stored `interrupted` and resumes like any other.
+    """
     config.validate()
     interpreters = interpreters or Interpreters.discover(config.baseline)
     size_dir = image_dir / f"{config.image_size[0]}x{config.image_size[1]}"
@@ -262,10 +268,12 @@ def run_sweep(
             for cell in cells:
                 if cell.key in done:
                     continue
+                if stop_event is not None and stop_event.is_set():
+                    raise SweepCancelled("the sweep was cancelled")
                 if cell.interpreter is None:
                     row = unavailable_row(cell)
                 else:
-                    row = measure_cell(cell.spec, cell.interpreter, cell_timeout_s)
+                    row = measure_cell(cell.spec, cell.interpreter, cell_timeout_s, stop_event)
                 repository.save_result(session, sweep_id, row)
                 finished += 1
                 if on_cell is not None:

@@ -32,6 +32,8 @@ def image_service(services: Services, session: SessionDep) -> ImageService:
         services.metrics,
         settings.max_upload_bytes,
         settings.max_pixels,
+        settings.quota_images,
+        settings.quota_stored_bytes,
     )
 
 
@@ -51,7 +53,9 @@ def _view(image: Any) -> ImageRead:
     "in; the format is sniffed from the bytes (JPEG, PNG, WebP, GIF, TIFF, BMP); images "
     "declaring more pixels than the limit are refused before decoding. The file is stored "
     "under a generated name.",
-    responses=error_responses("INVALID_TOKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"),
+    responses=error_responses(
+        "INVALID_TOKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "QUOTA_EXCEEDED"
+    ),
 )
 async def upload(
     file: Annotated[UploadFile, File(description="the image")],

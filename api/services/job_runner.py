@@ -8,8 +8,13 @@ what `GET /api/jobs/{id}` and the SSE stream read.
 
 Start-up recovery: jobs left `processing` by a crash are marked failed, jobs still
 `queued` are run again, and files a crash left between writing and committing (named by no
-row, older than the process) are removed. A graceful shutdown stops between images and puts
-the job back in the queue, so it is re-run on the next start instead of being left half done.
+row, older than the process) are removed. A graceful shutdown stops between images (a sweep:
+kills its running cell) and puts the job back in the queue, so it is re-run on the next start
+instead of being left half done. `cancel` stops one job the same way, for good.
+
+A batch's image work takes tokens from the same CPU limiter as single requests: one per
+worker (at most the limiter's size), chunk by chunk, so batches and requests share the cores.
+Finished jobs' outputs and archives expire after `result_ttl_s` (`expire_results`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import threading
 import zipfile
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +35,21 @@ from api.database import Database
 from api.metrics import Metrics
 from api.models import Job, JobItem, utcnow
 from api.repositories import jobs
+from api.state import CpuLimiter, LimiterWaitStopped
 from api.storage import FileStore, process_start_time
 from nogilbench.codec import decode_image, encode_image
-from nogilbench.errors import NogilbenchError, StoreUnavailable
+from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
 from nogilbench.pipeline import parse_pipeline
 from nogilbench.runners import make_runner
 
 logger = logging.getLogger("api.jobs")
 
 INTERRUPTED = "the server stopped while this job was running"
+EXPIRY_INTERVAL_S = 300.0
+CANCELLED = "cancelled"
+
+# The benchmark hook: (job, progress(done, total), stop event) -> sweep id.
+BenchmarkRunner = Callable[[Job, Callable[[int, int], None], threading.Event], int]
 
 
 class JobStopped(Exception):
@@ -53,7 +65,7 @@ def process_file(task: tuple[str, dict[str, Any], int]) -> tuple[bool, bytes | s
     try:
         pipeline = parse_pipeline(raw_pipeline)
         decoded = decode_image(Path(path).read_bytes(), max_pixels)
-        image = pipeline.apply(decoded.image)
+        image = pipeline.apply(decoded.image, max_pixels)
         return True, encode_image(image, pipeline.format, pipeline.quality)
     except NogilbenchError as exc:
         return False, exc.message
@@ -71,6 +83,8 @@ class JobManager:
         metrics: Metrics,
         concurrency: int,
         max_pixels: int,
+        cpu: CpuLimiter,
+        result_ttl_s: float = 24 * 3600.0,
     ) -> None:
         self.database = database
         self.uploads = uploads
@@ -79,12 +93,19 @@ class JobManager:
         self.metrics = metrics
         self.concurrency = concurrency
         self.max_pixels = max_pixels
+        self.cpu = cpu
+        self.result_ttl_s = result_ttl_s
+        self._expiry: threading.Thread | None = None
         self._executor: cf.ThreadPoolExecutor | None = None
         self._stopping = threading.Event()
         self._recovered = False
         self._lock = threading.Lock()
         self._running = 0
-        self.benchmark_runner: Callable[[Job, Callable[[int, int], None]], int] | None = None
+        # Per running job: its stop event (set by cancel or shutdown) and its end.
+        self._stops: dict[int, threading.Event] = {}
+        self._ended: dict[int, threading.Event] = {}
+        self._cancelled: set[int] = set()
+        self.benchmark_runner: BenchmarkRunner | None = None
         # Files older than this cannot belong to a write still in flight in this process.
         self.process_started = process_start_time()
 
@@ -96,12 +117,51 @@ class JobManager:
             self.recover()
         except (StoreUnavailable, DBAPIError) as exc:
             logger.warning("job recovery postponed, the database is unavailable: %s", exc)
+        self._expiry = threading.Thread(target=self._expire_loop, name="api-expiry", daemon=True)
+        self._expiry.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        """Stop every running job (a sweep's cell is killed) and wait for the pool."""
+        with self._lock:
+            self._stopping.set()
+            for event in self._stops.values():
+                event.set()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._expiry is not None:
+            self._expiry.join()
+            self._expiry = None
+
+    # -- expiry ----------------------------------------------------------------------------
+
+    def _expire_loop(self) -> None:
+        interval = min(EXPIRY_INTERVAL_S, self.result_ttl_s / 4)
+        while not self._stopping.wait(interval):
+            try:
+                self.expire_results()
+            except (StoreUnavailable, DBAPIError) as exc:
+                logger.warning("result expiry postponed, the database is unavailable: %s", exc)
+            except Exception:
+                logger.exception("result expiry failed")
+
+    def expire_results(self, now: datetime | None = None) -> int:
+        """Delete the outputs and zips of jobs finished more than `result_ttl_s` ago; the
+        rows stay (history) and stop naming the files. Returns how many jobs expired."""
+        cutoff = (now or utcnow()) - timedelta(seconds=self.result_ttl_s)
+        with self.database.session() as session:
+            expired = jobs.expired_files(session, cutoff)
+            for job_id, _outputs, _archive in expired:
+                jobs.forget_files(session, job_id)
+            session.commit()
+        # Rows first, files after: a crash in between leaves files the start-up sweep removes.
+        for _job_id, outputs, archive in expired:
+            for name in outputs:
+                self.outputs.delete(name)
+            self.results.delete(archive)
+        if expired:
+            logger.info("expired the outputs of %d finished job(s)", len(expired))
+        return len(expired)
 
     def recover(self) -> None:
         """Fail jobs a crash left `processing`; run the ones still `queued`."""
@@ -151,9 +211,35 @@ class JobManager:
             raise RuntimeError("the job manager is not running")
         self._executor.submit(self._run, job_id)
 
+    def cancel(self, job_id: int, timeout_s: float) -> bool:
+        """Stop job `job_id` for good: a queued one never starts, a running one stops (its
+        sweep cell killed, its batch between images). True once it no longer runs."""
+        with self._lock:
+            self._cancelled.add(job_id)
+            stop, ended = self._stops.get(job_id), self._ended.get(job_id)
+            if stop is not None:
+                stop.set()
+        return ended is None or ended.wait(timeout_s)
+
     # -- running ---------------------------------------------------------------------------
 
     def _run(self, job_id: int) -> None:
+        stop, ended = threading.Event(), threading.Event()
+        with self._lock:
+            if job_id in self._cancelled:
+                return
+            self._stops[job_id], self._ended[job_id] = stop, ended
+            if self._stopping.is_set():
+                stop.set()
+        try:
+            self._run_claimed(job_id, stop)
+        finally:
+            with self._lock:
+                self._stops.pop(job_id, None)
+                self._ended.pop(job_id, None)
+            ended.set()
+
+    def _run_claimed(self, job_id: int, stop: threading.Event) -> None:
         try:
             with self.database.session() as session:
                 job = jobs.get(session, job_id)
@@ -169,10 +255,14 @@ class JobManager:
         status = "failed"
         try:
             run = self._run_batch if kind == "batch" else self._run_benchmark
-            status = run(job_id)
+            status = run(job_id, stop)
         except JobStopped:
-            status = "queued"
-            self._finish(job_id, "queued", None, started=False)
+            if job_id in self._cancelled:
+                status = "failed"
+                self._finish(job_id, "failed", CANCELLED)
+            else:
+                status = "queued"
+                self._finish(job_id, "queued", None, started=False)
         except NogilbenchError as exc:
             self._finish(job_id, "failed", exc.message)
         except Exception as exc:
@@ -204,7 +294,7 @@ class JobManager:
             return False
         return True
 
-    def _run_batch(self, job_id: int) -> str:
+    def _run_batch(self, job_id: int, stop: threading.Event) -> str:
         with self.database.session() as session:
             job = jobs.get(session, job_id)
             assert job is not None
@@ -251,12 +341,28 @@ class JobManager:
                 outputs.pop(index, None)
                 self.outputs.delete(output_name)
                 raise
-            if self._stopping.is_set():
+            if stop.is_set():
                 raise JobStopped
 
         try:
             with make_runner(method, workers) as runner:
-                runner.map(process_file, tasks, on_result=on_result)
+                start = 0
+                while start < len(tasks):
+                    # One CPU token per worker; released between chunks so requests and other
+                    # jobs get their turn.
+                    with self.cpu.hold(workers, stop) as held:
+                        chunk = tasks[start : start + held]
+                        runner.map(
+                            process_file,
+                            chunk,
+                            on_result=lambda index, result, base=start: on_result(
+                                base + index, result
+                            ),
+                        )
+                    start += len(chunk)
+        except LimiterWaitStopped:
+            self._reset_batch(job_id, outputs)
+            raise JobStopped from None
         except JobStopped:
             self._reset_batch(job_id, outputs)
             raise
@@ -304,7 +410,7 @@ class JobManager:
                 archive.writestr("FAILED.txt", "\n".join(failures) + "\n")
         return buffer.getvalue()
 
-    def _run_benchmark(self, job_id: int) -> str:
+    def _run_benchmark(self, job_id: int, stop: threading.Event) -> str:
         with self.database.session() as session:
             job = jobs.get(session, job_id)
             assert job is not None
@@ -318,6 +424,9 @@ class JobManager:
                     row.done, row.total = done, total
                     session.commit()
 
-        sweep_id = self.benchmark_runner(job, progress)
+        try:
+            sweep_id = self.benchmark_runner(job, progress, stop)
+        except SweepCancelled:
+            raise JobStopped from None
         self._finish(job_id, "completed", None, sweep_id=sweep_id)
         return "completed"
