@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -68,9 +69,17 @@ Operator = Annotated[User, Depends(get_operator)]
 def get_operations_access(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> None:
-    """/metrics and /api/system: public only with PUBLIC_OPERATIONS, else an operator's token."""
+    """/metrics and /api/system: with PUBLIC_OPERATIONS anyone; else OPERATIONS_TOKEN (no
+    database needed, for scrapers) or an operator's access token."""
     services = get_services(request)
-    if services.settings.public_operations:
+    settings = services.settings
+    if settings.public_operations:
+        return
+    if (
+        token is not None
+        and settings.operations_token is not None
+        and secrets.compare_digest(token.encode(), settings.operations_token.encode())
+    ):
         return
     with services.database.session() as session:
         get_operator(get_current_user(services, session, token))

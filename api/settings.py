@@ -70,7 +70,13 @@ class Settings(BaseSettings):
     )
     public_operations: bool = Field(
         default=False,
-        description="serve /metrics and /api/system without an operator token",
+        description="serve /metrics and /api/system to anyone (default: operators only)",
+    )
+    operations_token: str | None = Field(
+        default=None,
+        min_length=32,
+        description="a bearer token that opens /metrics and /api/system (for a scraper; "
+        "needs no database), besides an operator's access token",
     )
     slow_request_ms: float = Field(default=500.0, ge=0)
     sse_poll_seconds: float = Field(default=0.25, gt=0, le=5)

@@ -115,7 +115,7 @@ def _resize(image: Image.Image, width: int, height: int, keep_aspect: bool) -> I
     return image.resize((width, height), Image.Resampling.LANCZOS)
 
 
-def _same_size(size: Size, **_params: ParamValue) -> Size:
+def _same_size(size: Size, /, **_params: ParamValue) -> Size:  # "/": watermark has a `size`
     return size
 
 

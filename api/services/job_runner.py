@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from api.database import Database
+from api.limiter import CpuLimiter, LimiterWaitStopped
 from api.metrics import Metrics
 from api.models import Job, JobItem, utcnow
 from api.repositories import jobs
-from api.state import CpuLimiter, LimiterWaitStopped
 from api.storage import FileStore, process_start_time
 from nogilbench.codec import decode_image, encode_image
 from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled

@@ -6,7 +6,7 @@ import threading
 
 import anyio
 import pytest
-from api_helpers import image_bytes, upload
+from api_helpers import OPS, image_bytes, upload
 
 import api.services.images as image_service
 from api.state import CpuLimiter
@@ -68,7 +68,7 @@ def test_busy_cpu_limiter_does_not_block_auth_or_health(client, app, auth_header
         # The only CPU token is taken and another image waits for it; auth and DB still answer.
         assert client.get("/health").status_code == 200
         assert client.get("/auth/me", headers=auth_headers).status_code == 200
-        assert client.get("/api/system").json()["service"]["cpu_limiter_busy"] == 1
+        assert client.get("/api/system", headers=OPS).json()["service"]["cpu_limiter_busy"] == 1
     finally:
         release.set()
         first.join(30)
