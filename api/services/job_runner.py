@@ -227,6 +227,7 @@ class JobManager:
         stop, ended = threading.Event(), threading.Event()
         with self._lock:
             if job_id in self._cancelled:
+                self._cancelled.discard(job_id)
                 return
             self._stops[job_id], self._ended[job_id] = stop, ended
             if self._stopping.is_set():
@@ -237,6 +238,7 @@ class JobManager:
             with self._lock:
                 self._stops.pop(job_id, None)
                 self._ended.pop(job_id, None)
+                self._cancelled.discard(job_id)
             ended.set()
 
     def _run_claimed(self, job_id: int, stop: threading.Event) -> None:
