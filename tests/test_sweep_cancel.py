@@ -61,7 +61,7 @@ def test_stop_event_kills_the_running_cell(tmp_path, monkeypatch):
                     stop_event=stop,
                 )
             )
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=sweep)
