@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             services.jobs.stop()
             services.database.dispose()
+            logger.info("stopped: running jobs stopped, database closed")
 
     app = FastAPI(
         title="nogilbench image service",
