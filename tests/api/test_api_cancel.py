@@ -163,3 +163,40 @@ def test_finished_outputs_expire(client, app, auth_headers, settings):
     job = client.get(f"/api/jobs/{job_id}", headers=auth_headers).json()
     assert job["status"] == "completed" and job["result_url"] is None  # history kept
     assert manager.expire_results(now=later) == 0
+
+
+def test_delete_cancels_a_running_batch_between_images(client, auth_headers, settings, monkeypatch):
+    import threading
+
+    import api.services.job_runner as job_runner
+
+    entered, release = threading.Event(), threading.Event()
+    seen: list[str] = []
+    real = job_runner.process_file
+
+    def held(task):
+        seen.append(task[0])
+        entered.set()
+        release.wait(30)
+        return real(task)
+
+    monkeypatch.setattr(job_runner, "process_file", held)
+    ids = upload_many(client, auth_headers, 4)
+    batch = {"image_ids": ids, "pipeline": PIPELINE, "method": "sync", "workers": 1}
+    job_id = client.post("/api/jobs/batch", json=batch, headers=auth_headers).json()["job_id"]
+    assert entered.wait(30)  # the first image is being processed
+    answers: list[int] = []
+    deleting = threading.Thread(
+        target=lambda: answers.append(
+            client.delete(f"/api/jobs/{job_id}", headers=auth_headers).status_code
+        )
+    )
+    deleting.start()
+    time.sleep(0.3)  # the DELETE waits for the image in progress
+    release.set()
+    deleting.join(30)
+    assert answers == [204]
+    assert len(seen) == 1  # stopped after the image in progress: the other three never ran
+    assert_envelope(client.get(f"/api/jobs/{job_id}", headers=auth_headers), 404, "JOB_NOT_FOUND")
+    assert list(settings.outputs_dir.iterdir()) == []
+    assert list(settings.results_dir.iterdir()) == []
