@@ -106,3 +106,16 @@ def test_a_set_stop_event_runs_no_cell(tmp_path, monkeypatch):
             stop_event=stop,
         )
     engine.dispose()
+
+
+def test_image_generation_stops_between_images(tmp_path):
+    from nogilbench.images import generate_images
+
+    (first,) = generate_images(tmp_path, 1, (64, 48))
+    stop = threading.Event()
+    stop.set()
+    # Images already there are reused; the first one still to write is not started.
+    with pytest.raises(SweepCancelled):
+        generate_images(tmp_path, 3, (64, 48), stop_event=stop)
+    assert sorted(tmp_path.iterdir()) == [first]
+    assert len(generate_images(tmp_path, 3, (64, 48), stop_event=threading.Event())) == 3
