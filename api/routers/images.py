@@ -100,7 +100,9 @@ def get_image(image_id: PathId, user: CurrentUser, service: Images) -> ImageRead
     "operations with bounded parameters, the output format and quality. The work runs off "
     "the event loop through the CPU limiter; the output has no metadata. Processing again "
     "replaces the previous output.",
-    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION"),
+    responses=error_responses(
+        "INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION", "QUOTA_EXCEEDED"
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,

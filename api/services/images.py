@@ -90,10 +90,13 @@ class ImageService:
         self.quota_images = quota_images
         self.quota_stored_bytes = quota_stored_bytes
 
-    def check_quota(self, user: User, new_bytes: int) -> None:
-        """QuotaExceeded if one more image of `new_bytes` would pass the user's quotas."""
+    def check_quota(self, user: User, new_bytes: int, *, replacing: int | None = None) -> None:
+        """QuotaExceeded if `new_bytes` more would pass the user's quotas: one more image, or
+        (with `replacing`, the size of the output it replaces) a new processed output."""
         count, stored = images.usage(self.session, user.id)  # type: ignore[arg-type]
-        if count + 1 > self.quota_images:
+        if replacing is not None:
+            stored -= replacing
+        elif count + 1 > self.quota_images:
             raise QuotaExceeded(f"you keep {count} images, the most allowed; delete some first")
         if stored + new_bytes > self.quota_stored_bytes:
             raise QuotaExceeded(
@@ -164,6 +167,12 @@ class ImageService:
         started = time.perf_counter()
         rendered = await self.cpu.run(render, pipeline, data, self.max_pixels)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        await in_thread(
+            self.check_quota,
+            user,
+            len(rendered.data),
+            replacing=record.processed_size_bytes or 0,
+        )
         extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
         output_name = FileStore.new_name(extension)
         await in_thread(self.outputs.write, output_name, rendered.data)

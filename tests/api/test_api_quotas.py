@@ -90,3 +90,26 @@ def test_event_stream_quota(quota_client):
     response = client.get(f"/api/jobs/{job_id}/events")
     assert response.status_code == 200 and "event: done" in response.text
     assert streams.take(user_id)  # the finished stream gave its slot back
+
+
+@pytest.mark.parametrize("quota_client", [{"quota_stored_bytes": 20_000}], indirect=True)
+def test_processed_outputs_count_against_stored_bytes(quota_client):
+    client = quota_client
+    image_id = upload(client, {}, image_bytes((8, 8))).json()["id"]
+    small = {"operations": [{"op": "grayscale"}], "format": "png"}
+    assert client.post(f"/api/images/{image_id}/process", json=small).status_code == 200
+    # A noisy 400x400 RGB output is far over 20 KB: refused, the previous output kept.
+    large = {
+        "operations": [
+            {"op": "resize", "width": 400, "height": 400, "keep_aspect": False},
+            {"op": "watermark", "text": "quota " * 10, "size": 40},
+            {"op": "rotate", "angle": 7},
+        ],
+        "format": "png",
+    }
+    response = client.post(f"/api/images/{image_id}/process", json=large)
+    assert_envelope(response, 429, "QUOTA_EXCEEDED")
+    record = client.get(f"/api/images/{image_id}").json()
+    assert record["processed_width"] == 8
+    outputs = client.app.state.services.outputs.root
+    assert len(list(outputs.iterdir())) == 1
