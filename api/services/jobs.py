@@ -173,9 +173,10 @@ class JobService:
         """Cancel the job if it is queued or running (it stops: a sweep's cell process is
         killed), then delete it with its outputs and archive. Blocking: run in a thread."""
         job = owned_job(self.session, job_id, user)
-        if job.status not in TERMINAL and not self.manager.cancel(job_id, CANCEL_WAIT_SECONDS):
-            raise JobNotReady(f"job {job_id} is still stopping; try again in a moment")
-        self.session.expire_all()
+        if job.status not in TERMINAL:
+            self.session.close()  # no connection held while the job stops
+            if not self.manager.cancel(job_id, CANCEL_WAIT_SECONDS):
+                raise JobNotReady(f"job {job_id} is still stopping; try again in a moment")
         outputs, archives = jobs.delete_returning_files(self.session, job_id)
         self.session.commit()
         # Rows first, files after: a crash in between leaves files the start-up sweep removes.
