@@ -7,6 +7,7 @@ when the endpoint function returns (`scope="function"`), before a response strea
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Annotated
@@ -15,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.errors import InvalidToken
+from api.errors import Forbidden, InvalidToken
 from api.models import User
 from api.repositories import users
 from api.state import AppServices
@@ -56,6 +57,8 @@ def load_user(services: AppServices, token: str | None) -> User:
     revoked = user.sessions_revoked_at
     if revoked is not None and issued_at < revoked.replace(tzinfo=UTC).timestamp():
         raise InvalidToken("this session was ended (logged out everywhere); log in again")
+    if not user.is_active:
+        raise Forbidden("this account is deactivated")
     return user
 
 
@@ -66,3 +69,34 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_operator(user: CurrentUser) -> User:
+    if user.role != "operator":
+        raise Forbidden("this needs an operator account")
+    return user
+
+
+Operator = Annotated[User, Depends(get_operator)]
+
+
+def get_operations_access(
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> None:
+    """/metrics and /api/system: with PUBLIC_OPERATIONS anyone; else OPERATIONS_TOKEN (no
+    database needed, for scrapers) or an operator's access token."""
+    services = get_services(request)
+    settings = services.settings
+    if settings.public_operations:
+        return
+    if (
+        token is not None
+        and settings.operations_token is not None
+        and secrets.compare_digest(token.encode(), settings.operations_token.encode())
+    ):
+        return
+    # load_user opens (and closes) its own short session.
+    get_operator(load_user(services, token))
+
+
+OperationsAccess = Depends(get_operations_access)

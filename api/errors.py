@@ -66,6 +66,22 @@ class PayloadTooLarge(NogilbenchError):
     error_code = "PAYLOAD_TOO_LARGE"
 
 
+class ResultExpired(NogilbenchError):
+    error_code = "RESULT_EXPIRED"
+
+
+class QuotaExceeded(NogilbenchError):
+    """A per-user quota (stored bytes, images, active jobs, open streams) is full."""
+
+    error_code = "QUOTA_EXCEEDED"
+
+
+class OverBudget(NogilbenchError):
+    """A benchmark request would process more than the configured budget."""
+
+    error_code = "OVER_BUDGET"
+
+
 # Error code -> HTTP status. Codes not listed (a new library error) answer 400.
 STATUS_BY_CODE: dict[str, int] = {
     "DUPLICATE_EMAIL": 409,
@@ -83,7 +99,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "NOGILBENCH_ERROR": 400,
     "IMAGE_NOT_PROCESSED": 400,
     "JOB_NOT_READY": 409,
+    "RESULT_EXPIRED": 410,
     "VALIDATION_ERROR": 422,
+    "OVER_BUDGET": 422,
+    "QUOTA_EXCEEDED": 429,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "DATABASE_UNAVAILABLE": 503,
@@ -157,12 +176,15 @@ async def _nogilbench_error(request: Request, exc: Exception) -> JSONResponse:
     field = getattr(exc, "field", None)
     if field:
         details = [{"field": field}]
+    message = exc.message
     headers = dict(getattr(exc, "headers", None) or {})
     headers.update(_auth_headers(code) or {})
     if code == "DATABASE_UNAVAILABLE":
+        # The reason names the driver and the host: the log keeps it, the client does not.
         logger.warning("database unavailable: %s", exc.message)
+        message = "the database is unavailable; retry later"
         headers.update(_retry_after(request))
-    return envelope(status_for(code), code, exc.message, details, headers or None)
+    return envelope(status_for(code), code, message, details, headers or None)
 
 
 def _clean_validation_error(error: dict[str, Any]) -> dict[str, Any]:

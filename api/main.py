@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from pydantic import ValidationError
 from starlette.types import Scope
 
 from api.database import Database
@@ -28,7 +29,7 @@ from api.services.benchmarks import sweep_runner
 from api.services.job_runner import JobManager
 from api.services.system import SystemService
 from api.settings import Settings
-from api.state import AppServices, CpuLimiter
+from api.state import AppServices, CpuLimiter, PerUserSlots
 from api.storage import FileStore
 from nogilbench.errors import StoreUnavailable
 from nogilbench.runners import gil_enabled
@@ -71,6 +72,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
     uploads = FileStore(settings.uploads_dir)
     outputs = FileStore(settings.outputs_dir)
     results = FileStore(settings.results_dir)
+    cpu = CpuLimiter(settings.cpu_workers)
     manager = JobManager(
         database,
         uploads,
@@ -79,6 +81,8 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics,
         settings.job_concurrency,
         settings.max_pixels,
+        cpu,
+        settings.result_ttl_hours * 3600,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,
         max_attempts=settings.job_max_attempts,
@@ -93,7 +97,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         outputs=outputs,
         results=results,
         metrics=metrics,
-        cpu=CpuLimiter(settings.cpu_workers),
+        cpu=cpu,
         jobs=manager,
         passwords=CpuLimiter(settings.password_hash_workers),
         auth_limits=AuthRateLimiter(
@@ -101,6 +105,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
             settings.auth_rate_limit_account,
             settings.auth_rate_limit_address,
         ),
+        streams=PerUserSlots(settings.quota_event_streams),
     )
 
 
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             services.jobs.stop()
             services.database.dispose()
+            logger.info("stopped: running jobs stopped, database closed")
 
     # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's copies (served under
     # /static-offline-docs), not from a CDN: they work on a machine without internet. No
@@ -168,5 +174,17 @@ def _configure_logging() -> None:
         root.setLevel(logging.INFO)
 
 
+def _app_from_environment() -> FastAPI:
+    """The app `uvicorn api.main:app` serves; bad settings stop it with one line, not a trace."""
+    try:
+        return create_app(Settings())
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise SystemExit(f"nogilbench api: refusing to start: {problems}") from None
+
+
 _configure_logging()
-app = create_app()
+app = _app_from_environment()

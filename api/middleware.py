@@ -3,6 +3,9 @@
 Pure ASGI (not BaseHTTPMiddleware) so streamed responses (SSE, files) pass straight through.
 The access log records method, path (never the query string), client IP, status, duration
 and request id; it never sees bodies or headers, so passwords and tokens cannot leak into it.
+The path is the percent-decoded one, so control characters in it (a `%0A` would start a
+forged log line) are escaped before it is logged. Every response says
+`X-Content-Type-Options: nosniff`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from api.metrics import Metrics
 access_logger = logging.getLogger("api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as a \\xNN / \\uNNNN escape."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 class RequestContextMiddleware:
@@ -47,6 +57,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("ascii")))
+                headers.append((b"x-content-type-options", b"nosniff"))
                 streaming = any(
                     name.lower() == b"content-type" and value.startswith(b"text/event-stream")
                     for name, value in headers
@@ -70,7 +81,14 @@ class RequestContextMiddleware:
             client = scope.get("client")
             client_ip = client[0] if client else "-"
             elapsed_ms = elapsed * 1000
-            args = (method, scope["path"], client_ip, status, elapsed_ms, request_id)
+            args = (
+                printable(method),
+                printable(scope["path"]),
+                printable(client_ip),
+                status,
+                elapsed_ms,
+                request_id,
+            )
             if elapsed_ms > self.slow_ms and not streaming:
                 access_logger.warning("SLOW %s %s from %s -> %s in %.1f ms [%s]", *args)
             else:

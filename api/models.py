@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column, DateTime, MetaData, Table, Text
 from sqlmodel import Field, SQLModel
 
 from nogilbench.store.models import utcnow
 
-__all__ = ["Image", "Job", "JobItem", "RefreshToken", "User", "api_metadata", "utcnow"]
+ROLES = ("user", "operator")
+
+__all__ = ["ROLES", "Image", "Job", "JobItem", "RefreshToken", "User", "api_metadata", "utcnow"]
 
 
 class User(SQLModel, table=True):
@@ -27,6 +30,9 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
     # "Log out everywhere" / password change: access tokens issued before this are refused.
     sessions_revoked_at: datetime | None = Field(default=None, sa_type=DateTime())
+    # `user` or `operator`; operators come only from `python -m api.admin promote EMAIL`.
+    role: str = Field(default="user", max_length=20, sa_column_kwargs={"server_default": "user"})
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
 
 
 class RefreshToken(SQLModel, table=True):
@@ -79,7 +85,7 @@ class Job(SQLModel, table=True):
     owner_id: int = Field(foreign_key="users.id", index=True)
     kind: str = Field(default="batch", max_length=20)  # batch | benchmark
     status: str = Field(default="queued", max_length=20)  # queued|processing|completed|failed
-    method: str = Field(default="threading", max_length=40)
+    method: str = Field(default="threading", max_length=255)  # benchmarks: "sync,threading,..."
     workers: int = 1
     total: int = 0
     done: int = 0

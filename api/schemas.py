@@ -66,6 +66,7 @@ class RegisterRequest(BaseModel):
 class UserRead(BaseModel):
     id: int
     email: str
+    role: Literal["user", "operator"] = "user"
     created_at: UtcDateTime
 
 
@@ -216,6 +217,13 @@ class BenchmarkRequest(BaseModel):
         default=False,
         description="also time sync on a default (GIL) build of the same Python version",
     )
+
+    @field_validator("workloads", "images", "workers", "methods")
+    @classmethod
+    def _no_repeats(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError("must not repeat a value")
+        return values
 
 
 class SweepRead(BaseModel):

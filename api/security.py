@@ -2,7 +2,8 @@
 
 Tokens: access tokens are short-lived (`type: access`); refresh tokens carry
 `type: refresh` and a `jti` that the database tracks so that each one is used once.
-Decoding pins HS256 and requires `exp`, `iat` and `sub`; anything else is INVALID_TOKEN.
+Decoding pins HS256 and requires `exp`, `iat`, `sub`, and this service's `iss` and `aud`
+(a token another service signed with a shared key is refused); anything else is INVALID_TOKEN.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt >= 5: refuses) anything longer
 MIN_PASSWORD_CHARS = 8
 ACCESS = "access"
 REFRESH = "refresh"
+ISSUER = "nogilbench-api"
+AUDIENCE = "nogilbench-api"
+MIN_KEY_BYTES = 32
 
 
 class PasswordHasher:
@@ -72,7 +76,13 @@ def load_or_create_secret_key(configured: str | None, key_file: Path) -> str:
         mode = key_file.stat().st_mode & 0o777
         if mode & 0o077:
             logger.warning("secret key file %s is readable by others (mode %o)", key_file, mode)
-        return key_file.read_text(encoding="utf-8").strip()
+        stored = key_file.read_text(encoding="utf-8").strip()
+        if len(stored.encode("utf-8")) < MIN_KEY_BYTES:
+            raise ValueError(
+                f"the secret key in {key_file} is shorter than {MIN_KEY_BYTES} bytes; "
+                "delete the file to generate a new one, or set SECRET_KEY"
+            )
+        return stored
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
@@ -103,14 +113,16 @@ def _now() -> datetime:
 
 class TokenService:
     def __init__(self, secret_key: str, access_minutes: int, refresh_days: int) -> None:
-        if not secret_key:
-            raise ValueError("the secret key must not be empty")
+        if len(secret_key.encode("utf-8")) < MIN_KEY_BYTES:
+            raise ValueError(f"the secret key must be at least {MIN_KEY_BYTES} bytes")
         self._key = secret_key
         self.access_lifetime = timedelta(minutes=access_minutes)
         self.refresh_lifetime = timedelta(days=refresh_days)
 
     def _encode(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+        return jwt.encode(
+            {**claims, "iss": ISSUER, "aud": AUDIENCE}, self._key, algorithm=ALGORITHM
+        )
 
     def create_access_token(self, user_id: int) -> str:
         now = _now()
@@ -153,7 +165,9 @@ class TokenService:
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
-                options={"require": ["exp", "iat", "sub"]},
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("the token has expired") from None

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from nogilbench.codec import DEFAULT_MAX_PIXELS
 from nogilbench.store.db import PROJECT_ROOT
 
+MIN_SECRET_KEY_BYTES = 32  # HS256: a key shorter than the hash output weakens the MAC (RFC 7518)
+
 
 def _cores() -> int:
     try:
@@ -43,7 +45,40 @@ class Settings(BaseSettings):
     cpu_workers: int = Field(default_factory=_cores, ge=1, description="CPU limiter size")
     job_concurrency: int = Field(default=2, ge=1, le=16, description="jobs running at once")
     batch_max_images: int = Field(default=100, ge=1, le=1000)
-    batch_max_workers: int = Field(default=32, ge=1, le=256)
+    batch_max_workers: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="per-request worker cap of a batch; a batch holds one CPU-limiter token "
+        "per worker (at most CPU_WORKERS) while its images run",
+    )
+    benchmark_budget_pixels: int = Field(
+        default=2_000_000_000,
+        ge=1,
+        description="most pixels one benchmark request may process: over its cells, "
+        "(repeats + 1 warm-up) x images x width x height",
+    )
+    quota_images: int = Field(default=500, ge=0, description="images a user may keep")
+    quota_stored_bytes: int = Field(
+        default=500 * 1024 * 1024, ge=0, description="bytes of uploads + outputs a user may keep"
+    )
+    quota_active_jobs: int = Field(default=4, ge=0, description="queued + running jobs a user")
+    quota_event_streams: int = Field(
+        default=4, ge=0, description="open /events streams a user may hold (per process)"
+    )
+    result_ttl_hours: float = Field(
+        default=24.0, gt=0, description="finished jobs' outputs and zips are deleted after this"
+    )
+    public_operations: bool = Field(
+        default=False,
+        description="serve /metrics and /api/system to anyone (default: operators only)",
+    )
+    operations_token: str | None = Field(
+        default=None,
+        min_length=32,
+        description="a bearer token that opens /metrics and /api/system (for a scraper; "
+        "needs no database), besides an operator's access token",
+    )
     slow_request_ms: float = Field(default=500.0, ge=0)
     sse_poll_seconds: float = Field(default=0.25, gt=0, le=5)
     sse_max_seconds: float = Field(
@@ -90,6 +125,16 @@ class Settings(BaseSettings):
         default=2, ge=1, le=10, description="runs of a job whose worker died, then failed"
     )
     run_migrations: bool = Field(default=True, description="migrate the schema at start-up")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes; "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
 
     @property
     def uploads_dir(self) -> Path:

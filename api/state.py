@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -11,6 +12,7 @@ import anyio
 import anyio.to_thread
 
 from api.database import Database
+from api.limiter import CpuLimiter
 from api.metrics import Metrics
 from api.ratelimit import AuthRateLimiter
 from api.security import PasswordHasher, TokenService
@@ -21,26 +23,28 @@ from api.storage import FileStore
 T = TypeVar("T")
 
 
-@dataclass
-class CpuLimiter:
-    """CPU-bound work leaves the event loop here, at most `size` tasks at a time.
+class PerUserSlots:
+    """At most `limit` of something open per user at once in this process (SSE streams)."""
 
-    The wait for a token happens on the event loop (no thread is held while waiting), so a
-    queue of image work never takes the threads that auth and database requests run on.
-    """
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._open: dict[int, int] = {}
 
-    size: int
+    def take(self, user_id: int) -> bool:
+        with self._lock:
+            if self._open.get(user_id, 0) >= self.limit:
+                return False
+            self._open[user_id] = self._open.get(user_id, 0) + 1
+            return True
 
-    def __post_init__(self) -> None:
-        self._limiter = anyio.CapacityLimiter(self.size)
-
-    async def run(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
-        call = functools.partial(func, *args, **kwargs)
-        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
-
-    @property
-    def borrowed(self) -> int:
-        return int(self._limiter.borrowed_tokens)
+    def give_back(self, user_id: int) -> None:
+        with self._lock:
+            left = self._open.get(user_id, 0) - 1
+            if left > 0:
+                self._open[user_id] = left
+            else:
+                self._open.pop(user_id, None)
 
 
 async def in_thread(func: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -62,3 +66,4 @@ class AppServices:
     jobs: JobManager
     passwords: CpuLimiter  # bcrypt: its own bounded pool, apart from the image work
     auth_limits: AuthRateLimiter
+    streams: PerUserSlots

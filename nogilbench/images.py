@@ -8,11 +8,12 @@ the same bytes, so sweeps on different days read identical inputs.
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from nogilbench.errors import InvalidParameter
+from nogilbench.errors import InvalidParameter, SweepCancelled
 
 # ~40 ms of Pillow work per image: the default sweep fits its 15 minutes on 2 cores
 DEFAULT_SIZE = (960, 640)
@@ -70,9 +71,16 @@ def render_image(seed: int, size: tuple[int, int] = DEFAULT_SIZE) -> Image.Image
 
 
 def generate_images(
-    directory: Path, count: int, size: tuple[int, int] = DEFAULT_SIZE, seed: int = 0
+    directory: Path,
+    count: int,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    seed: int = 0,
+    stop_event: threading.Event | None = None,
 ) -> list[Path]:
-    """Write `count` JPEGs under `directory` (reusing ones already there) and return their paths."""
+    """Write `count` JPEGs under `directory` (reusing ones already there) and return their paths.
+
+    With `stop_event`, it is checked between images (large images take seconds each) and
+    SweepCancelled raised once it is set."""
     if count < 1:
         raise InvalidParameter(f"image count must be at least 1, got {count}")
     directory.mkdir(parents=True, exist_ok=True)
@@ -80,6 +88,8 @@ def generate_images(
     for index in range(count):
         path = directory / f"sample_{seed + index:05d}_{size[0]}x{size[1]}.jpg"
         if not path.exists():
+            if stop_event is not None and stop_event.is_set():
+                raise SweepCancelled("the sweep was cancelled while its images were generated")
             partial = path.with_suffix(".part")
             render_image(seed + index, size).save(partial, format="JPEG", quality=90)
             partial.replace(path)  # never leave a half-written image a later sweep would read

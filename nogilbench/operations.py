@@ -19,6 +19,7 @@ from nogilbench.errors import InvalidOperation
 from nogilbench.kernels import KERNELS, convolve3x3
 
 ParamValue = int | float | str | bool
+Size = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ class Operation:
     summary: str
     params: Mapping[str, ParamSpec]
     apply: Callable[..., Image.Image]
+    # (width, height) of the output from the input's size and the parameters, computed the
+    # way Pillow does, so a pipeline's sizes are known before any pixel is allocated.
+    output_size: Callable[..., Size]
 
 
 MAX_SIDE = 8192
@@ -109,6 +113,66 @@ def _resize(image: Image.Image, width: int, height: int, keep_aspect: bool) -> I
         scale = min(width / image.width, height / image.height)
         width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
     return image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def _same_size(size: Size, /, **_params: ParamValue) -> Size:  # "/": watermark has a `size`
+    return size
+
+
+def _resize_size(size: Size, width: int, height: int, keep_aspect: bool) -> Size:
+    if keep_aspect:
+        scale = min(width / size[0], height / size[1])
+        return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+    return width, height
+
+
+def _fit_size(size: Size, box: Size) -> Size:
+    """The size `Image.thumbnail(box)` produces (Pillow's preserve_aspect_ratio)."""
+    width, height = size
+    x, y = box
+    if x >= width and y >= height:
+        return size
+    aspect = width / height
+
+    def round_aspect(number: float, key: Callable[[int], float]) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if x / y >= aspect:
+        x = round_aspect(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = round_aspect(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y
+
+
+def _thumbnail_size(size: Size, max_size: int) -> Size:
+    return _fit_size(size, (max_size, max_size))
+
+
+def _rotate_size(size: Size, angle: float, expand: bool) -> Size:
+    """The size `Image.rotate(angle, expand=expand)` produces (Pillow's own arithmetic)."""
+    width, height = size
+    angle = angle % 360.0
+    if not expand or angle in (0, 180):
+        return size
+    if angle in (90, 270):
+        return height, width
+    radians = -math.radians(angle)
+    cos, sin = round(math.cos(radians), 15), round(math.sin(radians), 15)
+    # The four corners, rotated about the centre (the offset cancels in max - min).
+    xs = [cos * x + sin * y for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    ys = [-sin * x + cos * y for x, y in ((0, 0), (width, 0), (width, height), (0, height))]
+    cx, cy = width / 2.0, height / 2.0
+    shift_x, shift_y = -(cos * cx + sin * cy) + cx, -(-sin * cx + cos * cy) + cy
+    xs = [x + shift_x for x in xs]
+    ys = [y + shift_y for y in ys]
+    return (
+        math.ceil(max(xs)) - math.floor(min(xs)),
+        math.ceil(max(ys)) - math.floor(min(ys)),
+    )
+
+
+def _python_convolve_size(size: Size, kernel: str, passes: int, max_side: int) -> Size:
+    return _fit_size(size, (max_side, max_side)) if max(size) > max_side else size
 
 
 def _thumbnail(image: Image.Image, max_size: int) -> Image.Image:
@@ -198,18 +262,21 @@ OPERATIONS: dict[str, Operation] = {
                 "keep_aspect": ParamSpec(bool, True, description="fit inside width x height"),
             },
             _resize,
+            _resize_size,
         ),
         Operation(
             "thumbnail",
             "Shrink so the longer side is at most max_size (never enlarges).",
             {"max_size": ParamSpec(int, 256, 16, 2048, description="longest side in pixels")},
             _thumbnail,
+            _thumbnail_size,
         ),
         Operation(
             "blur",
             "Gaussian blur.",
             {"radius": ParamSpec(float, 2.0, 0.1, 50, description="blur radius in pixels")},
             _blur,
+            _same_size,
         ),
         Operation(
             "sharpen",
@@ -220,8 +287,9 @@ OPERATIONS: dict[str, Operation] = {
                 "threshold": ParamSpec(int, 3, 0, 255),
             },
             _sharpen,
+            _same_size,
         ),
-        Operation("grayscale", "Convert to 8-bit grayscale.", {}, _grayscale),
+        Operation("grayscale", "Convert to 8-bit grayscale.", {}, _grayscale, _same_size),
         Operation(
             "rotate",
             "Rotate counter-clockwise by angle degrees.",
@@ -230,6 +298,7 @@ OPERATIONS: dict[str, Operation] = {
                 "expand": ParamSpec(bool, True, description="grow the canvas to fit"),
             },
             _rotate,
+            _rotate_size,
         ),
         Operation(
             "python_convolve",
@@ -241,6 +310,7 @@ OPERATIONS: dict[str, Operation] = {
                 "max_side": ParamSpec(int, 256, 16, 512, description="longest side processed"),
             },
             _python_convolve,
+            _python_convolve_size,
         ),
         Operation(
             "watermark",
@@ -252,6 +322,7 @@ OPERATIONS: dict[str, Operation] = {
                 "position": ParamSpec(str, "bottom-right", choices=POSITIONS),
             },
             _watermark,
+            _same_size,
         ),
     )
 }
@@ -280,6 +351,11 @@ def validate_params(op_name: str, raw: Mapping[str, Any]) -> dict[str, ParamValu
         else:
             checked[name] = spec.default
     return checked
+
+
+def output_size(op_name: str, size: Size, params: Mapping[str, ParamValue]) -> Size:
+    """(width, height) an already-validated operation turns `size` into; nothing allocated."""
+    return OPERATIONS[op_name].output_size(size, **params)
 
 
 def apply_operation(

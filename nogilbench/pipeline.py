@@ -3,8 +3,13 @@
 The wire form (JSON, CLI, API) is
     {"operations": [{"op": "resize", "width": 640, "height": 480}, {"op": "blur"}],
      "format": "webp", "quality": 80}
-`parse_pipeline` checks every bound and returns an immutable `Pipeline`; `run_pipeline`
+`parse_pipeline` checks every bound and returns an immutable `Pipeline`; `Pipeline.run`
 decodes, applies and encodes. The API uses these unchanged.
+
+Work is bounded by what it produces, not only by what it reads: `Pipeline.check_size`
+computes every step's output size from the input's and refuses a pipeline whose
+intermediate or output passes the pixel limit (a 4x4 image resized to 8192x8192, then
+rotated, is refused from its numbers before any pixel exists).
 """
 
 from __future__ import annotations
@@ -15,9 +20,16 @@ from typing import Any
 
 from PIL import Image
 
-from nogilbench.codec import OUTPUT_FORMATS, decode_image, encode_image
+from nogilbench.codec import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, decode_image, encode_image
 from nogilbench.errors import InvalidOperation
-from nogilbench.operations import OPERATIONS, ParamValue, apply_operation, validate_params
+from nogilbench.operations import (
+    OPERATIONS,
+    ParamValue,
+    Size,
+    apply_operation,
+    output_size,
+    validate_params,
+)
 
 MAX_STEPS = 20
 QUALITY_RANGE = (1, 95)
@@ -45,15 +57,42 @@ class Pipeline:
             "quality": self.quality,
         }
 
-    def apply(self, image: Image.Image) -> Image.Image:
+    def output_sizes(self, size: Size) -> list[Size]:
+        """The size after each step, from the input's size alone."""
+        sizes = []
+        for step in self.steps:
+            size = output_size(step.op, size, step.params)
+            sizes.append(size)
+        return sizes
+
+    def check_size(self, size: Size, max_pixels: int) -> Size:
+        """The output size; InvalidOperation naming the first step that passes `max_pixels`."""
+        for index, step in enumerate(self.steps):
+            size = output_size(step.op, size, step.params)
+            width, height = size
+            if width * height > max_pixels:
+                raise InvalidOperation(
+                    f"operations[{index}] ({step.op}) would make a {width}x{height} image "
+                    f"({width * height:,} pixels), over the limit of {max_pixels:,} pixels",
+                    f"operations[{index}]",
+                )
+        return size
+
+    def apply(self, image: Image.Image, max_pixels: int | None = None) -> Image.Image:
+        """Apply every step; with `max_pixels`, the sizes are checked before the first step."""
+        if max_pixels is not None:
+            self.check_size(image.size, max_pixels)
         for step in self.steps:
             image = apply_operation(image, step.op, step.params)
         return image
 
-    def run(self, data: bytes, max_pixels: int | None = None) -> bytes:
-        """Decode untrusted bytes, apply every step, encode without metadata."""
-        decoded = decode_image(data) if max_pixels is None else decode_image(data, max_pixels)
-        return encode_image(self.apply(decoded.image), self.format, self.quality)
+    def run(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+        """Decode untrusted bytes, apply every step, encode without metadata.
+
+        `max_pixels` bounds the decoded image and every step's output."""
+        decoded = decode_image(data, max_pixels)
+        image = self.apply(decoded.image, max_pixels)
+        return encode_image(image, self.format, self.quality)
 
 
 def parse_pipeline(raw: Any) -> Pipeline:

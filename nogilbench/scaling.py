@@ -52,7 +52,7 @@ def resolve_worker_counts(text: str, cores: int, max_workers: int = MAX_WORKERS)
             f"--workers must be 'auto' or a comma list of integers, got {text!r}"
         ) from None
     if not counts or counts[0] < 1 or counts[-1] > max_workers:
-        raise InvalidParameter(f"worker counts must be between 1 and {max_workers}, got {text!r}")
+        raise InvalidParameter(f"workers must be between 1 and {max_workers}, got {text!r}")
     return counts
 
 

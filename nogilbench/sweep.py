@@ -430,7 +430,9 @@ def run_sweep(
     size_dir = image_dir / f"{config.image_size[0]}x{config.image_size[1]}"
     paths = [
         str(path)
-        for path in generate_images(size_dir, max(config.images), config.image_size, config.seed)
+        for path in generate_images(
+            size_dir, max(config.images), config.image_size, config.seed, stop_event
+        )
     ]
     cells = plan(config, paths, interpreters)
     groups = group_cells(cells)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from api.models import Image
@@ -69,3 +69,16 @@ def delete_returning(session: Session, image_id: int) -> tuple[str, str | None] 
         .returning(col(Image.stored_name), col(Image.processed_name))
     ).first()
     return None if row is None else (row[0], row[1])
+
+
+def usage(session: Session, owner_id: int) -> tuple[int, int]:
+    """(images kept, bytes kept: uploads + processed outputs) of one owner."""
+    count, stored = session.exec(
+        select(
+            func.count(),
+            func.coalesce(
+                func.sum(Image.size_bytes + func.coalesce(Image.processed_size_bytes, 0)), 0
+            ),
+        ).where(Image.owner_id == owner_id)
+    ).one()
+    return int(count), int(stored)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from api.models import Image, Job, JobItem
@@ -123,6 +123,23 @@ def renew_leases(
     return {int(row[0]) for row in result.all()}
 
 
+def cancel(session: Session, job_id: int, message: str, now: datetime) -> bool:
+    """Fail a queued or running job and drop its claim, in one conditional UPDATE: no worker
+    claims it any more, and the one running it (any process) loses its lease and stops."""
+    result = session.exec(  # type: ignore[call-overload]
+        update(Job)
+        .where(col(Job.id) == job_id, col(Job.status).in_(("queued", "processing")))
+        .values(
+            status="failed",
+            error=message,
+            finished_at=now,
+            claimed_by=None,
+            lease_expires_at=None,
+        )
+    )
+    return bool(result.rowcount)
+
+
 def referenced_files(session: Session) -> dict[str, set[str]]:
     """Every stored file name a row refers to, by folder (uploads, outputs, results)."""
 
@@ -138,3 +155,64 @@ def referenced_files(session: Session) -> dict[str, set[str]]:
         "outputs": names(Image.processed_name, JobItem.output_name),
         "results": names(Job.result_name),
     }
+
+
+def count_active(session: Session, owner_id: int) -> int:
+    """The owner's jobs still queued or processing (the active-jobs quota counts these)."""
+    query = select(func.count()).where(
+        Job.owner_id == owner_id, col(Job.status).in_(("queued", "processing"))
+    )
+    return int(session.exec(query).one())
+
+
+def delete_returning_files(session: Session, job_id: int) -> tuple[list[str], list[str]]:
+    """Delete the job and its items; (item output names, result archive names) to remove."""
+    outputs = [
+        name
+        for name in session.exec(
+            select(JobItem.output_name).where(
+                JobItem.job_id == job_id, col(JobItem.output_name).is_not(None)
+            )
+        ).all()
+        if name
+    ]
+    job = session.get(Job, job_id)
+    results = [job.result_name] if job is not None and job.result_name else []
+    session.exec(delete(JobItem).where(col(JobItem.job_id) == job_id))  # type: ignore[call-overload]
+    session.exec(delete(Job).where(col(Job.id) == job_id))  # type: ignore[call-overload]
+    return outputs, results
+
+
+def expired_files(
+    session: Session, finished_before: datetime
+) -> list[tuple[int, list[str], str | None]]:
+    """Finished jobs (before the cut-off) that still name files: (id, outputs, archive)."""
+    query = select(Job).where(
+        col(Job.finished_at) < finished_before,
+        col(Job.status).in_(("completed", "failed")),
+    )
+    found = []
+    for job in session.exec(query).all():
+        assert job.id is not None
+        outputs = [
+            name
+            for name in session.exec(
+                select(JobItem.output_name).where(
+                    JobItem.job_id == job.id, col(JobItem.output_name).is_not(None)
+                )
+            ).all()
+            if name
+        ]
+        if outputs or job.result_name:
+            found.append((job.id, outputs, job.result_name))
+    return found
+
+
+def forget_files(session: Session, job_id: int) -> None:
+    """The job's outputs and archive are gone: its rows stop naming them."""
+    session.exec(  # type: ignore[call-overload]
+        update(JobItem).where(col(JobItem.job_id) == job_id).values(output_name=None)
+    )
+    session.exec(  # type: ignore[call-overload]
+        update(Job).where(col(Job.id) == job_id).values(result_name=None)
+    )

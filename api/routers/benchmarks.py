@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from api.deps import CurrentUser, Services, SessionDep
+from api.deps import CurrentUser, Operator, Services, SessionDep
 from api.errors import error_responses
 from api.routers.jobs import accepted
 from api.schemas import (
@@ -25,7 +25,10 @@ router = APIRouter(prefix="/api/benchmarks", tags=["benchmarks"])
 
 
 def benchmark_service(services: Services, session: SessionDep) -> BenchmarkService:
-    return BenchmarkService(session, services.jobs)
+    settings = services.settings
+    return BenchmarkService(
+        session, services.jobs, settings.benchmark_budget_pixels, settings.quota_active_jobs
+    )
 
 
 Benchmarks = Annotated[BenchmarkService, Depends(benchmark_service)]
@@ -46,12 +49,17 @@ def parse_ids(ids: str) -> list[int]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
     summary="Run a benchmark sweep",
-    description="Validates the sweep parameters with the library and runs the sweep as a "
-    "background job (each cell in a fresh subprocess, as the CLI does). Follow it like any "
-    "job; its `sweep_id` names the stored benchmark once completed.",
-    responses=error_responses("INVALID_TOKEN", "INVALID_PARAMETER"),
+    description="Operators only. Validates the sweep parameters with the library and runs "
+    "the sweep as a background job (each cell in a fresh subprocess, as the CLI does). The "
+    "request must fit the budget: over its cells, (repeats + 1) x images x width x height "
+    "pixels at most BENCHMARK_BUDGET_PIXELS (422 OVER_BUDGET); lists may not repeat a value. "
+    "Follow it like any job; its `sweep_id` names the stored benchmark once completed; "
+    "`DELETE /api/jobs/{id}` cancels it.",
+    responses=error_responses(
+        "INVALID_TOKEN", "FORBIDDEN", "INVALID_PARAMETER", "OVER_BUDGET", "QUOTA_EXCEEDED"
+    ),
 )
-def run_benchmark(body: BenchmarkRequest, user: CurrentUser, service: Benchmarks) -> JobAccepted:
+def run_benchmark(body: BenchmarkRequest, user: Operator, service: Benchmarks) -> JobAccepted:
     job = service.submit(user, body)
     return accepted(job.id, job.status)  # type: ignore[arg-type]
 

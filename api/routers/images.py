@@ -34,6 +34,8 @@ def image_service(services: Services, session: SessionDep) -> ImageService:
         services.metrics,
         settings.max_upload_bytes,
         settings.max_pixels,
+        settings.quota_images,
+        settings.quota_stored_bytes,
     )
 
 
@@ -81,7 +83,9 @@ def _view(image: Any) -> ImageRead:
     "in; the format is sniffed from the bytes (JPEG, PNG, WebP, GIF, TIFF, BMP); images "
     "declaring more pixels than the limit are refused before decoding. The file is stored "
     "under a generated name. The bearer token is checked before the body is read.",
-    responses=error_responses("INVALID_TOKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"),
+    responses=error_responses(
+        "INVALID_TOKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "QUOTA_EXCEEDED"
+    ),
     openapi_extra={"requestBody": UPLOAD_BODY},
 )
 async def upload(request: Request, user: CurrentUser, service: Images) -> ImageRead:
@@ -129,7 +133,9 @@ def get_image(image_id: PathId, user: CurrentUser, service: Images) -> ImageRead
     "operations with bounded parameters, the output format and quality. The work runs off "
     "the event loop through the CPU limiter; the output has no metadata. Processing again "
     "replaces the previous output.",
-    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION"),
+    responses=error_responses(
+        "INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION", "QUOTA_EXCEEDED"
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import CurrentUser, Services, SessionDep
@@ -22,8 +22,12 @@ def job_service(services: Services, session: SessionDep) -> JobService:
         services.database,
         services.jobs,
         services.results,
+        services.outputs,
         settings.batch_max_images,
         settings.batch_max_workers,
+        settings.max_pixels,
+        settings.quota_active_jobs,
+        services.streams,
     )
 
 
@@ -48,7 +52,12 @@ def accepted(job_id: int, job_status: str) -> JobAccepted:
     "pipeline on a nogilbench runner (`method`, `workers`); follow the progress with "
     "`GET /api/jobs/{id}` or the `/events` stream, then fetch the zip from `/result`.",
     responses=error_responses(
-        "INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "INVALID_OPERATION", "METHOD_UNAVAILABLE"
+        "INVALID_TOKEN",
+        "FORBIDDEN",
+        "IMAGE_NOT_FOUND",
+        "INVALID_OPERATION",
+        "METHOD_UNAVAILABLE",
+        "QUOTA_EXCEEDED",
     ),
 )
 def create_batch(body: BatchRequest, user: CurrentUser, service: Jobs) -> JobAccepted:
@@ -94,7 +103,7 @@ def get_job(job_id: PathId, user: CurrentUser, service: Jobs) -> JobRead:
     "Try `curl -N -H 'Authorization: Bearer ...' .../events`.",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
-        **error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND"),
+        **error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "QUOTA_EXCEEDED"),
     },
 )
 async def job_events(
@@ -117,9 +126,26 @@ async def job_events(
     "failed are listed in FAILED.txt inside it. Available once the job is completed.",
     responses={
         200: {"content": {"application/zip": {}}, "description": "the archive"},
-        **error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY"),
+        **error_responses(
+            "INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY", "RESULT_EXPIRED"
+        ),
     },
 )
 def job_result(job_id: PathId, user: CurrentUser, service: Jobs) -> FileResponse:
     path, filename = service.result(user, job_id)
     return FileResponse(path, media_type="application/zip", filename=filename)
+
+
+@router.delete(
+    "/{job_id:int}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Cancel and delete a job",
+    description="A queued job never starts; a running one is stopped (a batch between images, "
+    "a benchmark sweep by killing its running cell process). Then the job, its outputs and "
+    "its archive are deleted. 409 JOB_NOT_READY if it has not stopped within 10 s: retry.",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY"),
+)
+def delete_job(job_id: PathId, user: CurrentUser, service: Jobs) -> Response:
+    service.delete(user, job_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
-from api.deps import Services
+from api.deps import OperationsAccess, Services
 from api.errors import error_responses
 from api.metrics import CONTENT_TYPE_LATEST
 from api.schemas import HealthRead, OperationsRead
@@ -17,6 +17,7 @@ from api.state import in_thread
 router = APIRouter(tags=["operations"])
 
 INTERNAL_ONLY = error_responses("INTERNAL_ERROR", validation=False, database=False)
+OPERATOR_ONLY = error_responses("INVALID_TOKEN", "FORBIDDEN", "INTERNAL_ERROR", validation=False)
 
 
 @router.get(
@@ -24,7 +25,7 @@ INTERNAL_ONLY = error_responses("INTERNAL_ERROR", validation=False, database=Fal
     response_model=HealthRead,
     summary="Liveness and database reachability",
     description="200 when the database answers `SELECT 1` (and its schema is migrated); "
-    "503 DATABASE_UNAVAILABLE otherwise.",
+    "503 DATABASE_UNAVAILABLE otherwise. It says only up or down: the reason is in the log.",
     responses=error_responses(validation=False),
 )
 async def health(services: Services) -> HealthRead:
@@ -37,11 +38,13 @@ async def health(services: Services) -> HealthRead:
     response_class=PlainTextResponse,
     summary="Prometheus metrics",
     description="Text exposition format: requests by route and status, latency histogram, "
-    "requests in flight, jobs finished/running, images uploaded and processed.",
+    "requests in flight, jobs finished/running, images uploaded and processed. Needs an "
+    "operator's bearer token unless the server runs with PUBLIC_OPERATIONS=true.",
     responses={
         200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "metrics"},
-        **INTERNAL_ONLY,
+        **OPERATOR_ONLY,
     },
+    dependencies=[OperationsAccess],
 )
 def metrics(services: Services) -> PlainTextResponse:
     return PlainTextResponse(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -52,7 +55,8 @@ def metrics(services: Services) -> PlainTextResponse:
     summary="Interpreter, GIL state, threads, CPU and memory",
     description="The interpreter (version, free-threaded build or not), whether the GIL is "
     "enabled right now, the process's threads, CPU use and memory, and the host.",
-    responses=INTERNAL_ONLY,
+    responses=OPERATOR_ONLY,
+    dependencies=[OperationsAccess],
 )
 def system(request: Request, services: Services) -> dict[str, Any]:
     return request.app.state.system.info(

@@ -8,6 +8,7 @@ the same rows through `nogilbench.store.repository` and the same summary table t
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,10 +18,11 @@ from typing import Any
 from sqlmodel import Session
 
 from api.database import Database
-from api.errors import BenchmarkNotFound
+from api.errors import BenchmarkNotFound, OverBudget, QuotaExceeded
 from api.models import Job, User
+from api.repositories import jobs
 from api.schemas import BenchmarkRequest, CompareRead, SweepDetail, SweepRead
-from api.services.job_runner import JobManager
+from api.services.job_runner import BenchmarkRunner, JobManager
 from nogilbench import analysis
 from nogilbench.errors import InvalidParameter
 from nogilbench.store import repository
@@ -43,7 +45,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def make_config(parameters: dict[str, Any]) -> Any:
+def make_config(parameters: dict[str, Any]) -> SweepConfig:
     """A validated `nogilbench.sweep.SweepConfig` (raises InvalidParameter)."""
     values = dict(parameters)
     values["image_size"] = tuple(values["image_size"])
@@ -55,21 +57,52 @@ def make_config(parameters: dict[str, Any]) -> Any:
     return config
 
 
-def sweep_runner(
-    database: Database, image_dir: Path
-) -> Callable[[Job, Callable[[int, int], None]], int]:
+def benchmark_cost(config: SweepConfig) -> int:
+    """Pixels a sweep processes, the quantity a benchmark request's budget bounds.
+
+    Every planned cell (workloads x methods x workers per image count, plus one `sync` cell
+    per workload and image count on the default build when `baseline` is asked) decodes and
+    processes its images once to warm up and once per repeat: the sum over cells of
+    (repeats + 1) x images x width x height. The one place this is computed: a change to
+    the sweep's shape (e.g. adaptive rounds: multiply by the maximum number of rounds)
+    belongs here.
+    """
+    width, height = config.image_size
+    cells_per_count = len(config.workloads) * len(config.methods) * len(config.workers)
+    if config.baseline and "sync" in config.methods:
+        cells_per_count += len(config.workloads)
+    images = sum(config.images)  # each image count is its own group of cells
+    return cells_per_count * (config.repeats + 1) * images * width * height
+
+
+def check_budget(config: SweepConfig, budget_pixels: int) -> int:
+    """The request's cost; OverBudget (422) when it passes `budget_pixels`."""
+    cost = benchmark_cost(config)
+    if cost > budget_pixels:
+        raise OverBudget(
+            f"this benchmark would process {cost:,} pixels (cells x (repeats + 1) x images x "
+            f"width x height), over the budget of {budget_pixels:,}; use fewer cells, "
+            "repeats, images or smaller images"
+        )
+    return cost
+
+
+def sweep_runner(database: Database, image_dir: Path) -> BenchmarkRunner:
     """The JobManager hook that runs a benchmark job's sweep and returns the sweep id.
 
-    Sample images are generated (once per size, seeded) under `image_dir`.
+    Sample images are generated (once per size, seeded) under `image_dir`. Setting `stop`
+    (cancel, shutdown) kills the running cell; run_sweep then raises SweepCancelled.
     """
 
-    def run(job: Job, progress: Callable[[int, int], None]) -> int:
+    def run(job: Job, progress: Callable[[int, int], None], stop: threading.Event) -> int:
         config = make_config(job.parameters)
 
         def on_cell(finished: int, total: int, _row: object = None) -> None:
             progress(finished, total)
 
-        sweep_id = run_sweep(config, database.engine, on_cell=on_cell, image_dir=image_dir)
+        sweep_id = run_sweep(
+            config, database.engine, on_cell=on_cell, image_dir=image_dir, stop_event=stop
+        )
         return int(sweep_id)
 
     return run
@@ -89,15 +122,30 @@ def _sweep_view(sweep: Any) -> SweepRead:
 
 
 class BenchmarkService:
-    def __init__(self, session: Session, manager: JobManager) -> None:
+    def __init__(
+        self,
+        session: Session,
+        manager: JobManager,
+        budget_pixels: int = 0,
+        active_jobs_quota: int = 0,
+    ) -> None:
         self.session = session
         self.manager = manager
+        self.budget_pixels = budget_pixels
+        self.active_jobs_quota = active_jobs_quota
 
     def submit(self, user: User, request: BenchmarkRequest) -> Job:
         name = request.name or (f"api-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}")
         parameters = request.model_dump(mode="json")
         parameters["name"] = name
-        make_config(parameters)  # refuse bad parameters now (400), not in the background
+        config = make_config(parameters)  # refuse bad parameters now (400), not in the background
+        check_budget(config, self.budget_pixels)
+        active = jobs.count_active(self.session, user.id)  # type: ignore[arg-type]
+        if active >= self.active_jobs_quota:
+            raise QuotaExceeded(
+                f"you have {active} queued or running job(s), the most allowed; wait for one "
+                "to finish or cancel it (DELETE /api/jobs/{id})"
+            )
         total = (
             len(request.workloads)
             * len(request.images)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
-from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge
+from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge, QuotaExceeded
 from api.metrics import Metrics
 from api.models import Image, User, utcnow
 from api.repositories import images
@@ -47,7 +47,7 @@ def probe_image(data: bytes, max_pixels: int) -> Probe:
 
 def render(pipeline: Pipeline, data: bytes, max_pixels: int) -> Rendered:
     decoded = decode_image(data, max_pixels)
-    image = pipeline.apply(decoded.image)
+    image = pipeline.apply(decoded.image, max_pixels)  # sizes checked again on the real image
     return Rendered(encode_image(image, pipeline.format, pipeline.quality), *image.size)
 
 
@@ -77,6 +77,8 @@ class ImageService:
         metrics: Metrics,
         max_upload_bytes: int,
         max_pixels: int,
+        quota_images: int = 0,
+        quota_stored_bytes: int = 0,
     ) -> None:
         self.session = session
         self.uploads = uploads
@@ -85,10 +87,30 @@ class ImageService:
         self.metrics = metrics
         self.max_upload_bytes = max_upload_bytes
         self.max_pixels = max_pixels
+        self.quota_images = quota_images
+        self.quota_stored_bytes = quota_stored_bytes
+
+    def check_quota(self, user: User, new_bytes: int, *, replacing: int | None = None) -> None:
+        """QuotaExceeded if `new_bytes` more would pass the user's quotas: one more image, or
+        (with `replacing`, the size of the output it replaces) a new processed output."""
+        try:
+            count, stored = images.usage(self.session, user.id)  # type: ignore[arg-type]
+        finally:
+            self.session.close()  # the connection goes back before the CPU or file work next
+        if replacing is not None:
+            stored -= replacing
+        elif count + 1 > self.quota_images:
+            raise QuotaExceeded(f"you keep {count} images, the most allowed; delete some first")
+        if stored + new_bytes > self.quota_stored_bytes:
+            raise QuotaExceeded(
+                f"you keep {stored:,} bytes of images and outputs; {new_bytes:,} more would pass "
+                f"the quota of {self.quota_stored_bytes:,} bytes; delete some first"
+            )
 
     async def upload(self, user: User, file: UploadFile) -> Image:
         try:
             data = await self._read_limited(file)
+            await in_thread(self.check_quota, user, len(data))
             probe = await self.cpu.run(probe_image, data, self.max_pixels)
         except NogilbenchError as exc:
             self.metrics.uploads_rejected.labels(exc.error_code).inc()
@@ -151,10 +173,19 @@ class ImageService:
     async def process(self, user: User, image_id: int, raw_pipeline: Any) -> Image:
         pipeline = parse_pipeline(raw_pipeline)
         record = await in_thread(self._owned_released, image_id, user)
+        # From the stored size: a pipeline that would grow past the limit is refused before
+        # the file is read or a pixel allocated.
+        pipeline.check_size((record.width, record.height), self.max_pixels)
         data = await in_thread(self.uploads.read, record.stored_name)
         started = time.perf_counter()
         rendered = await self.cpu.run(render, pipeline, data, self.max_pixels)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        await in_thread(
+            self.check_quota,
+            user,
+            len(rendered.data),
+            replacing=record.processed_size_bytes or 0,
+        )
         extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
         output_name = FileStore.new_name(extension)
         await in_thread(self.outputs.write, output_name, rendered.data)

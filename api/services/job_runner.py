@@ -10,15 +10,24 @@ A claim is a lease: the manager's heartbeat renews it every third of JOB_LEASE_S
 whose worker died (killed, host lost) keeps its lease only until it expires; then exactly one
 other worker claims it again and resumes it (a batch processes only its pending items; a sweep
 resumes its cells). A job abandoned JOB_MAX_ATTEMPTS times is failed instead. Every write of a
-running job checks that this worker still holds it, so a worker that lost its lease stops.
+running job checks that this worker still holds it, so a worker that lost its lease stops
+(the heartbeat also sets the job's stop event: a sweep's running cell is killed).
+
+Each running job has a stop event (`_run` registers it, `_run_claimed` runs the claimed job).
+A graceful shutdown sets them all: a batch stops between images, a sweep's running cell is
+killed, and the job goes back to the queue with its claim released, so it is re-run (by any
+worker) instead of being left half done. `cancel` stops one job the same way, for good: a
+queued one never starts (failed `cancelled` in the database, which no worker claims).
 
 A batch fans its images out over a nogilbench runner (`make_runner(method, workers)`), so the
-API measures exactly what the benchmarks measure. Progress is written to the database as each
-image finishes, which is what `GET /api/jobs/{id}` and the SSE stream read.
+API measures exactly what the benchmarks measure. Its image work takes tokens from the same
+CPU limiter as single requests: one per worker (at most the limiter's size), chunk by chunk,
+so batches and requests share the cores. Progress is written to the database as each image
+finishes, which is what `GET /api/jobs/{id}` and the SSE stream read.
 
 Start-up: files a crash left between writing and committing (named by no row, older than
-the process) are removed. A graceful shutdown stops between images and puts the job back in
-the queue, so it is re-run (by any worker) instead of being left half done.
+the process) are removed. Finished jobs' outputs and archives expire after `result_ttl_s`
+(`expire_results`).
 """
 
 from __future__ import annotations
@@ -31,20 +40,21 @@ import threading
 import uuid
 import zipfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.database import Database
+from api.limiter import CpuLimiter, LimiterWaitStopped
 from api.metrics import Metrics
 from api.models import Job, JobItem, utcnow
 from api.repositories import jobs
 from api.repositories.jobs import Claimed
 from api.storage import FileStore, process_start_time
 from nogilbench.codec import decode_image, encode_image
-from nogilbench.errors import NogilbenchError, StoreUnavailable
+from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
 from nogilbench.pipeline import parse_pipeline
 from nogilbench.runners import make_runner
 
@@ -52,6 +62,11 @@ logger = logging.getLogger("api.jobs")
 
 INTERRUPTED = "the server stopped while this job was running"
 DATABASE_ERRORS = (StoreUnavailable, SQLAlchemyError)
+EXPIRY_INTERVAL_S = 300.0
+CANCELLED = "cancelled"
+
+# The benchmark hook: (job, progress(done, total), stop event) -> sweep id.
+BenchmarkRunner = Callable[[Job, Callable[[int, int], None], threading.Event], int]
 
 
 class JobStopped(Exception):
@@ -76,7 +91,7 @@ def process_file(task: tuple[str, dict[str, Any], int]) -> tuple[bool, bytes | s
     try:
         pipeline = parse_pipeline(raw_pipeline)
         decoded = decode_image(Path(path).read_bytes(), max_pixels)
-        image = pipeline.apply(decoded.image)
+        image = pipeline.apply(decoded.image, max_pixels)
         return True, encode_image(image, pipeline.format, pipeline.quality)
     except NogilbenchError as exc:
         return False, exc.message
@@ -94,6 +109,8 @@ class JobManager:
         metrics: Metrics,
         concurrency: int,
         max_pixels: int,
+        cpu: CpuLimiter,
+        result_ttl_s: float = 24 * 3600.0,
         *,
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
@@ -106,12 +123,15 @@ class JobManager:
         self.metrics = metrics
         self.concurrency = concurrency
         self.max_pixels = max_pixels
+        self.cpu = cpu
+        self.result_ttl_s = result_ttl_s
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.max_attempts = max_attempts
         self.worker_id = worker_identity()
         self._threads: list[threading.Thread] = []
         self._heartbeat_thread: threading.Thread | None = None
+        self._expiry: threading.Thread | None = None
         self._stopping = threading.Event()
         self._heartbeat_stop = threading.Event()
         self._wake = threading.Semaphore(0)
@@ -121,7 +141,11 @@ class JobManager:
         self._held: set[int] = set()  # jobs this process runs now (their leases are renewed)
         self._lost: set[int] = set()  # ... of which another worker has taken over
         self._database_down = False
-        self.benchmark_runner: Callable[[Job, Callable[[int, int], None]], int] | None = None
+        # Per running job: its stop event (set by cancel, shutdown or a lost lease), its end.
+        self._stops: dict[int, threading.Event] = {}
+        self._ended: dict[int, threading.Event] = {}
+        self._cancelled: set[int] = set()
+        self.benchmark_runner: BenchmarkRunner | None = None
         # Files older than this cannot belong to a write still in flight in this process.
         self.process_started = process_start_time()
 
@@ -141,12 +165,17 @@ class JobManager:
         self._heartbeat_thread = threading.Thread(
             target=self._heartbeat, name="api-job-heartbeat", daemon=True
         )
-        for thread in (*self._threads, self._heartbeat_thread):
+        self._expiry = threading.Thread(target=self._expire_loop, name="api-expiry", daemon=True)
+        for thread in (*self._threads, self._heartbeat_thread, self._expiry):
             thread.start()
 
     def stop(self) -> None:
-        """Stop claiming; running jobs stop between images and go back to the queue."""
-        self._stopping.set()
+        """Stop claiming and stop every running job (a batch between images, a sweep's cell
+        is killed); each goes back to the queue, its claim released."""
+        with self._lock:
+            self._stopping.set()
+            for event in self._stops.values():
+                event.set()
         for _ in self._threads:
             self._wake.release()
         for thread in self._threads:
@@ -157,6 +186,39 @@ class JobManager:
         if self._heartbeat_thread is not None:
             self._heartbeat_thread.join()
             self._heartbeat_thread = None
+        if self._expiry is not None:
+            self._expiry.join()
+            self._expiry = None
+
+    # -- expiry ----------------------------------------------------------------------------
+
+    def _expire_loop(self) -> None:
+        interval = min(EXPIRY_INTERVAL_S, self.result_ttl_s / 4)
+        while not self._stopping.wait(interval):
+            try:
+                self.expire_results()
+            except DATABASE_ERRORS as exc:
+                logger.warning("result expiry postponed, the database is unavailable: %s", exc)
+            except Exception:
+                logger.exception("result expiry failed")
+
+    def expire_results(self, now: datetime | None = None) -> int:
+        """Delete the outputs and zips of jobs finished more than `result_ttl_s` ago; the
+        rows stay (history) and stop naming the files. Returns how many jobs expired."""
+        cutoff = (now or utcnow()) - timedelta(seconds=self.result_ttl_s)
+        with self.database.session() as session:
+            expired = jobs.expired_files(session, cutoff)
+            for job_id, _outputs, _archive in expired:
+                jobs.forget_files(session, job_id)
+            session.commit()
+        # Rows first, files after: a crash in between leaves files the start-up sweep removes.
+        for _job_id, outputs, archive in expired:
+            for name in outputs:
+                self.outputs.delete(name)
+            self.results.delete(archive)
+        if expired:
+            logger.info("expired the outputs of %d finished job(s)", len(expired))
+        return len(expired)
 
     def recover(self) -> None:
         """Once per process: remove the files a crash left behind (no row names them)."""
@@ -202,6 +264,29 @@ class JobManager:
             raise RuntimeError("the job manager is not running")
         logger.debug("job %d queued", job_id)
         self._wake.release()
+
+    def cancel(self, job_id: int, timeout_s: float) -> bool:
+        """Stop job `job_id` for good: a queued one never starts, a running one stops (its
+        sweep cell killed, its batch between images). True once it no longer runs.
+
+        Running here: its stop event is set and the call waits for it to end. Claimed here
+        but not started yet: it ends before doing any work. Otherwise (queued, or run by
+        another process) the row is failed `cancelled` and unclaimed in one conditional
+        UPDATE: no worker claims it, and one that runs it loses its lease and stops.
+        """
+        with self._lock:
+            held_here = job_id in self._held
+            if held_here:
+                self._cancelled.add(job_id)
+            stop, ended = self._stops.get(job_id), self._ended.get(job_id)
+            if stop is not None:
+                stop.set()
+        if not held_here:
+            with self.database.session() as session:
+                jobs.cancel(session, job_id, CANCELLED, utcnow())
+                session.commit()
+            return True
+        return ended is None or ended.wait(timeout_s)
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -261,8 +346,15 @@ class JobManager:
             with self._lock:
                 lost = (set(held) - kept) & self._held
                 self._lost |= lost
+                for job_id in lost:  # stop it now: a sweep's running cell is killed
+                    stop = self._stops.get(job_id)
+                    if stop is not None:
+                        stop.set()
             for job_id in sorted(lost):
-                logger.warning("job %d: lease lost, another worker has taken it over", job_id)
+                logger.warning(
+                    "job %d: lease lost (another worker took it over, or it was cancelled)",
+                    job_id,
+                )
 
     def _check_held(self, job_id: int) -> None:
         with self._lock:
@@ -273,15 +365,47 @@ class JobManager:
     # -- running ---------------------------------------------------------------------------
 
     def _run(self, claimed: Claimed) -> None:
+        """Run a job this worker has just claimed, with a stop event of its own (set by
+        `cancel`, by `stop` and by the heartbeat when the lease is lost)."""
+        job_id = claimed.job_id
+        stop, ended = threading.Event(), threading.Event()
+        with self._lock:
+            self._stops[job_id], self._ended[job_id] = stop, ended
+            if self._stopping.is_set() or job_id in self._cancelled or job_id in self._lost:
+                stop.set()  # cancelled (or shutting down) between the claim and now
+        try:
+            self._run_claimed(claimed, stop)
+        finally:
+            with self._lock:
+                self._stops.pop(job_id, None)
+                self._ended.pop(job_id, None)
+                self._cancelled.discard(job_id)
+                self._held.discard(job_id)
+                self._lost.discard(job_id)
+            ended.set()
+
+    def _run_claimed(self, claimed: Claimed, stop: threading.Event) -> None:
         job_id, kind = claimed.job_id, claimed.kind
         self._count_running(+1)
         status = "failed"
         try:
+            if stop.is_set():
+                raise JobStopped  # it never starts
             run = self._run_batch if kind == "batch" else self._run_benchmark
-            status = run(job_id)
+            status = run(job_id, stop)
         except JobStopped:
-            status = "queued"
-            self._finish(job_id, "queued", None, started=False)
+            with self._lock:
+                lost, cancelled = job_id in self._lost, job_id in self._cancelled
+            if lost:
+                status = "lost"
+                logger.warning("job %d: stopped here, this worker no longer holds it", job_id)
+            elif cancelled:
+                status = "failed"
+                self._finish(job_id, "failed", CANCELLED)
+            else:
+                # Back to the queue, its claim released: any worker may take it again.
+                status = "queued"
+                self._finish(job_id, "queued", None, started=False)
         except LeaseLost:
             status = "lost"
             logger.warning("job %d: stopped here, another worker holds it now", job_id)
@@ -291,9 +415,6 @@ class JobManager:
             logger.exception("job %d crashed", job_id)
             self._finish(job_id, "failed", f"internal error: {type(exc).__name__}")
         finally:
-            with self._lock:
-                self._held.discard(job_id)
-                self._lost.discard(job_id)
             self._count_running(-1)
             if status not in ("queued", "lost"):
                 self.metrics.jobs.labels(kind, status).inc()
@@ -324,7 +445,7 @@ class JobManager:
             return False
         return True
 
-    def _run_batch(self, job_id: int) -> str:
+    def _run_batch(self, job_id: int, stop: threading.Event) -> str:
         with self.database.session() as session:
             job = jobs.get(session, job_id)
             assert job is not None
@@ -386,13 +507,29 @@ class JobManager:
                 outputs.pop(index, None)
                 self.outputs.delete(output_name)
                 raise
-            if self._stopping.is_set():
+            if stop.is_set():
                 raise JobStopped
 
         if tasks:
             try:
                 with make_runner(method, workers) as runner:
-                    runner.map(process_file, tasks, on_result=on_result)
+                    start = 0
+                    while start < len(tasks):
+                        # One CPU token per worker; released between chunks so requests and
+                        # other jobs get their turn.
+                        with self.cpu.hold(workers, stop) as held:
+                            chunk = tasks[start : start + held]
+                            runner.map(
+                                process_file,
+                                chunk,
+                                on_result=lambda index, result, base=start: on_result(
+                                    base + index, result
+                                ),
+                            )
+                        start += len(chunk)
+            except LimiterWaitStopped:
+                self._reset_batch(job_id, outputs)
+                raise JobStopped from None
             except JobStopped:
                 self._reset_batch(job_id, outputs)
                 raise
@@ -410,12 +547,15 @@ class JobManager:
         # Rows first, files after: a crash in between leaves unreferenced files (swept at the
         # next start), never rows that point at deleted files.
         with self.database.session() as session:
-            job = jobs.get(session, job_id)
-            if job is not None:
-                job.done = job.failed = 0
-                for item in jobs.items(session, job_id):
-                    item.status, item.output_name, item.error = "pending", None, None
-                session.commit()
+            job = session.get(Job, job_id, with_for_update=True)
+            if job is None or job.claimed_by != self.worker_id:
+                # Lost (another worker resumes from these rows and files) or deleted (its
+                # files went with it): neither is this worker's to reset.
+                return
+            job.done = job.failed = 0
+            for item in jobs.items(session, job_id):
+                item.status, item.output_name, item.error = "pending", None, None
+            session.commit()
         for name in outputs.values():
             self.outputs.delete(name)
 
@@ -441,7 +581,7 @@ class JobManager:
                 archive.writestr("FAILED.txt", "\n".join(failures) + "\n")
         return buffer.getvalue()
 
-    def _run_benchmark(self, job_id: int) -> str:
+    def _run_benchmark(self, job_id: int, stop: threading.Event) -> str:
         with self.database.session() as session:
             job = jobs.get(session, job_id)
             assert job is not None
@@ -456,6 +596,9 @@ class JobManager:
                     row.done, row.total = done, total
                     session.commit()
 
-        sweep_id = self.benchmark_runner(job, progress)
+        try:
+            sweep_id = self.benchmark_runner(job, progress, stop)
+        except SweepCancelled:
+            raise JobStopped from None
         self._finish(job_id, "completed", None, sweep_id=sweep_id)
         return "completed"

@@ -13,12 +13,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.database import Database
-from api.errors import Forbidden, ImageNotFound, JobNotFound, JobNotReady
+from api.errors import (
+    Forbidden,
+    ImageNotFound,
+    JobNotFound,
+    JobNotReady,
+    QuotaExceeded,
+    ResultExpired,
+)
 from api.models import Job, JobItem, User, utcnow
 from api.repositories import images, jobs
 from api.schemas import BatchRequest, JobRead
 from api.services.job_runner import JobManager
-from api.state import in_thread
+from api.state import PerUserSlots, in_thread
 from api.storage import FileStore
 from nogilbench.errors import InvalidOperation, NogilbenchError
 from nogilbench.pipeline import parse_pipeline
@@ -26,6 +33,7 @@ from nogilbench.runners import gil_enabled, make_runner
 
 TERMINAL = ("completed", "failed")
 HEARTBEAT_SECONDS = 15.0
+CANCEL_WAIT_SECONDS = 10.0  # a batch stops between images, a sweep's cell is killed
 
 
 def default_method() -> str:
@@ -80,15 +88,23 @@ class JobService:
         database: Database,
         manager: JobManager,
         results: FileStore,
+        outputs: FileStore,
         max_images: int,
         max_workers: int,
+        max_pixels: int,
+        active_jobs_quota: int,
+        streams: PerUserSlots,
     ) -> None:
         self.session = session
         self.database = database
         self.manager = manager
         self.results = results
+        self.outputs = outputs
         self.max_images = max_images
         self.max_workers = max_workers
+        self.max_pixels = max_pixels
+        self.active_jobs_quota = active_jobs_quota
+        self.streams = streams
 
     def submit_batch(self, user: User, request: BatchRequest) -> Job:
         pipeline = parse_pipeline(request.pipeline)
@@ -100,6 +116,12 @@ class JobService:
             raise InvalidOperation(f"workers must be at most {self.max_workers}", "workers")
         method = request.method or default_method()
         make_runner(method, request.workers)  # MethodUnavailable now, not in the background
+        active = jobs.count_active(self.session, user.id)  # type: ignore[arg-type]
+        if active >= self.active_jobs_quota:
+            raise QuotaExceeded(
+                f"you have {active} queued or running job(s), the most allowed; wait for one "
+                "to finish or cancel it (DELETE /api/jobs/{id})"
+            )
         found = images.get_many(self.session, request.image_ids)
         for image_id in request.image_ids:
             image = found.get(image_id)
@@ -107,6 +129,7 @@ class JobService:
                 raise ImageNotFound(f"image {image_id} does not exist")
             if image.owner_id != user.id:
                 raise Forbidden(f"image {image_id} belongs to another user")
+            pipeline.check_size((image.width, image.height), self.max_pixels)
         job = Job(
             owner_id=user.id,  # type: ignore[arg-type]
             kind="batch",
@@ -140,9 +163,27 @@ class JobService:
 
     def result(self, user: User, job_id: int) -> tuple[Path, str]:
         job = owned_job(self.session, job_id, user, kind="batch")
+        if job.status == "completed" and not job.result_name:
+            raise ResultExpired(f"the outputs of job {job_id} have expired and were deleted")
         if job.status != "completed" or not job.result_name:
             raise JobNotReady(f"job {job_id} is {job.status}; its result exists once completed")
         return self.results.path(job.result_name), f"job-{job_id}.zip"
+
+    def delete(self, user: User, job_id: int) -> None:
+        """Cancel the job if it is queued or running (it stops: a sweep's cell process is
+        killed), then delete it with its outputs and archive. Blocking: run in a thread."""
+        job = owned_job(self.session, job_id, user)
+        if job.status not in TERMINAL:
+            self.session.close()  # no connection held while the job stops
+            if not self.manager.cancel(job_id, CANCEL_WAIT_SECONDS):
+                raise JobNotReady(f"job {job_id} is still stopping; try again in a moment")
+        outputs, archives = jobs.delete_returning_files(self.session, job_id)
+        self.session.commit()
+        # Rows first, files after: a crash in between leaves files the start-up sweep removes.
+        for name in outputs:
+            self.outputs.delete(name)
+        for name in archives:
+            self.results.delete(name)
 
     def _snapshot(self, job_id: int) -> JobRead | None:
         # Its own short session per poll: the stream outlives the request's session.
@@ -153,13 +194,34 @@ class JobService:
     async def events(
         self, user: User, job_id: int, poll_seconds: float, max_seconds: float
     ) -> AsyncIterator[str]:
-        """Check access now (errors get the envelope), then return the SSE frame stream.
+        """Check access and the stream quota now (errors get the envelope), then return the
+        SSE frame stream.
 
         The request's session is closed when the endpoint returns; the stream holds no
         connection between polls (each poll opens a short session of its own).
         """
         await in_thread(owned_job, self.session, job_id, user)
-        return self._stream(job_id, poll_seconds, max_seconds)
+        if not self.streams.take(user.id):  # type: ignore[arg-type]
+            raise QuotaExceeded(
+                f"you have {self.streams.limit} event streams open, the most allowed; "
+                "close one first"
+            )
+        self.streams.give_back(user.id)  # type: ignore[arg-type]
+        frames = self._stream(job_id, poll_seconds, max_seconds)
+        return self._counted(user.id, frames)  # type: ignore[arg-type]
+
+    async def _counted(self, user_id: int, frames: AsyncIterator[str]) -> AsyncIterator[str]:
+        """The stream, holding one of the user's stream slots while it is open. Taken when
+        the stream starts (a response never started holds none)."""
+        if not self.streams.take(user_id):  # another stream took the last slot meanwhile
+            error = {"error_code": "QUOTA_EXCEEDED", "message": "too many open event streams"}
+            yield _frame("error", error)
+            return
+        try:
+            async for frame in frames:
+                yield frame
+        finally:
+            self.streams.give_back(user_id)
 
     async def _stream(
         self, job_id: int, poll_seconds: float, max_seconds: float

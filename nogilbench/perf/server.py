@@ -83,6 +83,11 @@ class ServerProcess:
                 "DATA_DIR": str(self.data_dir),
                 "SECRET_KEY": TEST_SECRET,
                 "BCRYPT_ROUNDS": "4",  # auth is not what these runs measure
+                # A loopback test server: the load reads /api/system without a token, and
+                # per-user quotas are not what these runs measure either.
+                "PUBLIC_OPERATIONS": "true",
+                "QUOTA_IMAGES": str(10**9),
+                "QUOTA_STORED_BYTES": str(2**62),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             }

@@ -20,8 +20,8 @@ from matplotlib.lines import Line2D
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from nogilbench.analysis import method_order
 from nogilbench import stats
+from nogilbench.analysis import method_order
 from nogilbench.errors import InvalidParameter
 from nogilbench.report.data import load_sweeps, method_label, ok_rows, resolve_database_url
 from nogilbench.report.figures import PALETTE

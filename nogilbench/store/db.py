@@ -48,6 +48,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) mode 0600 if it does not exist yet; SQLite
+    gives its -wal and -shm files the database file's mode."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create {path.parent} for SQLite: {exc.strerror}") from None
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create the SQLite file {path}: {exc.strerror}") from None
+
+
 def make_engine(
     url: str | None = None, *, check: bool = True, pool: dict[str, float] | None = None
 ) -> Engine:
@@ -67,22 +82,19 @@ def make_engine(
     try:
         if is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                folder = Path(parsed.database).parent
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise StoreUnavailable(
-                        f"cannot create {folder} for SQLite: {exc.strerror}"
-                    ) from None
+                _create_private_file(Path(parsed.database))
             engine = create_engine(
                 parsed,
                 connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                 **pool_options,
+                hide_parameters=True,
             )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(
                 parsed,
+                # Errors and logs never show bound values (a password hash, a token id).
+                hide_parameters=True,
                 pool_pre_ping=True,
                 connect_args={"connect_timeout": 5}
                 if parsed.get_backend_name() == "postgresql"

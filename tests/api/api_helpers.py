@@ -16,6 +16,8 @@ PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-" + "0123456789abcdef" * 4  # 80 bytes: long enough for HS512
 MAX_UPLOAD = 300_000
 MAX_PIXELS = 2_000_000
+OPS_TOKEN = "ops-token-" + "fedcba9876543210" * 3  # opens /metrics and /api/system
+OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 
 def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -29,6 +31,7 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "cpu_workers": 2,
         "job_concurrency": 2,
         "sse_poll_seconds": 0.05,
+        "operations_token": OPS_TOKEN,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -44,6 +47,13 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> dict:
     response = client.post("/auth/login", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def promote(settings: Settings, email: str, action: str = "promote") -> None:
+    """Make `email` an operator the way an administrator does (python -m api.admin)."""
+    from api.admin import change_user
+
+    change_user(str(settings.database_url), action, email)
 
 
 def bearer(token: str) -> dict[str, str]:

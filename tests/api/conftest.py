@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import bearer, login, make_settings, register, upload
+from api_helpers import bearer, login, make_settings, promote, register, upload
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -51,6 +51,14 @@ def make_user(client: TestClient) -> Callable[[str], dict[str, str]]:
 @pytest.fixture
 def auth_headers(make_user: Callable[[str], dict[str, str]]) -> dict[str, str]:
     return make_user("owner@example.com")
+
+
+@pytest.fixture
+def operator_headers(client: TestClient, settings: Settings) -> dict[str, str]:
+    """An operator (registered as a user, then promoted with api.admin), logged in."""
+    register(client, "operator@example.com")
+    promote(settings, "operator@example.com")
+    return bearer(login(client, "operator@example.com")["access_token"])
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ class TestRegister:
         assert response.status_code == 201
         body = response.json()
         assert body["email"] == "ada@example.com"
-        assert set(body) == {"id", "email", "created_at"}  # never the hash
+        assert set(body) == {"id", "email", "role", "created_at"}  # never the hash
+        assert body["role"] == "user"  # registration never makes an operator
 
     def test_register_duplicate_email(self, client):
         register(client, "ada@example.com")

@@ -23,7 +23,8 @@ def run_tiny(client, headers, **overrides) -> dict:
     return job
 
 
-def test_benchmark_end_to_end(client, auth_headers):
+def test_benchmark_end_to_end(client, operator_headers):
+    auth_headers = operator_headers
     job = run_tiny(client, auth_headers, name="tiny-api-sweep")
     assert job["kind"] == "benchmark" and job["done"] == job["total"] == 1
     sweep_id = job["sweep_id"]
@@ -41,7 +42,8 @@ def test_benchmark_end_to_end(client, auth_headers):
     assert row["status"] == "ok" and row["wall_median_s"] > 0
 
 
-def test_compare(client, auth_headers):
+def test_compare(client, operator_headers):
+    auth_headers = operator_headers
     first = run_tiny(client, auth_headers)["sweep_id"]
     second = run_tiny(client, auth_headers, images=[3])["sweep_id"]
     body = client.get(f"/api/benchmarks/compare?ids={first},{second}", headers=auth_headers).json()
@@ -52,7 +54,8 @@ def test_compare(client, auth_headers):
     ]
 
 
-def test_benchmark_errors(client, auth_headers):
+def test_benchmark_errors(client, operator_headers):
+    auth_headers = operator_headers
     assert_envelope(
         client.get("/api/benchmarks/4242", headers=auth_headers), 404, "BENCHMARK_NOT_FOUND"
     )

@@ -6,7 +6,7 @@ import threading
 
 import anyio
 import pytest
-from api_helpers import image_bytes, upload
+from api_helpers import OPS, image_bytes, upload
 
 import api.services.images as image_service
 from api.state import CpuLimiter
@@ -68,9 +68,80 @@ def test_busy_cpu_limiter_does_not_block_auth_or_health(client, app, auth_header
         # The only CPU token is taken and another image waits for it; auth and DB still answer.
         assert client.get("/health").status_code == 200
         assert client.get("/auth/me", headers=auth_headers).status_code == 200
-        assert client.get("/api/system").json()["service"]["cpu_limiter_busy"] == 1
+        assert client.get("/api/system", headers=OPS).json()["service"]["cpu_limiter_busy"] == 1
     finally:
         release.set()
         first.join(30)
         second.join(30)
     assert results == {"first": 200, "second": 200}
+
+
+def test_threads_and_requests_share_one_pool_of_tokens():
+    """A job thread holding every token makes request work wait, first come first served."""
+    limiter = CpuLimiter(2)
+    holding, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def job() -> None:
+        with limiter.hold(5) as held:  # asks for more than exist: capped at the size
+            order.append(f"job holds {held}")
+            holding.set()
+            release.wait(30)
+        order.append("job released")
+
+    async def main() -> None:
+        thread = threading.Thread(target=job)
+        thread.start()
+        await anyio.to_thread.run_sync(holding.wait, 30)
+        assert limiter.borrowed == 2
+
+        async def request() -> None:
+            await limiter.run(order.append, "request ran")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(request)
+            await anyio.sleep(0.1)
+            assert order == ["job holds 2"]  # still waiting for a token
+            release.set()
+        await anyio.to_thread.run_sync(thread.join, 30)
+
+    anyio.run(main)
+    assert order == ["job holds 2", "job released", "request ran"]
+    assert limiter.borrowed == 0
+
+
+def test_a_cancelled_wait_leaks_no_token():
+    limiter = CpuLimiter(1)
+
+    async def main() -> None:
+        await limiter.acquire()
+        with anyio.move_on_after(0.05):
+            await limiter.acquire()  # never granted: cancelled while waiting
+        limiter.release()
+        assert limiter.borrowed == 0
+        await limiter.run(lambda: None)  # the token is free again
+
+    anyio.run(main)
+    assert limiter.borrowed == 0
+
+
+def test_a_stopped_job_gives_up_waiting():
+    from api.limiter import LimiterWaitStopped
+
+    limiter = CpuLimiter(1)
+    stop = threading.Event()
+
+    async def main() -> None:
+        await limiter.acquire()
+        stop.set()
+        with pytest.raises(LimiterWaitStopped):
+            await anyio.to_thread.run_sync(_hold_one, limiter, stop)
+        limiter.release()
+
+    anyio.run(main)
+    assert limiter.borrowed == 0
+
+
+def _hold_one(limiter: CpuLimiter, stop: threading.Event) -> None:
+    with limiter.hold(1, stop):
+        raise AssertionError("the token was taken")

@@ -6,19 +6,20 @@ from __future__ import annotations
 import io
 import zipfile
 
-from api_helpers import PASSWORD, image_bytes
+from api_helpers import PASSWORD, image_bytes, promote
 from PIL import Image
 from test_api_benchmarks import TINY
 from test_api_jobs import read_events, wait_for
 
 
-def test_e2e_flow(client):
+def test_e2e_flow(client, settings):
     assert (
         client.post(
             "/auth/register", json={"email": "e2e@example.com", "password": PASSWORD}
         ).status_code
         == 201
     )
+    promote(settings, "e2e@example.com")  # benchmarks are for operators
     tokens = client.post(
         "/auth/login", data={"username": "e2e@example.com", "password": PASSWORD}
     ).json()

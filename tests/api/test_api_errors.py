@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import assert_envelope, register
+from api_helpers import OPS, assert_envelope, register
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
@@ -112,7 +112,7 @@ def test_database_outage_is_503_and_recovers(client, app, auth_headers, uploaded
         client.get("/api/jobs/", headers=auth_headers),
     ):
         assert_envelope(response, 503, "DATABASE_UNAVAILABLE")
-    assert client.get("/api/system").status_code == 200  # needs no database
+    assert client.get("/api/system", headers=OPS).status_code == 200  # needs no database
     outage.end()
     assert client.get("/health").json() == {"status": "ok", "database": "ok"}
     listing = client.get("/api/images/", headers=auth_headers)
@@ -196,7 +196,7 @@ def test_wrongly_typed_pipeline_fields_are_400_not_500(client, auth_headers, upl
         assert body["details"] == [{"field": field}]
 
 
-def test_request_bodies_are_strictly_typed(client, auth_headers):
+def test_request_bodies_are_strictly_typed(client, operator_headers):
     body = {
         "workloads": ["pillow"],
         "images": [2],
@@ -206,7 +206,7 @@ def test_request_bodies_are_strictly_typed(client, auth_headers):
         "image_size": [64, 48],
         "baseline": 0,
     }
-    response = client.post("/api/benchmarks/run", json=body, headers=auth_headers)
+    response = client.post("/api/benchmarks/run", json=body, headers=operator_headers)
     assert_envelope(response, 422, "VALIDATION_ERROR")
     response = client.post(
         "/auth/register", json={"email": "a@example.com", "password": 12345678901}

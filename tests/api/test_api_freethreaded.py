@@ -46,6 +46,7 @@ def test_uvicorn_under_free_threaded_python_reports_gil_disabled(ft_python, tmp_
         "DATA_DIR": str(tmp_path / "data"),
         "SECRET_KEY": "free-threaded-test-secret-" + "x" * 40,
         "BCRYPT_ROUNDS": "4",
+        "PUBLIC_OPERATIONS": "true",  # /api/system without an operator token
     }
     env.pop("PYTHON_GIL", None)
     command = [ft_python, "-X", "gil=0", "-m", "uvicorn", "api.main:app",

@@ -8,7 +8,16 @@ import time
 import zipfile
 from datetime import timedelta
 
-from api_helpers import assert_envelope, bearer, image_bytes, login, make_settings, register, upload
+from api_helpers import (
+    OPS,
+    assert_envelope,
+    bearer,
+    image_bytes,
+    login,
+    make_settings,
+    register,
+    upload,
+)
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -89,7 +98,7 @@ def test_batch_end_to_end_with_sse(client, auth_headers):
 
     listing = client.get("/api/jobs/", headers=auth_headers).json()
     assert [item["id"] for item in listing] == [job_id]
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=OPS).text
     assert 'nogilbench_jobs_total{kind="batch",status="completed"} 1.0' in metrics
     assert 'nogilbench_images_processed_total{source="batch"} 4.0' in metrics
 

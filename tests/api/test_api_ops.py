@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from api_helpers import OPS
+
 from nogilbench.operations import OPERATIONS
 from nogilbench.runners import gil_enabled
 
@@ -19,7 +21,7 @@ def test_metrics_in_prometheus_text_format(client, auth_headers, uploaded):
         headers=auth_headers,
     )
     client.get("/api/images/12345", headers=auth_headers)
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=OPS)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
@@ -36,7 +38,7 @@ def test_metrics_in_prometheus_text_format(client, auth_headers, uploaded):
 
 
 def test_system(client):
-    body = client.get("/api/system").json()
+    body = client.get("/api/system", headers=OPS).json()
     assert body["python"]["gil_enabled"] is gil_enabled()
     assert isinstance(body["python"]["free_threaded_build"], bool)
     assert body["process"]["os_threads"] >= 1 and body["process"]["rss_mb"] > 0

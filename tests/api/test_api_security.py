@@ -24,7 +24,14 @@ def _b64(data: dict) -> str:
 
 def _claims(**overrides) -> dict:
     now = datetime.now(UTC)
-    claims = {"sub": "1", "type": "access", "iat": now, "exp": now + timedelta(minutes=5)}
+    claims = {
+        "sub": "1",
+        "type": "access",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "iss": "nogilbench-api",  # this service's tokens: the attacks below vary one thing
+        "aud": "nogilbench-api",
+    }
     claims.update(overrides)
     return {
         key: int(value.timestamp()) if isinstance(value, datetime) else value

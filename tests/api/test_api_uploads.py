@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import MAX_UPLOAD, assert_envelope, bomb_png, image_bytes, upload
+from api_helpers import MAX_UPLOAD, OPS, assert_envelope, bomb_png, image_bytes, upload
 from PIL import Image
 
 BOUNDARY = "nogilbench-test-boundary"
@@ -99,7 +99,7 @@ def test_oversize_json_body_is_413(client, auth_headers):
 
 def test_rejected_uploads_are_counted(client, auth_headers):
     upload(client, auth_headers, b"not an image", "x.png")
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=OPS).text
     assert 'nogilbench_uploads_rejected_total{error_code="UNSUPPORTED_MEDIA_TYPE"} 1.0' in metrics
 
 

@@ -85,7 +85,7 @@ schema.location = "/openapi.json"
 
 
 def _stub_sweep(engine: Any) -> Any:
-    def run(job: Any, progress: Any) -> int:
+    def run(job: Any, progress: Any, stop: Any = None) -> int:
         with Session(engine) as session:
             sweep = repository.start_or_resume_sweep(
                 session, f"fuzz-{job.id}-{time.time_ns()}", dict(job.parameters), cell_count=0

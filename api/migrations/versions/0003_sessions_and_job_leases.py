@@ -1,7 +1,7 @@
 """sessions a user can end, refresh grace, job leases
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-22 21:20:00
 
 users.sessions_revoked_at: access tokens issued before it are refused (log out everywhere).
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
