@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         "in a shuffled order (default 3)",
     )  # fmt: skip
     sweep.add_argument(
-        "--max-rounds", type=int, default=6,
-        help="cap on rounds for groups whose intervals stay wider than --target (default 6)",
+        "--max-rounds", type=int, default=None,
+        help="cap on rounds for groups whose intervals stay wider than --target "
+        "(default: the larger of 6 and --repeats)",
     )  # fmt: skip
     sweep.add_argument(
         "--target", type=float, default=0.05,

@@ -49,7 +49,7 @@ def resolve_worker_counts(text: str, cores: int, max_workers: int = MAX_WORKERS)
         counts = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
         raise InvalidParameter(
-            f"--workers must be 'auto' or a comma list of integers, got {text!r}"
+            f"workers must be a comma-separated list of integers or 'auto', got {text!r}"
         ) from None
     if not counts or counts[0] < 1 or counts[-1] > max_workers:
         raise InvalidParameter(f"workers must be between 1 and {max_workers}, got {text!r}")

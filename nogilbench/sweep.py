@@ -54,6 +54,7 @@ from nogilbench.workloads import WORKLOADS
 DEFAULT_IMAGE_DIR = PROJECT_ROOT / "data" / "images"
 MAX_IMAGES = 10_000
 MAX_REPEATS = 100
+DEFAULT_MAX_ROUNDS = 6
 LEASE_TTL_S = 1800.0  # longer than any cell (cell timeout 900 s): renewed after each one
 
 # on_cell(done, total, row): once with row=None before the first measurement, then once per
@@ -75,9 +76,14 @@ class SweepConfig:
     baseline: bool = True  # also measure on a default (GIL) build of the same version
     start_method: str | None = None
     seed: int = 0  # sample images and the rounds' shuffled orders
-    max_rounds: int = 6  # cap on rounds per group when intervals stay wide
+    max_rounds: int | None = None  # cap on rounds per group while intervals stay wide
+    # (None: max(repeats, 6))
     target: float = 0.05  # more rounds while a cell's interval is wider than +-5% of its median
     budget_s: float | None = 720.0  # extra rounds start only while the sweep is within this
+
+    def __post_init__(self) -> None:
+        if self.max_rounds is None:
+            self.max_rounds = max(self.repeats, DEFAULT_MAX_ROUNDS)
 
     def validate(self) -> SweepConfig:
         """Raise InvalidParameter on anything out of range; return self."""
@@ -91,7 +97,7 @@ class SweepConfig:
             raise InvalidParameter(
                 f"repeats must be between 1 and {MAX_REPEATS} (minimum rounds), got {self.repeats}"
             )
-        if not self.repeats <= self.max_rounds <= MAX_REPEATS:
+        if self.max_rounds is None or not self.repeats <= self.max_rounds <= MAX_REPEATS:
             raise InvalidParameter(
                 f"max rounds must be between repeats ({self.repeats}) and {MAX_REPEATS}, "
                 f"got {self.max_rounds}"
@@ -448,6 +454,12 @@ def run_sweep(
             git_commit=git_commit(),
             cell_count=len(cells),
         )
+        if sweep.status == "completed" and not retry_errors:
+            repository.refresh_results(session, sweep.id)  # type: ignore[arg-type]
+            measured = len(repository.measurements_of(session, sweep.id))  # type: ignore[arg-type]
+            if on_cell is not None:
+                on_cell(measured, measured, None)
+            return sweep.id  # type: ignore[return-value]
         repository.acquire_lease(session, sweep, owner, LEASE_TTL_S)
         try:
             if retry_errors:

@@ -52,6 +52,8 @@ def start_or_resume_sweep(
             f"sweep {name!r} already exists with other parameters; "
             "resume it with the same ones or choose another --name"
         )
+    elif sweep.status == "completed":
+        pass  # nothing left to measure: reading it again mixes nothing
     else:
         changed = resume_conflict(sweep, facts)
         if changed:
