@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         "0: none; the minimum rounds always run)",
     )  # fmt: skip
     sweep.add_argument(
+        "--pin", action="store_true",
+        help="pin each cell to distinct physical cores of one NUMA node (recorded per round)",
+    )  # fmt: skip
+    sweep.add_argument(
         "--retry-errors", action="store_true",
         help="measure again the rounds that failed (errors, time-outs) when resuming",
     )  # fmt: skip
@@ -302,6 +306,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         max_rounds=args.max_rounds,
         target=args.target,
         budget_s=args.budget,
+        pin=args.pin,
     ).validate()
     if args.cell_timeout <= 0:
         raise InvalidParameter("--cell-timeout must be positive")

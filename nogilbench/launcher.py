@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -26,6 +27,7 @@ from nogilbench.cell import CellSpec
 from nogilbench.errors import SweepCancelled
 from nogilbench.interpreters import InterpreterInfo
 from nogilbench.paths import PROJECT_ROOT
+from nogilbench.scaling import pin_process
 
 MEMORY_SAMPLE_INTERVAL_S = 0.5  # PSS of known processes (~0.07 ms each)
 TREE_RESCAN_INTERVAL_S = 2.0  # listing the process tree costs ~0.5 ms: done less often
@@ -116,6 +118,7 @@ def run_cell_process(
     interpreter: InterpreterInfo,
     timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
     stop_event: threading.Event | None = None,
+    pin_cpus: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Run the cell; return its outcome dict plus what was seen from outside. Never raises
     for cell failures (they come back as status "error")."""
@@ -131,6 +134,8 @@ def run_cell_process(
         env=cell_environment(),
         cwd=PROJECT_ROOT,
     )
+    if pin_cpus:  # before the spec is sent: the cell waits for it, so nothing timed runs yet
+        pin_process(process.pid, pin_cpus)
     try:
         with TreeMemorySampler(process.pid) as sampler:
             stdout, stderr = _communicate(process, json.dumps(asdict(spec)), timeout_s, stop_event)
@@ -232,7 +237,11 @@ def measure_once(
     interpreter: InterpreterInfo,
     timeout_s: float = DEFAULT_CELL_TIMEOUT_S,
     stop_event: threading.Event | None = None,
+    pin_cpus: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """One round of one cell in a fresh process: its measurement row."""
-    outcome = run_cell_process(spec, interpreter, timeout_s, stop_event)
-    return measurement_row(spec, interpreter_label(interpreter), outcome)
+    """One round of one cell in a fresh process (pinned to `pin_cpus` if given): its row."""
+    outcome = run_cell_process(spec, interpreter, timeout_s, stop_event, pin_cpus)
+    row = measurement_row(spec, interpreter_label(interpreter), outcome)
+    if pin_cpus:
+        row["details"]["pinned_cpus"] = list(pin_cpus)
+    return row

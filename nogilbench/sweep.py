@@ -47,6 +47,7 @@ from nogilbench.interpreters import (
 from nogilbench.launcher import DEFAULT_CELL_TIMEOUT_S, interpreter_label, measure_once
 from nogilbench.paths import PROJECT_ROOT
 from nogilbench.runners import MATRIX_METHODS, MAX_WORKERS, METHODS
+from nogilbench.scaling import plan_pinning
 from nogilbench.store import repository
 from nogilbench.store.models import Sweep
 from nogilbench.workloads import WORKLOADS
@@ -80,6 +81,7 @@ class SweepConfig:
     # (None: max(repeats, 6))
     target: float = 0.05  # more rounds while a cell's interval is wider than +-5% of its median
     budget_s: float | None = 720.0  # extra rounds start only while the sweep is within this
+    pin: bool = False  # each cell on distinct physical cores of one NUMA node (scaling.py)
 
     def __post_init__(self) -> None:
         if self.max_rounds is None:
@@ -318,6 +320,7 @@ class RoundRunner:
         self.session, self.sweep, self.sweep_id, self.owner = session, sweep, sweep.id, owner
         self.progress, self.timeout_s, self.stop_event = progress, timeout_s, stop_event
         self.measured = repository.measured_rounds(session, self.sweep_id)
+        self.pin = False
         self.durations: dict[tuple[str, int], list[float]] = {}
 
     def rounds_done(self, group: Group) -> int:
@@ -350,7 +353,13 @@ class RoundRunner:
             if cell.interpreter is None:
                 row = unavailable_row(cell)
             else:
-                row = measure_once(cell.spec, cell.interpreter, self.timeout_s, self.stop_event)
+                cpus = None
+                if self.pin:  # sync uses one core whatever its workers setting
+                    workers = 1 if cell.spec.method == "sync" else cell.spec.workers
+                    cpus = plan_pinning(workers).cpus
+                row = measure_once(
+                    cell.spec, cell.interpreter, self.timeout_s, self.stop_event, cpus
+                )
                 row["details"]["gil_requested"] = cell.spec.gil_requested
             row.update(round=number, position=position)
             repository.save_measurement(self.session, self.sweep_id, row)
@@ -466,6 +475,7 @@ def run_sweep(
                 repository.forget_errors(session, sweep.id)  # type: ignore[arg-type]
             progress = Progress(callback=on_cell)
             runner = RoundRunner(session, sweep, owner, progress, cell_timeout_s, stop_event)
+            runner.pin = config.pin
             progress.total = sum(
                 len(group.cells) * max(config.repeats, runner.rounds_done(group))
                 for group in groups

@@ -247,3 +247,19 @@ def test_workers_auto_follows_the_affinity_mask() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["[1,", "2]", "[1,", "2]"]
+
+
+def test_pinned_cells_record_their_cpus_and_cores(tmp_path: Path) -> None:
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'pin.db'}")
+    config = SweepConfig(
+        name="pin", workloads=["pure-python"], images=[2], workers=[1], methods=["threading"],
+        repeats=1, max_rounds=1, budget_s=0, image_size=(64, 48), baseline=False, pin=True,
+    )  # fmt: skip
+    sweep_id = run_sweep(config, engine, image_dir=tmp_path / "img",
+                         interpreters=Interpreters(current(), None, "none", None))  # fmt: skip
+    with Session(engine) as session:
+        (measured,) = repository.measurements_of(session, sweep_id)
+        (result,) = repository.results_for(session, [sweep_id])
+    assert measured["status"] == "ok", measured["error"]
+    assert len(measured["details"]["pinned_cpus"]) == 1
+    assert measured["details"]["cores"] == 1 and result.cores == 1  # the cell saw its mask
