@@ -65,6 +65,10 @@ class PayloadTooLarge(NogilbenchError):
     error_code = "PAYLOAD_TOO_LARGE"
 
 
+class ResultGone(NogilbenchError):
+    error_code = "RESULT_GONE"
+
+
 # Error code -> HTTP status. Codes not listed (a new library error) answer 400.
 STATUS_BY_CODE: dict[str, int] = {
     "DUPLICATE_EMAIL": 409,
@@ -80,8 +84,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "INVALID_PARAMETER": 400,
     "METHOD_UNAVAILABLE": 400,
     "NOGILBENCH_ERROR": 400,
-    "IMAGE_NOT_PROCESSED": 400,
+    "IMAGE_NOT_PROCESSED": 409,  # the image's state, not the request, is what is wrong
     "JOB_NOT_READY": 409,
+    "RESULT_GONE": 410,
+    "RANGE_NOT_SATISFIABLE": 416,
     "VALIDATION_ERROR": 422,
     "PAYLOAD_TOO_LARGE": 413,
     "UNSUPPORTED_MEDIA_TYPE": 415,
@@ -140,7 +146,8 @@ async def _nogilbench_error(_: Request, exc: Exception) -> JSONResponse:
         details = [{"field": field}]
     if code == "DATABASE_UNAVAILABLE":
         logger.warning("database unavailable: %s", exc.message)
-    return envelope(status_for(code), code, exc.message, details, _auth_headers(code))
+    headers = {**getattr(exc, "headers", {}), **(_auth_headers(code) or {})}
+    return envelope(status_for(code), code, exc.message, details, headers or None)
 
 
 def _clean_validation_error(error: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from api.database import Database
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_openapi, operation_id
 from api.routers import auth, benchmarks, images, jobs, ops
 from api.security import PasswordHasher, TokenService, load_or_create_secret_key
 from api.services.benchmarks import sweep_runner
@@ -119,12 +120,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     routers = (auth.router, images.router, jobs.router, benchmarks.router, ops.router)
     for router in routers:
         app.include_router(router)
     app.state.route_table = [route for router in routers for route in router.routes]
+    install_openapi(app, settings)
 
     upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
 

@@ -6,14 +6,14 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from api.database import Database
-from api.errors import Forbidden, ImageNotFound, JobNotFound, JobNotReady
+from api.downloads import OpenedFile, open_stored
+from api.errors import Forbidden, ImageNotFound, JobNotFound, JobNotReady, ResultGone
 from api.models import Job, JobItem, User, utcnow
 from api.repositories import images, jobs
 from api.schemas import BatchRequest, JobRead
@@ -138,11 +138,15 @@ class JobService:
     def get(self, user: User, job_id: int) -> JobRead:
         return job_view(owned_job(self.session, job_id, user))
 
-    def result(self, user: User, job_id: int) -> tuple[Path, str]:
+    def result(self, user: User, job_id: int) -> tuple[OpenedFile, str]:
+        """(opened archive, download name), opened before the response starts."""
         job = owned_job(self.session, job_id, user, kind="batch")
         if job.status != "completed" or not job.result_name:
             raise JobNotReady(f"job {job_id} is {job.status}; its result exists once completed")
-        return self.results.path(job.result_name), f"job-{job_id}.zip"
+        opened = open_stored(self.results.path(job.result_name))
+        if opened is None:
+            raise ResultGone(f"the result archive of job {job_id} no longer exists")
+        return opened, f"job-{job_id}.zip"
 
     def _snapshot(self, job_id: int) -> JobRead | None:
         # Its own short session per poll: the stream outlives the request's session.
