@@ -94,8 +94,6 @@ class JobService:
         pipeline = parse_pipeline(request.pipeline)
         if len(request.image_ids) > self.max_images:
             raise InvalidOperation(f"a batch takes at most {self.max_images} images", "image_ids")
-        if len(set(request.image_ids)) != len(request.image_ids):
-            raise InvalidOperation("image_ids must not repeat an image", "image_ids")
         if request.workers > self.max_workers:
             raise InvalidOperation(f"workers must be at most {self.max_workers}", "workers")
         method = request.method or default_method()

@@ -72,11 +72,12 @@ def test_benchmark_errors(client, auth_headers):
     bad = client.post(
         "/api/benchmarks/run", json={**TINY, "workloads": ["gpu"]}, headers=auth_headers
     )
-    assert_envelope(bad, 400, "INVALID_PARAMETER")
+    # Bounds and choices are in the request model (and so in the OpenAPI document): 422.
+    assert_envelope(bad, 422, "VALIDATION_ERROR")
     small = client.post(
         "/api/benchmarks/run", json={**TINY, "image_size": [4, 4]}, headers=auth_headers
     )
-    assert_envelope(small, 400, "INVALID_PARAMETER")
+    assert_envelope(small, 422, "VALIDATION_ERROR")
     assert_envelope(
         client.post("/api/benchmarks/run", json={**TINY, "repeats": 0}, headers=auth_headers),
         422,
