@@ -4,7 +4,8 @@ only the running app knows.
 - operation ids are the endpoint functions' names (`upload`, `get_job`), so a generated client
   has readable method names;
 - limits that are settings, not constants (upload size, batch size and workers), are written
-  into the schemas the models generate, from the same settings the services enforce;
+  into the schemas the models generate, from the same settings the services enforce, and the
+  batch methods are narrowed to those this interpreter can run;
 - the upload's file part lists the image media types the server accepts;
 - links from each create operation to the resources it returns, so clients and stateful
   fuzzers can follow them (image -> process/download/delete, batch -> job/events/result,
@@ -24,6 +25,7 @@ from api.security import MAX_ID
 from api.services.benchmarks import MAX_COMPARE
 from api.settings import Settings
 from nogilbench.codec import ALLOWED_INPUT_FORMATS
+from nogilbench.runners import MethodUnavailable, make_runner
 
 UPLOAD_MEDIA_TYPES = ", ".join(f"image/{name.lower()}" for name in sorted(ALLOWED_INPUT_FORMATS))
 
@@ -94,9 +96,24 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
 }
 
 
+def runnable_methods(methods: tuple[str, ...]) -> list[str]:
+    """The batch methods this interpreter can run (`free-threaded` needs the GIL off, ...)."""
+    available = []
+    for method in methods:
+        try:
+            make_runner(method, 1)
+        except MethodUnavailable:
+            continue
+        available.append(method)
+    return available
+
+
 def _settings_limits(document: dict[str, Any], settings: Settings) -> None:
     schemas = document["components"]["schemas"]
     batch = schemas["BatchRequest"]["properties"]
+    for variant in batch["method"]["anyOf"]:
+        if "enum" in variant:
+            variant["enum"] = runnable_methods(tuple(variant["enum"]))
     batch["image_ids"]["maxItems"] = settings.batch_max_images
     batch["workers"]["maximum"] = min(batch["workers"]["maximum"], settings.batch_max_workers)
     upload = document["paths"]["/api/images/upload"]["post"]["requestBody"]["content"]

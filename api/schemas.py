@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from api.security import MAX_ID, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
+from api.security import MAX_ID, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from nogilbench.images import MAX_SIDE, MIN_SIDE
 from nogilbench.pipeline import pipeline_json_schema
 from nogilbench.runners import MAX_WORKERS, METHODS
@@ -60,9 +60,7 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 # Deliberately simple (mail delivery is the real check) and ASCII only, so that the pattern in
 # the OpenAPI document means the same in every regex engine a client or a fuzzer uses.
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
-# No NUL (bcrypt refuses it). The byte limit (UTF-8) is checked by the validator below;
-# `maxLength` in characters is the same limit for ASCII passwords.
-PASSWORD_PATTERN = r"^[^\x00]*$"
+PASSWORD_PATTERN = r"^[^\x00]*$"  # no NUL character
 
 
 class RegisterRequest(BaseModel):
@@ -79,23 +77,15 @@ class RegisterRequest(BaseModel):
     )
     password: str = Field(
         min_length=MIN_PASSWORD_CHARS,
-        max_length=MAX_PASSWORD_BYTES,
+        max_length=MAX_PASSWORD_CHARS,
         pattern=PASSWORD_PATTERN,
-        description=f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes in UTF-8, "
-        "no NUL character",
+        description=f"{MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters, no NUL character",
     )
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
         return value.lower()
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
-            raise ValueError(f"the password may be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
-        return value
 
 
 class UserRead(BaseModel):

@@ -28,7 +28,7 @@ Auth = Annotated[AuthService, Depends(auth_service)]
     response_model=UserRead,
     summary="Create an account",
     description="Registers an e-mail address (stored lower-cased) with a password of 8 "
-    "characters to 72 bytes. The password is kept only as a bcrypt hash.",
+    "to 128 characters. The password is kept only as a bcrypt hash (of its SHA-256).",
     responses=error_responses("DUPLICATE_EMAIL"),
 )
 def register(body: RegisterRequest, auth: Auth) -> UserRead:
