@@ -84,3 +84,12 @@ def test_benchmark_errors(client, auth_headers):
         "VALIDATION_ERROR",
     )
     assert_envelope(client.get("/api/benchmarks/"), 401, "INVALID_TOKEN")
+
+
+def test_job_method_label_fits_its_column():
+    from api.services.benchmarks import METHOD_COLUMN_CHARS, method_label
+
+    assert method_label(["sync", "threading", "sync"]) == "sync,threading"
+    every = ["sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters"]
+    assert len(method_label(every * 2)) <= METHOD_COLUMN_CHARS
+    assert method_label(every * 2) == "6 methods"

@@ -42,8 +42,23 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class Streaming:
+    """Set once a third of the downloads are streaming their bodies."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        self.enough = threading.Event()
+
+    def started(self) -> None:
+        with self.lock:
+            self.count += 1
+            if self.count >= DOWNLOADS // 3:
+                self.enough.set()
+
+
 def _download(
-    base: str, path: str, headers: dict[str, str], reading: threading.Event, delay: float
+    base: str, path: str, headers: dict[str, str], streaming: Streaming, delay: float
 ) -> tuple[int, dict, bytes]:
     """A slow reader, starting after `delay`: bodies are streaming, and new requests arriving,
     while the file is replaced and deleted."""
@@ -54,27 +69,28 @@ def _download(
     ):
         chunks = []
         for chunk in response.iter_bytes(32 * 1024):
-            reading.set()
+            if not chunks:
+                streaming.started()
             chunks.append(chunk)
-            time.sleep(0.01)
+            time.sleep(0.03)
         return response.status_code, dict(response.headers), b"".join(chunks)
 
 
 def _race(
     base: str, path: str, headers: dict[str, str], mutate: Callable[[], None]
 ) -> list[tuple[int, dict, bytes]]:
-    """DOWNLOADS parallel GETs of `path`; `mutate` starts once the first body is streaming."""
-    reading = threading.Event()
+    """DOWNLOADS parallel GETs of `path`; `mutate` starts while a third of them stream."""
+    streaming = Streaming()
 
     def mutator() -> None:
-        reading.wait(60)
+        streaming.enough.wait(60)
         mutate()
 
     worker = threading.Thread(target=mutator)
     worker.start()
     with ThreadPoolExecutor(max_workers=DOWNLOADS) as pool:
         futures = [
-            pool.submit(_download, base, path, headers, reading, index * 0.05)
+            pool.submit(_download, base, path, headers, streaming, index * 0.02)
             for index in range(DOWNLOADS)
         ]
         results = [future.result() for future in futures]

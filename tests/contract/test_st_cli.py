@@ -1,6 +1,7 @@
 """schemathesis' own command line against a real uvicorn on the free-threaded build, GIL off.
 
-`st run` with every phase (examples, coverage, fuzzing, stateful over the OpenAPI links) and
+`st run` on SQLite and on PostgreSQL, with every phase (examples, coverage, fuzzing, stateful
+over the OpenAPI links) and
 every default check, positive-data acceptance included: the run must end with no failure, no
 error and no warning of any kind (a "schema validation mismatch" or "missing test data"
 warning means the document promises something other than what the server does).
@@ -23,11 +24,18 @@ EXAMPLES = os.environ.get("NOGILBENCH_ST_EXAMPLES", "25")
 ST = Path(sys.executable).with_name("st")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'api.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.mark.freethreaded
 @pytest.mark.slow
-def test_st_run_against_free_threaded_uvicorn(ft_python: str, tmp_path: Path) -> None:
+def test_st_run_against_free_threaded_uvicorn(ft_python: str, db_url: str, tmp_path: Path) -> None:
     port = free_port()
-    env = server_env(tmp_path, f"sqlite:///{tmp_path / 'api.db'}")
+    env = server_env(tmp_path, db_url)
     command = [ft_python, "-X", "gil=0", "tests/contract/fuzz_server.py", str(port)]
     with live_server(command, env, tmp_path / "server.log") as base:
         start = seed(base)
