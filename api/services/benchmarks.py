@@ -29,6 +29,7 @@ from nogilbench.store import repository
 from nogilbench.sweep import SweepConfig, run_sweep
 
 MAX_COMPARE = 20
+METHOD_COLUMN_CHARS = 40  # jobs.method is VARCHAR(40)
 
 
 def _jsonable(value: Any) -> Any:
@@ -43,6 +44,12 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy / pandas scalars
         return _jsonable(value.item())
     return value
+
+
+def method_label(methods: list[str]) -> str:
+    """The job row's `method` (40 characters at most); the full list is in its parameters."""
+    label = ",".join(dict.fromkeys(methods))
+    return label if len(label) <= METHOD_COLUMN_CHARS else f"{len(set(methods))} methods"
 
 
 def make_config(parameters: dict[str, Any]) -> SweepConfig:
@@ -155,7 +162,7 @@ class BenchmarkService:
         job = Job(
             owner_id=user.id,  # type: ignore[arg-type]
             kind="benchmark",
-            method=",".join(request.methods),
+            method=method_label(request.methods),
             workers=max(request.workers),
             total=total,
             parameters=parameters,

@@ -126,7 +126,7 @@ class TestProcess:
 
     def test_download_not_processed(self, client, auth_headers, uploaded):
         response = client.get(f"/api/images/{uploaded['id']}/download", headers=auth_headers)
-        assert_envelope(response, 400, "IMAGE_NOT_PROCESSED")
+        assert_envelope(response, 409, "IMAGE_NOT_PROCESSED")
 
     def test_invalid_operation(self, client, auth_headers, uploaded):
         response = client.post(
