@@ -29,7 +29,7 @@ from nogilbench.store import repository
 from nogilbench.sweep import SweepConfig, run_sweep
 
 MAX_COMPARE = 20
-METHOD_COLUMN_CHARS = 40  # jobs.method is VARCHAR(40)
+METHOD_COLUMN_CHARS = 255  # jobs.method is VARCHAR(255) since migration 0002
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,7 +47,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def method_label(methods: list[str]) -> str:
-    """The job row's `method` (40 characters at most); the full list is in its parameters."""
+    """The job row's `method` (METHOD_COLUMN_CHARS at most); the full list is in its parameters."""
     label = ",".join(dict.fromkeys(methods))
     return label if len(label) <= METHOD_COLUMN_CHARS else f"{len(set(methods))} methods"
 

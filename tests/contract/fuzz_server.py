@@ -21,8 +21,8 @@ import api.main
 from nogilbench.store import repository
 
 
-def empty_sweep_runner(database: Any, _image_dir: Path) -> Callable[[Any, Any], int]:
-    def run(job: Any, progress: Callable[[int, int], None]) -> int:
+def empty_sweep_runner(database: Any, _image_dir: Path) -> Callable[[Any, Any, Any], int]:
+    def run(job: Any, progress: Callable[[int, int], None], _stop: Any) -> int:
         with Session(database.engine) as session:
             sweep = repository.start_or_resume_sweep(
                 session, f"contract-{job.id}-{time.time_ns()}", dict(job.parameters), cell_count=0

@@ -6,6 +6,7 @@ import io
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,16 @@ def server_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str
         "MAX_PIXELS": "2000000",
         "SSE_POLL_SECONDS": "0.05",
         "ACCESS_TOKEN_MINUTES": "60",
+        # A fuzzer sends thousands of requests from one address and one account: the rate
+        # limits and quotas (tested on their own in tests/api) would answer most of them 429.
+        "AUTH_RATE_LIMIT_ACCOUNT": "1000000/minute",
+        "AUTH_RATE_LIMIT_ADDRESS": "1000000/minute",
+        "QUOTA_IMAGES": "1000000",
+        "QUOTA_STORED_BYTES": str(2**40),
+        "QUOTA_ACTIVE_JOBS": "100000",
+        "QUOTA_EVENT_STREAMS": "100000",
+        # Every benchmark the schema allows is within budget (the fuzz server runs no sweep).
+        "BENCHMARK_BUDGET_PIXELS": str(10**18),
         **extra,
     }
     env.pop("PYTHON_GIL", None)
@@ -80,7 +91,8 @@ def png(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 40
 
 @dataclass(frozen=True)
 class Seed:
-    """A logged-in user who owns a processed image, a completed batch job and a benchmark."""
+    """A logged-in user who owns a processed image, a completed batch job and (an operator)
+    a benchmark."""
 
     access_token: str
     image_id: int
@@ -97,10 +109,25 @@ def wait_for_job(client: httpx.Client, job_id: int, timeout: float = 120) -> dic
         time.sleep(0.1)
 
 
-def seed(base: str, email: str = "contract@example.com", benchmark: bool = True) -> Seed:
+def promote(database_url: str, email: str) -> None:
+    """Make `email` an operator, as an administrator does: `python -m api.admin promote`."""
+    command = [sys.executable, "-m", "api.admin", "promote", email, "--database-url", database_url]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def seed(
+    base: str, email: str = "contract@example.com", operator_database_url: str | None = None
+) -> Seed:
+    """Register `email` and give it a processed image and a completed batch. With
+    `operator_database_url` the account is promoted to operator first and also runs a
+    benchmark (operators only); otherwise `sweep_id` is 0."""
+    benchmark = operator_database_url is not None
     with httpx.Client(base_url=base, timeout=60) as client:
         registered = client.post("/auth/register", json={"email": email, "password": PASSWORD})
         assert registered.status_code == 201, registered.text
+        if operator_database_url is not None:
+            promote(operator_database_url, email)
         tokens = client.post("/auth/login", data={"username": email, "password": PASSWORD})
         assert tokens.status_code == 200, tokens.text
         token = tokens.json()["access_token"]

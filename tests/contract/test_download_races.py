@@ -122,7 +122,7 @@ def test_downloads_survive_replace_and_delete(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "uvicorn", "api.main:app",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with live_server(command, env, tmp_path / "server.log") as base:
-        start = seed(base, benchmark=False)
+        start = seed(base)
         headers = {"Authorization": f"Bearer {start.access_token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
             image = client.post(
