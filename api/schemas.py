@@ -276,7 +276,9 @@ class BenchmarkRequest(BaseModel):
     methods: list[Literal[tuple(METHODS)]] = Field(  # type: ignore[valid-type]
         default=["sync", "threading"], min_length=1, max_length=6, json_schema_extra=UNIQUE
     )
-    repeats: Repeats = 3
+    repeats: Repeats = Field(
+        default=3, description="timed rounds of every cell, after one warm-up (exactly this many)"
+    )
     image_size: list[ImageSide] = Field(
         default=[640, 427], min_length=2, max_length=2, description="[width, height] in pixels"
     )

@@ -56,6 +56,10 @@ def make_config(parameters: dict[str, Any]) -> SweepConfig:
     """A validated `nogilbench.sweep.SweepConfig` (raises InvalidParameter)."""
     values = dict(parameters)
     values["image_size"] = tuple(values["image_size"])
+    # A request's `repeats` is exactly its number of rounds: no adaptive extra rounds (the
+    # sweep's default `max_rounds` is 6, which a request for 7+ repeats would contradict), so
+    # the budget (`benchmark_cost`, by repeats) bounds what the sweep really does.
+    values.setdefault("max_rounds", values.get("repeats", SweepConfig.repeats))
     try:
         config = SweepConfig(**values)
     except TypeError as exc:
