@@ -9,7 +9,7 @@ only the running app knows.
 - the upload's multipart body (read by the route itself, after authentication) is described
   from `api.schemas.UploadForm`; its file part lists the image media types the server accepts;
 - links from each create operation to the resources it returns, so clients and stateful
-  fuzzers can follow them (image -> process/download/delete, batch -> job/events/result,
+  fuzzers can follow them (image -> process/download/delete/batch, batch -> job/events/result,
   benchmark run -> job -> benchmark).
 """
 
@@ -55,6 +55,14 @@ LINKS: dict[str, dict[str, dict[str, dict[str, Any]]]] = {
                 "download_image", "its output, once processed", image_id=IMAGE_ID
             ),
             "DeleteImage": _link("delete_image", "delete it", image_id=IMAGE_ID),
+            "BatchImage": {
+                "operationId": "create_batch",
+                "requestBody": {
+                    "image_ids": [IMAGE_ID],
+                    "pipeline": {"operations": [{"op": "grayscale"}], "format": "png"},
+                },
+                "description": "process it in a background batch job",
+            },
         }
     },
     "process_image": {
