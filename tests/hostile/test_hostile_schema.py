@@ -29,6 +29,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from PIL import Image
+from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 from sqlmodel import Session
 
@@ -79,7 +80,14 @@ APP = _app()
 # (schemathesis.pytest.from_fixture does not work with pytest 9: it reads a removed attribute.)
 # Not fuzzed: "log out everywhere" would end the fuzzing session's own token (every later
 # case a 401); tests/api/test_api_sessions.py covers it.
-schema = schemathesis.openapi.from_dict(APP.openapi()).exclude(path="/auth/logout-all")
+# The same configuration as `st run` (tests/contract/schemathesis.toml): `process` may refuse a
+# schema-valid pipeline whose output would pass MAX_PIXELS (400), which JSON Schema cannot state.
+CONFIG = SchemathesisConfig.from_path(
+    str(Path(__file__).resolve().parents[1] / "contract" / "schemathesis.toml")
+)
+schema = schemathesis.openapi.from_dict(APP.openapi(), config=CONFIG).exclude(
+    path="/auth/logout-all"
+)
 schema.app = APP
 schema.location = "/openapi.json"
 
