@@ -82,6 +82,12 @@ class OverBudget(NogilbenchError):
     error_code = "OVER_BUDGET"
 
 
+class ResultGone(NogilbenchError):
+    """A completed job's archive vanished from storage (not expired: deleted meanwhile)."""
+
+    error_code = "RESULT_GONE"
+
+
 # Error code -> HTTP status. Codes not listed (a new library error) answer 400.
 STATUS_BY_CODE: dict[str, int] = {
     "DUPLICATE_EMAIL": 409,
@@ -97,9 +103,11 @@ STATUS_BY_CODE: dict[str, int] = {
     "INVALID_PARAMETER": 400,
     "METHOD_UNAVAILABLE": 400,
     "NOGILBENCH_ERROR": 400,
-    "IMAGE_NOT_PROCESSED": 400,
+    "IMAGE_NOT_PROCESSED": 409,  # the image's state, not the request, is what is wrong
     "JOB_NOT_READY": 409,
     "RESULT_EXPIRED": 410,
+    "RESULT_GONE": 410,
+    "RANGE_NOT_SATISFIABLE": 416,
     "VALIDATION_ERROR": 422,
     "OVER_BUDGET": 422,
     "QUOTA_EXCEEDED": 429,

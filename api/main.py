@@ -22,6 +22,7 @@ from api.database import Database
 from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_openapi, operation_id
 from api.ratelimit import AuthRateLimiter
 from api.routers import auth, benchmarks, images, jobs, ops
 from api.security import PasswordHasher, TokenService, load_or_create_secret_key
@@ -147,12 +148,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_tags=TAGS,
         lifespan=lifespan,
         swagger_ui_parameters={"validatorUrl": None},
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
     routers = (auth.router, images.router, jobs.router, benchmarks.router, ops.router)
     for router in routers:
         app.include_router(router)
     app.state.route_table = [route for router in routers for route in router.routes]
+    install_openapi(app, settings)
 
     upload_limit = settings.max_upload_bytes + MULTIPART_OVERHEAD
 

@@ -54,6 +54,8 @@ class RefreshToken(SQLModel, table=True):
 
 class Image(SQLModel, table=True):
     __tablename__ = "images"
+    # SQLite would hand a deleted newest image's id to the next upload (migration 0004).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="users.id", index=True)

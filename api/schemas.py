@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
-from api.security import MAX_ID, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
+from api.security import MAX_ID, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
+from nogilbench.images import MAX_SIDE, MIN_SIDE
+from nogilbench.pipeline import pipeline_json_schema
+from nogilbench.runners import MAX_WORKERS, METHODS
+from nogilbench.sweep import MAX_IMAGES
+from nogilbench.workloads import WORKLOADS
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -19,16 +31,46 @@ def _as_utc(value: datetime) -> datetime:
 # The database keeps naive UTC; responses say so (RFC 3339 with "Z").
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
+
+def _integral_float(value: Any) -> Any:
+    # JSON Schema counts 2.0 as an integer, so the models take it (strict mode alone refuses it).
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def bounded_int(low: int, high: int) -> Any:
+    """An integer from `low` to `high`; 2.0 counts as 2 (the bounds go on the int schema)."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_integral_float)]
+
+
 # Ids are INTEGER columns (32-bit on PostgreSQL); offsets are BIGINT in both databases. Larger
 # values are refused at the edge (422) instead of overflowing in the driver or the server.
 MAX_OFFSET = 2**63 - 1
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+RowId = bounded_int(1, MAX_ID)
+BatchWorkers = bounded_int(1, 256)
+ImageCount = bounded_int(1, MAX_IMAGES)
+WorkerCount = bounded_int(1, MAX_WORKERS)
+ImageSide = bounded_int(MIN_SIDE, MAX_SIDE)
+Repeats = bounded_int(1, 20)
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 
-# Deliberately simple: one @, a dot in the domain, no spaces. Mail delivery is the real check.
-EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# Deliberately simple (mail delivery is the real check) and ASCII only, so that the pattern in
+# the OpenAPI document means the same in every regex engine a client or a fuzzer uses.
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+PASSWORD_PATTERN = r"^[^\x00]*$"  # no NUL character
+# What a new password may be (registration, password change), stated exactly in the schema.
+Password = Annotated[
+    str,
+    Field(
+        min_length=MIN_PASSWORD_CHARS,
+        max_length=MAX_PASSWORD_CHARS,
+        pattern=PASSWORD_PATTERN,
+        description=f"{MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters, no NUL character",
+    ),
+]
 
 
 class RegisterRequest(BaseModel):
@@ -38,29 +80,17 @@ class RegisterRequest(BaseModel):
         json_schema_extra={"example": {"email": "ada@example.com", "password": "correct horse"}},
     )
 
-    email: str = Field(max_length=254, description="login name; stored lower-cased")
-    password: str = Field(
-        description=f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes (UTF-8)"
+    email: str = Field(
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        description="login name (ASCII); stored lower-cased",
     )
+    password: Password
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        value = value.strip().lower()
-        if not EMAIL_PATTERN.match(value):
-            raise ValueError("not a valid e-mail address")
-        return value
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: str) -> str:
-        if len(value) < MIN_PASSWORD_CHARS:
-            raise ValueError(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
-        if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
-            raise ValueError(f"the password may be at most {MAX_PASSWORD_BYTES} bytes in UTF-8")
-        if "\x00" in value:
-            raise ValueError("the password may not contain NUL characters")
-        return value
+        return value.lower()
 
 
 class UserRead(BaseModel):
@@ -87,14 +117,7 @@ class PasswordChangeRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(
-        description=f"{MIN_PASSWORD_CHARS} characters to {MAX_PASSWORD_BYTES} bytes (UTF-8)"
-    )
-
-    @field_validator("new_password")
-    @classmethod
-    def _new_password(cls, value: str) -> str:
-        return RegisterRequest._password(value)
+    new_password: Password
 
 
 class ImageRead(BaseModel):
@@ -116,14 +139,46 @@ class ImageRead(BaseModel):
     processed_at: UtcDateTime | None = None
 
 
+# The upload route reads its multipart body itself, after the bearer token is checked (an
+# anonymous upload is refused unread), so FastAPI does not see the body as a parameter; the
+# OpenAPI document describes it from this model (`api.openapi` adds the settings' limits and
+# the accepted media types).
+class UploadForm(BaseModel):
+    """The upload's multipart body."""
+
+    model_config = ConfigDict(title="Body_upload")
+
+    file: bytes = Field(description="the image")
+
+
 BATCH_METHODS = ("sync", "asyncio", "threading", "free-threaded", "multiprocessing")
+
+
+# Lists whose values may not repeat say so in the schema (`uniqueItems`), as the validators do.
+UNIQUE: dict[str, Any] = {"uniqueItems": True}
+
+
+def _distinct(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise ValueError("the list must not repeat a value")
+    return values
+
+
+# The library validates a pipeline (parse_pipeline, 400 INVALID_OPERATION) and generates its
+# JSON Schema from the same operation registry.
+Pipeline = Annotated[dict[str, Any], WithJsonSchema(pipeline_json_schema())]
 
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    image_ids: list[RowId] = Field(min_length=1, description="your images, processed in this order")
-    pipeline: dict[str, Any] = Field(description="a nogilbench pipeline (see /api/operations)")
+    image_ids: Annotated[list[RowId], AfterValidator(_distinct)] = Field(
+        min_length=1,
+        json_schema_extra=UNIQUE,
+        description="your images, processed in this order, each once; at most the server's "
+        "BATCH_MAX_IMAGES",
+    )
+    pipeline: Pipeline = Field(description="a nogilbench pipeline (see /api/operations)")
     method: Literal["sync", "asyncio", "threading", "free-threaded", "multiprocessing"] | None = (
         Field(
             default=None,
@@ -131,7 +186,7 @@ class BatchRequest(BaseModel):
             "the GIL off, threading otherwise",
         )
     )
-    workers: int = Field(default=4, ge=1, le=256)
+    workers: BatchWorkers = Field(default=4, description="at most the server's BATCH_MAX_WORKERS")
 
 
 class JobRead(BaseModel):
@@ -205,12 +260,26 @@ class BenchmarkRequest(BaseModel):
     name: str | None = Field(
         default=None, min_length=1, max_length=200, description="default: generated"
     )
-    workloads: list[str] = Field(default=["pillow"], min_length=1, max_length=4)
-    images: list[int] = Field(default=[10], min_length=1, max_length=6)
-    workers: list[int] = Field(default=[1, 2, 4], min_length=1, max_length=8)
-    methods: list[str] = Field(default=["sync", "threading"], min_length=1, max_length=6)
-    repeats: int = Field(default=3, ge=1, le=20)
-    image_size: list[int] = Field(
+    workloads: list[Literal[tuple(WORKLOADS)]] = Field(  # type: ignore[valid-type]
+        default=["pillow"], min_length=1, max_length=4, json_schema_extra=UNIQUE
+    )
+    images: list[ImageCount] = Field(
+        default=[10],
+        min_length=1,
+        max_length=6,
+        json_schema_extra=UNIQUE,
+        description="image counts",
+    )
+    workers: list[WorkerCount] = Field(
+        default=[1, 2, 4], min_length=1, max_length=8, json_schema_extra=UNIQUE
+    )
+    methods: list[Literal[tuple(METHODS)]] = Field(  # type: ignore[valid-type]
+        default=["sync", "threading"], min_length=1, max_length=6, json_schema_extra=UNIQUE
+    )
+    repeats: Repeats = Field(
+        default=3, description="timed rounds of every cell, after one warm-up (exactly this many)"
+    )
+    image_size: list[ImageSide] = Field(
         default=[640, 427], min_length=2, max_length=2, description="[width, height] in pixels"
     )
     baseline: bool = Field(

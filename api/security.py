@@ -1,4 +1,5 @@
-"""Passwords (passlib API from the `libpass` distribution, bcrypt) and JWTs (pyjwt, HS256).
+"""Passwords (passlib API from the `libpass` distribution, bcrypt over SHA-256) and JWTs
+(pyjwt, HS256).
 
 Tokens: access tokens are short-lived (`type: access`); refresh tokens carry
 `type: refresh` and a `jti` that the database tracks so that each one is used once.
@@ -26,7 +27,9 @@ logger = logging.getLogger("api.security")
 
 ALGORITHM = "HS256"
 MAX_ID = 2**31 - 1  # row ids are 32-bit INTEGER columns on PostgreSQL
-MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt >= 5: refuses) anything longer
+# bcrypt_sha256 hashes the password with SHA-256 before bcrypt, so bcrypt's 72-byte limit does
+# not apply and the rule is in characters, which JSON Schema (the OpenAPI document) can state.
+MAX_PASSWORD_CHARS = 128
 MIN_PASSWORD_CHARS = 8
 ACCESS = "access"
 REFRESH = "refresh"
@@ -37,7 +40,12 @@ MIN_KEY_BYTES = 32
 
 class PasswordHasher:
     def __init__(self, rounds: int = 12) -> None:
-        self._context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=rounds)
+        # New hashes are bcrypt_sha256; plain bcrypt hashes stored before still verify.
+        self._context = CryptContext(
+            schemes=["bcrypt_sha256", "bcrypt"],
+            bcrypt_sha256__rounds=rounds,
+            bcrypt__rounds=rounds,
+        )
         # Verified against when the e-mail is unknown, so both paths cost one bcrypt check.
         self._dummy_hash = self._context.hash(secrets.token_urlsafe(16))
 
@@ -64,8 +72,8 @@ class PasswordHasher:
 
 
 def acceptable_password(password: str) -> bool:
-    """What bcrypt accepts: at most 72 bytes of UTF-8 and no NUL character."""
-    return "\x00" not in password and len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES
+    """What registration accepts: at most MAX_PASSWORD_CHARS characters and no NUL."""
+    return "\x00" not in password and len(password) <= MAX_PASSWORD_CHARS
 
 
 def load_or_create_secret_key(configured: str | None, key_file: Path) -> str:

@@ -119,6 +119,8 @@ def parse_pipeline(raw: Any) -> Pipeline:
     if not isinstance(fmt, str) or fmt not in OUTPUT_FORMATS:
         raise InvalidOperation(f"format must be one of {', '.join(OUTPUT_FORMATS)}", "format")
     quality = raw.get("quality", 85)
+    if isinstance(quality, float) and quality.is_integer():  # 80.0 is an integer in JSON Schema
+        quality = int(quality)
     low, high = QUALITY_RANGE
     if isinstance(quality, bool) or not isinstance(quality, int) or not low <= quality <= high:
         raise InvalidOperation(f"quality must be an integer between {low} and {high}", "quality")

@@ -47,8 +47,8 @@ async def count_attempt(services: AppServices, request: Request, account: str) -
     response_model=UserRead,
     summary="Create an account",
     description="Registers an e-mail address (stored lower-cased) with a password of 8 "
-    "characters to 72 bytes. The password is kept only as a bcrypt hash. Attempts are "
-    "rate-limited per address and per e-mail (429 with Retry-After).",
+    "to 128 characters. The password is kept only as a bcrypt hash (of its SHA-256). "
+    "Attempts are rate-limited per address and per e-mail (429 with Retry-After).",
     responses=error_responses("DUPLICATE_EMAIL", "RATE_LIMITED"),
 )
 async def register(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
@@ -18,7 +19,7 @@ from api.schemas import (
     SweepDetail,
     SweepRead,
 )
-from api.services.benchmarks import BenchmarkService
+from api.services.benchmarks import MAX_COMPARE, BenchmarkService
 from nogilbench.errors import InvalidParameter
 
 router = APIRouter(prefix="/api/benchmarks", tags=["benchmarks"])
@@ -34,14 +35,23 @@ def benchmark_service(services: Services, session: SessionDep) -> BenchmarkServi
 Benchmarks = Annotated[BenchmarkService, Depends(benchmark_service)]
 
 
+COMPARE_IDS = re.compile(r"^[0-9]+(,[0-9]+)*$")
+
+
 def parse_ids(ids: str) -> list[int]:
-    parts = [part.strip() for part in ids.split(",") if part.strip()]
-    if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+    """`1,2,3`: what the OpenAPI document declares (an array of ids, `explode: false`)."""
+    if not COMPARE_IDS.match(ids):
         raise InvalidParameter("ids must be a comma-separated list of benchmark ids, e.g. 1,2")
-    ids = [int(part) for part in parts]
-    if not all(1 <= value <= MAX_ID for value in ids):
+    parts = ids.split(",")
+    if len(parts) > MAX_COMPARE:
+        raise InvalidParameter(f"compare at most {MAX_COMPARE} benchmarks at once")
+    # Digits beyond MAX_ID's are out of range anyway (and int() of thousands would refuse).
+    if any(len(part.lstrip("0")) > len(str(MAX_ID)) for part in parts):
         raise InvalidParameter(f"benchmark ids are between 1 and {MAX_ID}")
-    return ids
+    values = [int(part) for part in parts]
+    if not all(1 <= value <= MAX_ID for value in values):
+        raise InvalidParameter(f"benchmark ids are between 1 and {MAX_ID}")
+    return values
 
 
 @router.post(
@@ -86,7 +96,7 @@ def list_benchmarks(user: CurrentUser, service: Benchmarks) -> list[SweepRead]:
 def compare_benchmarks(
     user: CurrentUser,
     service: Benchmarks,
-    ids: Annotated[str, Query(max_length=500, description="comma-separated ids")],
+    ids: Annotated[str, Query(description="comma-separated ids")],
 ) -> CompareRead:
     return service.compare(parse_ids(ids))
 

@@ -6,16 +6,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from api.deps import CurrentUser, Services, SessionDep
+from api.downloads import OpenFileResponse
 from api.errors import error_responses
+from api.openapi import UPLOAD_FORM
 from api.schemas import ImageRead, Limit, Offset, PathId
 from api.services.images import ImageService
+from nogilbench.codec import MEDIA_TYPES
 from nogilbench.pipeline import pipeline_json_schema
 
 router = APIRouter(prefix="/api/images", tags=["images"])
+
+DOWNLOAD_CONTENT = {
+    media_type: {"schema": {"type": "string", "format": "binary"}}
+    for media_type in MEDIA_TYPES.values()
+}
 
 PIPELINE_EXAMPLE = {
     "operations": [{"op": "resize", "width": 320, "height": 240}, {"op": "grayscale"}],
@@ -42,20 +50,11 @@ def image_service(services: Services, session: SessionDep) -> ImageService:
 Images = Annotated[ImageService, Depends(image_service)]
 
 
-# Documented by hand: the body is parsed inside the endpoint, after authentication.
+# The body is parsed inside the endpoint, after authentication; the document describes it
+# from `api.schemas.UploadForm` (component UPLOAD_FORM, completed by `api.openapi`).
 UPLOAD_BODY = {
     "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "the image"}
-                },
-            }
-        }
-    },
+    "content": {"multipart/form-data": {"schema": {"$ref": f"#/components/schemas/{UPLOAD_FORM}"}}},
 }
 
 
@@ -156,20 +155,30 @@ async def process_image(
 
 @router.get(
     "/{image_id:int}/download",
-    response_class=FileResponse,
+    status_code=status.HTTP_200_OK,
+    response_class=OpenFileResponse,
     summary="Download the processed image",
-    description="The output of the last `process` call, with its media type.",
+    description="The output of the last `process` call, with its media type, `Content-Length` "
+    "and an `ETag` (SHA-256 of the bytes). All or nothing: the file is opened before the "
+    "answer starts, so a `DELETE` or a new `process` during the download never cuts a 200 "
+    "short. `Range: bytes=first-last` (one range) answers 206 with that part.",
     responses={
-        200: {
-            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
-            "description": "the processed image",
-        },
-        **error_responses("INVALID_TOKEN", "FORBIDDEN", "IMAGE_NOT_FOUND", "IMAGE_NOT_PROCESSED"),
+        200: {"content": DOWNLOAD_CONTENT, "description": "the processed image"},
+        206: {"content": DOWNLOAD_CONTENT, "description": "the requested byte range"},
+        **error_responses(
+            "INVALID_TOKEN",
+            "FORBIDDEN",
+            "IMAGE_NOT_FOUND",
+            "IMAGE_NOT_PROCESSED",
+            "RANGE_NOT_SATISFIABLE",
+        ),
     },
 )
-def download_image(image_id: PathId, user: CurrentUser, service: Images) -> FileResponse:
-    path, media_type, filename = service.download(user, image_id)
-    return FileResponse(path, media_type=media_type, filename=filename)
+def download_image(
+    image_id: PathId, user: CurrentUser, service: Images, request: Request
+) -> OpenFileResponse:
+    opened, media_type, filename = service.download(user, image_id)
+    return OpenFileResponse(opened, media_type, filename, request.headers)
 
 
 @router.delete(

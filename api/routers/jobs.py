@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser, Services, SessionDep
+from api.downloads import OpenFileResponse
 from api.errors import error_responses
 from api.schemas import BatchRequest, JobAccepted, JobRead, Limit, Offset, PathId
 from api.services.jobs import JobService
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+ZIP_CONTENT = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def job_service(services: Services, session: SessionDep) -> JobService:
@@ -120,20 +123,32 @@ async def job_events(
 
 @router.get(
     "/{job_id:int}/result",
-    response_class=FileResponse,
+    status_code=status.HTTP_200_OK,
+    response_class=OpenFileResponse,
     summary="Download a batch job's outputs (zip)",
     description="A zip of every processed image, numbered in request order; images that "
-    "failed are listed in FAILED.txt inside it. Available once the job is completed.",
+    "failed are listed in FAILED.txt inside it. Available once the job is completed. Sent "
+    "with `Content-Length` and an `ETag` (SHA-256), from a file opened before the answer "
+    "starts, so it is never cut short; `Range: bytes=first-last` answers 206.",
     responses={
-        200: {"content": {"application/zip": {}}, "description": "the archive"},
+        200: {"content": ZIP_CONTENT, "description": "the archive"},
+        206: {"content": ZIP_CONTENT, "description": "the requested byte range"},
         **error_responses(
-            "INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY", "RESULT_EXPIRED"
+            "INVALID_TOKEN",
+            "FORBIDDEN",
+            "JOB_NOT_FOUND",
+            "JOB_NOT_READY",
+            "RESULT_EXPIRED",
+            "RESULT_GONE",
+            "RANGE_NOT_SATISFIABLE",
         ),
     },
 )
-def job_result(job_id: PathId, user: CurrentUser, service: Jobs) -> FileResponse:
-    path, filename = service.result(user, job_id)
-    return FileResponse(path, media_type="application/zip", filename=filename)
+def job_result(
+    job_id: PathId, user: CurrentUser, service: Jobs, request: Request
+) -> OpenFileResponse:
+    opened, filename = service.result(user, job_id)
+    return OpenFileResponse(opened, "application/zip", filename, request.headers)
 
 
 @router.delete(

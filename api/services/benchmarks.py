@@ -29,6 +29,7 @@ from nogilbench.store import repository
 from nogilbench.sweep import SweepConfig, run_sweep
 
 MAX_COMPARE = 20
+METHOD_COLUMN_CHARS = 255  # jobs.method is VARCHAR(255) since migration 0002
 
 
 def _jsonable(value: Any) -> Any:
@@ -45,10 +46,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def method_label(methods: list[str]) -> str:
+    """The job row's `method` (METHOD_COLUMN_CHARS at most); the full list is in its parameters."""
+    label = ",".join(dict.fromkeys(methods))
+    return label if len(label) <= METHOD_COLUMN_CHARS else f"{len(set(methods))} methods"
+
+
 def make_config(parameters: dict[str, Any]) -> SweepConfig:
     """A validated `nogilbench.sweep.SweepConfig` (raises InvalidParameter)."""
     values = dict(parameters)
     values["image_size"] = tuple(values["image_size"])
+    # A request's `repeats` is exactly its number of rounds: no adaptive extra rounds (the
+    # sweep's default `max_rounds` is 6, which a request for 7+ repeats would contradict), so
+    # the budget (`benchmark_cost`, by repeats) bounds what the sweep really does.
+    values.setdefault("max_rounds", values.get("repeats", SweepConfig.repeats))
     try:
         config = SweepConfig(**values)
     except TypeError as exc:
@@ -155,7 +166,7 @@ class BenchmarkService:
         job = Job(
             owner_id=user.id,  # type: ignore[arg-type]
             kind="benchmark",
-            method=",".join(request.methods),
+            method=method_label(request.methods),
             workers=max(request.workers),
             total=total,
             parameters=parameters,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
+from api.downloads import OpenedFile, open_stored
 from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge, QuotaExceeded
 from api.metrics import Metrics
 from api.models import Image, User, utcnow
@@ -240,18 +241,25 @@ class ImageService:
             raise ImageNotFound(f"image {image_id} does not exist")
         return expected, fresh
 
-    def download(self, user: User, image_id: int) -> tuple[Path, str, str]:
-        """(path, media type, download name) of the processed output."""
-        record = owned_image(self.session, image_id, user)
-        if record.processed_name is None or record.processed_format is None:
-            raise ImageNotProcessed(f"image {image_id} has not been processed yet")
-        path = self.outputs.path(record.processed_name)
-        if not path.is_file():
-            raise ImageNotProcessed(f"the processed output of image {image_id} is missing")
-        media_type = MEDIA_TYPES[record.processed_format.upper()]
-        stem = Path(record.filename).stem or "image"
-        extension = {"jpeg": "jpg"}.get(record.processed_format, record.processed_format)
-        return path, media_type, f"{stem}-processed.{extension}"
+    def download(self, user: User, image_id: int) -> tuple[OpenedFile, str, str]:
+        """(opened output, media type, download name) of the processed output.
+
+        The file is opened here, before the response starts, so a `DELETE` or a new
+        `process` from now on cannot cut the download short. An output that vanished between
+        the lookup and the open (deleted or superseded) is looked up again.
+        """
+        for _attempt in range(3):
+            record = owned_image(self.session, image_id, user)
+            if record.processed_name is None or record.processed_format is None:
+                raise ImageNotProcessed(f"image {image_id} has not been processed yet")
+            opened = open_stored(self.outputs.path(record.processed_name))
+            if opened is not None:
+                media_type = MEDIA_TYPES[record.processed_format.upper()]
+                stem = Path(record.filename).stem or "image"
+                extension = {"jpeg": "jpg"}.get(record.processed_format, record.processed_format)
+                return opened, media_type, f"{stem}-processed.{extension}"
+            self.session.expunge(record)  # the next lookup reads the row as it is now
+        raise ImageNotProcessed(f"the processed output of image {image_id} is missing")
 
     def delete(self, user: User, image_id: int) -> None:
         owned_image(self.session, image_id, user)

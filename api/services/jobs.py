@@ -6,13 +6,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.database import Database
+from api.downloads import OpenedFile, open_stored
 from api.errors import (
     Forbidden,
     ImageNotFound,
@@ -20,6 +20,7 @@ from api.errors import (
     JobNotReady,
     QuotaExceeded,
     ResultExpired,
+    ResultGone,
 )
 from api.models import Job, JobItem, User, utcnow
 from api.repositories import images, jobs
@@ -110,8 +111,6 @@ class JobService:
         pipeline = parse_pipeline(request.pipeline)
         if len(request.image_ids) > self.max_images:
             raise InvalidOperation(f"a batch takes at most {self.max_images} images", "image_ids")
-        if len(set(request.image_ids)) != len(request.image_ids):
-            raise InvalidOperation("image_ids must not repeat an image", "image_ids")
         if request.workers > self.max_workers:
             raise InvalidOperation(f"workers must be at most {self.max_workers}", "workers")
         method = request.method or default_method()
@@ -161,13 +160,17 @@ class JobService:
     def get(self, user: User, job_id: int) -> JobRead:
         return job_view(owned_job(self.session, job_id, user))
 
-    def result(self, user: User, job_id: int) -> tuple[Path, str]:
+    def result(self, user: User, job_id: int) -> tuple[OpenedFile, str]:
+        """(opened archive, download name), opened before the response starts."""
         job = owned_job(self.session, job_id, user, kind="batch")
         if job.status == "completed" and not job.result_name:
             raise ResultExpired(f"the outputs of job {job_id} have expired and were deleted")
         if job.status != "completed" or not job.result_name:
             raise JobNotReady(f"job {job_id} is {job.status}; its result exists once completed")
-        return self.results.path(job.result_name), f"job-{job_id}.zip"
+        opened = open_stored(self.results.path(job.result_name))
+        if opened is None:
+            raise ResultGone(f"the result archive of job {job_id} no longer exists")
+        return opened, f"job-{job_id}.zip"
 
     def delete(self, user: User, job_id: int) -> None:
         """Cancel the job if it is queued or running (it stops: a sweep's cell process is

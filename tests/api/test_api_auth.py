@@ -36,14 +36,24 @@ class TestRegister:
         )
         assert_envelope(response, 422, "VALIDATION_ERROR")
 
-    def test_register_password_over_72_bytes(self, client):
-        # 40 characters but 80 bytes in UTF-8: bcrypt would silently ignore the tail.
+    def test_register_password_over_128_characters(self, client):
         response = client.post(
-            "/auth/register", json={"email": "a@example.com", "password": "é" * 40}
+            "/auth/register", json={"email": "a@example.com", "password": "é" * 129}
         )
         body = assert_envelope(response, 422, "VALIDATION_ERROR")
-        assert "72 bytes" in body["message"]
+        assert "128 characters" in body["message"]
         assert "é" not in response.text  # the submitted value is never echoed back
+
+    def test_long_non_ascii_password_counts_every_character(self, client):
+        # 100 characters, 200 bytes in UTF-8: past bcrypt's 72 bytes, so only the SHA-256
+        # pre-hash makes the tail count.
+        password = "é" * 100
+        register(client, "long@example.com", password)
+        login(client, "long@example.com", password)
+        response = client.post(
+            "/auth/login", data={"username": "long@example.com", "password": "é" * 99 + "e"}
+        )
+        assert_envelope(response, 401, "INVALID_CREDENTIALS")
 
     def test_register_missing_body(self, client):
         assert_envelope(client.post("/auth/register"), 422, "VALIDATION_ERROR")

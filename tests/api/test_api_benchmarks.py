@@ -75,14 +75,26 @@ def test_benchmark_errors(client, operator_headers):
     bad = client.post(
         "/api/benchmarks/run", json={**TINY, "workloads": ["gpu"]}, headers=auth_headers
     )
-    assert_envelope(bad, 400, "INVALID_PARAMETER")
+    # Bounds and choices are in the request model (and so in the OpenAPI document): 422.
+    assert_envelope(bad, 422, "VALIDATION_ERROR")
     small = client.post(
         "/api/benchmarks/run", json={**TINY, "image_size": [4, 4]}, headers=auth_headers
     )
-    assert_envelope(small, 400, "INVALID_PARAMETER")
+    assert_envelope(small, 422, "VALIDATION_ERROR")
     assert_envelope(
         client.post("/api/benchmarks/run", json={**TINY, "repeats": 0}, headers=auth_headers),
         422,
         "VALIDATION_ERROR",
     )
     assert_envelope(client.get("/api/benchmarks/"), 401, "INVALID_TOKEN")
+
+
+def test_job_method_label_fits_its_column():
+    from api.services.benchmarks import METHOD_COLUMN_CHARS, method_label
+
+    assert method_label(["sync", "threading", "sync"]) == "sync,threading"
+    every = ["sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters"]
+    assert method_label(every * 2) == ",".join(every)  # VARCHAR(255) since migration 0002
+    many = [f"method-{n:03d}" for n in range(40)]
+    assert len(method_label(many)) <= METHOD_COLUMN_CHARS
+    assert method_label(many) == "40 methods"

@@ -93,8 +93,8 @@ def test_upload_documents_no_400(client):
     assert "400" not in responses["responses"] and "422" in responses["responses"]
 
 
-@pytest.mark.parametrize("password", ["abc\x00defghij", "\x00" * 8, "x" * 73])
-def test_passwords_bcrypt_refuses(client, password):
+@pytest.mark.parametrize("password", ["abc\x00defghij", "\x00" * 8, "x" * 129])
+def test_passwords_registration_refuses(client, password):
     register(client, "ada@example.com")
     for email in ("ada@example.com", "nobody@example.com"):
         response = client.post("/auth/login", data={"username": email, "password": password})
@@ -118,7 +118,7 @@ def test_refused_password_costs_one_bcrypt_check_like_a_wrong_one(monkeypatch):
 
     monkeypatch.setattr(hasher._context, "verify", counting)
     for stored_hash in (stored, None):
-        for password in ("wrong password", "bad\x00password", "x" * 100):
+        for password in ("wrong password", "bad\x00password", "x" * 200):
             calls.clear()
             assert hasher.verify(password, stored_hash) is False
             assert len(calls) == 1, (password, calls)

@@ -50,6 +50,17 @@ class TestListAndGet:
         paged = client.get("/api/images/?limit=1&offset=1", headers=auth_headers).json()
         assert [image["id"] for image in paged] == ids[1:2]
 
+    def test_a_deleted_image_id_is_never_reused(self, client, auth_headers):
+        # SQLite hands out the largest id plus one unless the table is AUTOINCREMENT (0004):
+        # the newest image's id went to the next upload, and the old id read the new image.
+        first = upload(client, auth_headers).json()["id"]
+        assert client.delete(f"/api/images/{first}", headers=auth_headers).status_code == 204
+        second = upload(client, auth_headers).json()["id"]
+        assert second > first
+        assert_envelope(
+            client.get(f"/api/images/{first}", headers=auth_headers), 404, "IMAGE_NOT_FOUND"
+        )
+
     def test_get_image(self, client, auth_headers, uploaded):
         response = client.get(f"/api/images/{uploaded['id']}", headers=auth_headers)
         assert response.status_code == 200
@@ -126,7 +137,7 @@ class TestProcess:
 
     def test_download_not_processed(self, client, auth_headers, uploaded):
         response = client.get(f"/api/images/{uploaded['id']}/download", headers=auth_headers)
-        assert_envelope(response, 400, "IMAGE_NOT_PROCESSED")
+        assert_envelope(response, 409, "IMAGE_NOT_PROCESSED")
 
     def test_invalid_operation(self, client, auth_headers, uploaded):
         response = client.post(

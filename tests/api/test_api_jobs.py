@@ -141,7 +141,7 @@ def test_batch_validation(client, auth_headers, other_headers):
     cases = [
         ({"image_ids": [], "pipeline": PIPELINE}, 422, "VALIDATION_ERROR"),
         ({"image_ids": ids, "pipeline": {"operations": []}}, 400, "INVALID_OPERATION"),
-        ({"image_ids": ids + ids, "pipeline": PIPELINE}, 400, "INVALID_OPERATION"),
+        ({"image_ids": ids + ids, "pipeline": PIPELINE}, 422, "VALIDATION_ERROR"),
         ({"image_ids": [999999], "pipeline": PIPELINE}, 404, "IMAGE_NOT_FOUND"),
         ({"image_ids": ids, "pipeline": PIPELINE, "method": "gpu"}, 422, "VALIDATION_ERROR"),
         ({"image_ids": ids, "pipeline": PIPELINE, "workers": 0}, 422, "VALIDATION_ERROR"),

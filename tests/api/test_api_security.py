@@ -108,16 +108,21 @@ class TestPasswords:
 
     def test_hash_and_verify_password(self):
         hashed = self.hasher.hash(PASSWORD)
-        assert hashed.startswith("$2b$04$") and PASSWORD not in hashed
+        assert hashed.startswith("$bcrypt-sha256$") and PASSWORD not in hashed
         assert self.hasher.verify(PASSWORD, hashed)
         assert not self.hasher.verify("wrong password", hashed)
 
     def test_unknown_user_still_runs_a_check(self):
         assert not self.hasher.verify(PASSWORD, None)
 
-    def test_overlong_password_never_matches(self):
+    def test_past_72_bytes_still_counts(self):
         hashed = self.hasher.hash("x" * 72)
         assert not self.hasher.verify("x" * 72 + "tail", hashed)
+
+    def test_plain_bcrypt_hashes_stored_before_still_verify(self):
+        from passlib.hash import bcrypt
+
+        assert self.hasher.verify(PASSWORD, bcrypt.using(rounds=4).hash(PASSWORD))
 
     def test_malformed_hash(self):
         assert not self.hasher.verify(PASSWORD, "not-a-hash")

@@ -41,7 +41,7 @@ SERVER_ENV = {
     "DB_POOL_TIMEOUT": "5",
     "SSE_POLL_SECONDS": "0.25",
     "AUTH_RATE_LIMIT_ADDRESS": "1000/minute",
-    "QUOTA_EVENT_STREAMS": "100",  # the test opens 10 streams per user
+    "QUOTA_EVENT_STREAMS": str(STREAMS),  # 10 streams per user, past the default quota of 4
 }
 
 

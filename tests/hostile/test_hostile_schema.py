@@ -1,7 +1,8 @@
 """schemathesis against the service's own OpenAPI document, in-process, as a logged-in user.
 
 Every operation gets generated requests (valid and invalid) and every response is checked
-against the schema: no 5xx, documented status codes, documented bodies and content types.
+against the schema: no 5xx, documented status codes, documented bodies and content types,
+schema-valid data accepted and schema-violating data refused.
 Any failure fails the test; there is no list of tolerated defects.
 
 Bounded here (NOGILBENCH_SCHEMATHESIS_EXAMPLES, default 4 per operation); `make
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import tempfile
 import time
@@ -27,8 +29,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from PIL import Image
+from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlmodel import Session
 
 from api.main import create_app
@@ -38,11 +40,10 @@ from nogilbench.store import repository
 EXAMPLES = int(os.environ.get("NOGILBENCH_SCHEMATHESIS_EXAMPLES", "4"))
 SUMMARY_PATH = os.environ.get("NOGILBENCH_SCHEMATHESIS_SUMMARY")
 PASSWORD = "hostile-input-password"
-# Semantic validation the JSON Schema cannot express (a valid e-mail, a password of 8 characters
-# to 72 UTF-8 bytes, an operation's parameter bounds) answers 422/400 to schema-valid data; the
-# other checks (no 5xx, documented status, body, content type and headers, invalid data
-# rejected) all run.
-EXCLUDED_CHECKS = [positive_data_acceptance]
+# Every check runs, positive-data acceptance included: the document states every constraint the
+# server enforces. The upload's file part gets real images (the contract tests' hooks).
+runpy.run_path(str(Path(__file__).resolve().parents[1] / "contract" / "st_hooks.py"))
+EXCLUDED_CHECKS: list[Any] = []
 STATUSES: dict[str, Counter[int | str]] = defaultdict(Counter)
 FAILURES: dict[str, str] = {}
 
@@ -79,7 +80,14 @@ APP = _app()
 # (schemathesis.pytest.from_fixture does not work with pytest 9: it reads a removed attribute.)
 # Not fuzzed: "log out everywhere" would end the fuzzing session's own token (every later
 # case a 401); tests/api/test_api_sessions.py covers it.
-schema = schemathesis.openapi.from_dict(APP.openapi()).exclude(path="/auth/logout-all")
+# The same configuration as `st run` (tests/contract/schemathesis.toml): `process` may refuse a
+# schema-valid pipeline whose output would pass MAX_PIXELS (400), which JSON Schema cannot state.
+CONFIG = SchemathesisConfig.from_path(
+    str(Path(__file__).resolve().parents[1] / "contract" / "schemathesis.toml")
+)
+schema = schemathesis.openapi.from_dict(APP.openapi(), config=CONFIG).exclude(
+    path="/auth/logout-all"
+)
 schema.app = APP
 schema.location = "/openapi.json"
 
