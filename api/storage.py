@@ -10,23 +10,12 @@ import os
 import re
 import stat
 import tempfile
-import time
 import uuid
 from collections.abc import Set
 from pathlib import Path
 
-import psutil
-
 _NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{2,4}$")
 TEMP_PREFIX = ".tmp-"  # `write` stages files under this prefix
-
-
-def process_start_time() -> float:
-    """When this process started (epoch seconds); now, if the OS will not say."""
-    try:
-        return float(psutil.Process().create_time())
-    except (psutil.Error, OSError):
-        return time.time()
 
 
 EXTENSIONS = {

@@ -37,6 +37,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -52,7 +53,7 @@ from api.metrics import Metrics
 from api.models import Job, JobItem, utcnow
 from api.repositories import jobs
 from api.repositories.jobs import Claimed
-from api.storage import FileStore, process_start_time
+from api.storage import FileStore
 from nogilbench.codec import decode_image, encode_image
 from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
 from nogilbench.pipeline import parse_pipeline
@@ -146,8 +147,10 @@ class JobManager:
         self._ended: dict[int, threading.Event] = {}
         self._cancelled: set[int] = set()
         self.benchmark_runner: BenchmarkRunner | None = None
-        # Files older than this cannot belong to a write still in flight in this process.
-        self.process_started = process_start_time()
+        # Files older than this cannot belong to a write still in flight in this process:
+        # nothing is written before the manager exists. (The OS's process start time is
+        # rounded to the boot time's whole second and could leave a killed run's file.)
+        self.process_started = time.time()
 
     # -- life cycle ------------------------------------------------------------------------
 
