@@ -180,7 +180,7 @@ def cell_values(
     row = picked.iloc[0]
     values = tuple(float(v) for v in (row["wall_times_s"] or []))
     interval = stats.median_interval(values) if len(values) >= 2 else None
-    median = float(np.median(values)) if values else None
+    median = interval.estimate if interval else (values[0] if values else None)
     return CellValues(
         workload, method, workers, images, str(row["interpreter"]), values, median, interval
     )
