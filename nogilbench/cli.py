@@ -40,7 +40,7 @@ def _csv_of(kind: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nogilbench.runners import MATRIX_METHODS, METHODS
+    from nogilbench.runners import METHODS
     from nogilbench.workloads import WORKLOADS
 
     parser = OneLineParser(
@@ -75,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(affinity mask and cgroup CPU quota), then 2x cores once (oversubscribed)",
     )  # fmt: skip
     sweep.add_argument(
-        "--methods", type=_csv_of(str, "methods"), default=list(MATRIX_METHODS),
-        help=f"comma list of {', '.join(METHODS)} (default: {','.join(MATRIX_METHODS)})",
+        "--methods", type=_csv_of(str, "methods"), default=list(METHODS),
+        help=f"comma list of {', '.join(METHODS)} (default: all)",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--past-cores", choices=["same-binary", "all"], default="same-binary",
+        help="which rows also run with more workers than usable cores (oversubscribed): "
+        "'same-binary' (default) only the free-threaded build's sync, threading, "
+        "multiprocessing and free-threaded rows (the 48-cell matrix), so asyncio, "
+        "subinterpreters and the default build's rows stop at the core count; 'all' every row",
     )  # fmt: skip
     sweep.add_argument(
         "--repeats", type=int, default=3,
@@ -307,6 +314,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         target=args.target,
         budget_s=args.budget,
         pin=args.pin,
+        past_cores=args.past_cores,
     ).validate()
     if args.cell_timeout <= 0:
         raise InvalidParameter("--cell-timeout must be positive")

@@ -29,7 +29,10 @@ from typing import Any, Self
 from nogilbench.errors import NogilbenchError
 
 METHODS = ("sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters")
-MATRIX_METHODS = ("sync", "threading", "multiprocessing", "free-threaded")
+MATRIX_METHODS = ("sync", "threading", "multiprocessing", "free-threaded")  # the 48-cell matrix
+# On a free-threaded build these run with -X gil=1, so the GIL is the only variable between
+# `threading` and `free-threaded`; every other method runs in the build's own mode (GIL off).
+GIL_ON_METHODS = ("sync", "threading", "multiprocessing")
 MAX_WORKERS = 256
 OBSERVE_SLEEP_S = 0.01  # first probe length; doubled on each retry
 OBSERVE_ATTEMPTS = 5  # 10 ms .. 160 ms probes before a missing worker is reported

@@ -43,10 +43,11 @@ from nogilbench.interpreters import (
     find_default_build,
     find_free_threaded,
     host_info,
+    usable_cores,
 )
 from nogilbench.launcher import DEFAULT_CELL_TIMEOUT_S, interpreter_label, measure_once
 from nogilbench.paths import PROJECT_ROOT
-from nogilbench.runners import MATRIX_METHODS, MAX_WORKERS, METHODS
+from nogilbench.runners import GIL_ON_METHODS, MATRIX_METHODS, MAX_WORKERS, METHODS
 from nogilbench.scaling import plan_pinning
 from nogilbench.store import repository
 from nogilbench.store.models import Sweep
@@ -56,6 +57,7 @@ DEFAULT_IMAGE_DIR = PROJECT_ROOT / "data" / "images"
 MAX_IMAGES = 10_000
 MAX_REPEATS = 100
 DEFAULT_MAX_ROUNDS = 6
+PAST_CORES = ("same-binary", "all")
 LEASE_TTL_S = 1800.0  # longer than any cell (cell timeout 900 s): renewed after each one
 
 # on_cell(done, total, row): once with row=None before the first measurement, then once per
@@ -71,7 +73,7 @@ class SweepConfig:
     workloads: list[str] = field(default_factory=lambda: list(WORKLOADS))
     images: list[int] = field(default_factory=lambda: [10, 50, 100])
     workers: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
-    methods: list[str] = field(default_factory=lambda: list(MATRIX_METHODS))
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
     repeats: int = 3  # the minimum number of rounds of every cell
     image_size: tuple[int, int] = DEFAULT_SIZE
     baseline: bool = True  # also measure on a default (GIL) build of the same version
@@ -82,6 +84,10 @@ class SweepConfig:
     target: float = 0.05  # more rounds while a cell's interval is wider than +-5% of its median
     budget_s: float | None = 720.0  # extra rounds start only while the sweep is within this
     pin: bool = False  # each cell on distinct physical cores of one NUMA node (scaling.py)
+    # Which rows are also measured with more workers than usable cores (oversubscribed):
+    # "same-binary" = only the free-threaded build's sync/threading/multiprocessing/free-threaded
+    # rows (the 48-cell matrix); "all" = every row. The time budget of the default sweep.
+    past_cores: str = "same-binary"
 
     def __post_init__(self) -> None:
         if self.max_rounds is None:
@@ -112,6 +118,10 @@ class SweepConfig:
         if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
             raise InvalidParameter(
                 f"image size sides must be between {MIN_SIDE} and {MAX_SIDE}, got {width}x{height}"
+            )
+        if self.past_cores not in PAST_CORES:
+            raise InvalidParameter(
+                f"past-cores must be one of {', '.join(PAST_CORES)}, got {self.past_cores!r}"
             )
         if self.start_method not in (None, "fork", "forkserver", "spawn"):
             raise InvalidParameter(f"unknown start method {self.start_method!r}")
@@ -213,20 +223,46 @@ class Interpreters:
         return described
 
 
-def plan(config: SweepConfig, paths: list[str], interpreters: Interpreters) -> list[PlannedCell]:
+def gil_requested(method: str, interpreter: InterpreterInfo) -> bool | None:
+    """The GIL a cell asks for: on a free-threaded build, on for the same-binary rows
+    (sync, threading, multiprocessing) and off for the others; None on a default build."""
+    if not interpreter.free_threaded_build:
+        return None
+    return method in GIL_ON_METHODS
+
+
+def worker_counts(config: SweepConfig, method: str, same_binary: bool, cores: int) -> list[int]:
+    """`sync` ignores the worker count: one cell. Rows outside the same-binary matrix are
+    measured up to the usable cores only, unless `past_cores` is "all" (the smallest
+    requested count is kept if every count is past the cores)."""
+    if method == "sync":
+        return [1]
+    counts = sorted(config.workers)
+    if config.past_cores == "all" or (same_binary and method in MATRIX_METHODS):
+        return counts
+    return [count for count in counts if count <= cores] or counts[:1]
+
+
+def plan(
+    config: SweepConfig,
+    paths: list[str],
+    interpreters: Interpreters,
+    cores: int | None = None,
+) -> list[PlannedCell]:
     """Every cell of the sweep. `sync` ignores the worker count, so it is one cell (1 worker)
     per group and interpreter; its rounds are the replicates every speedup is paired with."""
+    cores = cores or usable_cores()
     cells: list[PlannedCell] = []
     main = interpreters.main
     main_label = interpreter_label(main)
     ordered_methods = sorted(config.methods, key=METHODS.index)
+    baseline = interpreters.baseline if config.baseline else None
     for workload in config.workloads:
         for count in sorted(config.images):
             for method in ordered_methods:
-                for workers in [1] if method == "sync" else sorted(config.workers):
-                    gil = (method != "free-threaded") if main.free_threaded_build else None
-                    spec = CellSpec(workload, method, workers, paths[:count], 1, gil,
-                                    config.start_method)  # fmt: skip
+                for workers in worker_counts(config, method, True, cores):
+                    spec = CellSpec(workload, method, workers, paths[:count], 1,
+                                    gil_requested(method, main), config.start_method)  # fmt: skip
                     if method == "free-threaded" and interpreters.free_threaded is None:
                         reason = (
                             f"no free-threaded interpreter: {interpreters.free_threaded_reason}"
@@ -234,13 +270,12 @@ def plan(config: SweepConfig, paths: list[str], interpreters: Interpreters) -> l
                         cells.append(PlannedCell(spec, None, main_label, reason))
                     else:
                         cells.append(PlannedCell(spec, main, main_label))
-            baseline = interpreters.baseline if config.baseline else None
             if baseline is None:
                 continue
             for method in ordered_methods:
                 if method == "free-threaded":  # needs the free-threaded build
                     continue
-                for workers in [1] if method == "sync" else sorted(config.workers):
+                for workers in worker_counts(config, method, False, cores):
                     spec = CellSpec(workload, method, workers, paths[:count], 1, None,
                                     config.start_method)  # fmt: skip
                     cells.append(PlannedCell(spec, baseline, interpreter_label(baseline)))

@@ -40,6 +40,8 @@ image_size = "320x213"
 baseline = True  # also measure on a default (GIL) build of the same version
 start_method = None  # multiprocessing: None (forkserver where available), fork, spawn
 seed = 0
+past_cores = "same-binary"  # rows also run past the usable cores: "same-binary" or "all"
+pin = False  # each cell on distinct physical cores of one NUMA node
 free_threaded_python = None  # None: .venv-ft / python3.14t / python3.13t
 default_python = None  # None: .venv-gil
 cell_timeout_s = 900.0
@@ -52,7 +54,7 @@ from nogilbench.report import data, matrix
 
 config = matrix.sweep_config(
     sweep_name, workloads, images, workers, methods, repeats, image_size, baseline,
-    start_method, seed, max_rounds, target, budget_s,
+    start_method, seed, max_rounds, target, budget_s, past_cores, pin,
 )  # fmt: skip
 interpreters = matrix.discover_interpreters(baseline, free_threaded_python, default_python)
 print("\n".join(matrix.describe(config, interpreters)))

@@ -16,7 +16,13 @@ from sqlalchemy import func, inspect
 from sqlmodel import Session, select
 
 from nogilbench.errors import InvalidParameter, SweepCancelled
-from nogilbench.interpreters import InterpreterInfo, current, host_info
+from nogilbench.interpreters import (
+    InterpreterInfo,
+    InterpreterUnavailable,
+    current,
+    find_default_build,
+    host_info,
+)
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
 from nogilbench.store.models import Measurement
@@ -38,13 +44,30 @@ STOCK_ONLY = {"NOGILBENCH_FT_PYTHON": "/nonexistent/python3.13t"}
 def test_default_config_is_the_matrix_with_sync_once_per_group() -> None:
     config = SweepConfig().validate()
     stock = current()
-    cells = plan(config, [f"{i}.jpg" for i in range(100)], Interpreters(stock, None, "none", None))
+    cells = plan(config, [f"{i}.jpg" for i in range(100)], Interpreters(stock, None, "none", None),
+                 cores=2)  # fmt: skip
     per_workload = [c for c in cells if c.spec.workload == "pillow"]
-    # per image count: sync once (it ignores workers) + 3 methods x 4 worker counts
-    assert len(per_workload) == 3 * (1 + 3 * 4) and len(cells) == 2 * len(per_workload)
+    # per image count: sync once (it ignores workers) + 3 matrix methods x 4 worker counts
+    # + asyncio and subinterpreters up to the 2 cores only
+    assert len(per_workload) == 3 * (1 + 3 * 4 + 2 * 2) and len(cells) == 2 * len(per_workload)
     assert all(c.unavailable for c in cells if c.spec.method == "free-threaded")
     groups = group_cells(cells)
-    assert len(groups) == 6 and all(len(g.cells) == 13 for g in groups)
+    assert len(groups) == 6 and all(len(g.cells) == 17 for g in groups)
+    matrix = [c for c in cells if c.spec.method in ("threading", "multiprocessing")]
+    assert {c.spec.workers for c in matrix} == {1, 2, 4, 8}
+    extra = [c for c in cells if c.spec.method in ("asyncio", "subinterpreters")]
+    assert {c.spec.workers for c in extra} == {1, 2}
+
+
+def test_past_cores_all_measures_every_row_oversubscribed() -> None:
+    config = SweepConfig(workloads=["pillow"], images=[10], past_cores="all").validate()
+    cells = plan(config, ["a"] * 10, Interpreters(current(), None, "none", None), cores=2)
+    assert {c.spec.workers for c in cells if c.spec.method == "asyncio"} == {1, 2, 4, 8}
+    only_past = SweepConfig(workloads=["pillow"], images=[10], workers=[4, 8]).validate()
+    cells = plan(only_past, ["a"] * 10, Interpreters(current(), None, "none", None), cores=2)
+    assert {c.spec.workers for c in cells if c.spec.method == "asyncio"} == {4}
+    with pytest.raises(InvalidParameter, match="past-cores"):
+        SweepConfig(past_cores="some").validate()
 
 
 def test_default_build_measures_every_method_but_free_threaded(
@@ -52,10 +75,28 @@ def test_default_build_measures_every_method_but_free_threaded(
 ) -> None:
     baseline = replace(ft_interpreter, free_threaded_build=False, path="/x/python3.13")
     cells = plan(SweepConfig().validate(), ["a"] * 100,
-                 Interpreters(ft_interpreter, ft_interpreter, "", baseline))  # fmt: skip
-    on_default = {c.spec.method for c in cells if c.interpreter is baseline}
-    assert on_default == {"sync", "threading", "multiprocessing"}
-    assert all(c.spec.gil_requested is None for c in cells if c.interpreter is baseline)
+                 Interpreters(ft_interpreter, ft_interpreter, "", baseline), cores=2)  # fmt: skip
+    on_default = [c for c in cells if c.interpreter is baseline]
+    assert {c.spec.method for c in on_default} == {
+        "sync",
+        "asyncio",
+        "threading",
+        "multiprocessing",
+        "subinterpreters",
+    }
+    assert all(c.spec.gil_requested is None for c in on_default)
+    # the default build's rows are what users run today: measured up to the cores only
+    assert max(c.spec.workers for c in on_default) == 2
+    # on the free-threaded build, the GIL is on only for the same-binary rows
+    gil = {c.spec.method: c.spec.gil_requested for c in cells if c.interpreter is ft_interpreter}
+    assert gil == {
+        "sync": True,
+        "threading": True,
+        "multiprocessing": True,
+        "free-threaded": False,
+        "asyncio": False,
+        "subinterpreters": False,
+    }
 
 
 def test_round_orders_are_seeded_shuffles() -> None:
@@ -80,7 +121,9 @@ def test_bad_configs(change: dict) -> None:
 
 def test_tiny_sweep_on_free_threaded_build(tmp_path: Path, ft_interpreter: InterpreterInfo) -> None:
     engine = repository.open_store(f"sqlite:///{tmp_path / 'r.db'}")
-    config = SweepConfig(name="tiny", workloads=["pure-python"], **TINY)
+    config = SweepConfig(name="tiny", workloads=["pure-python"],
+                         methods=["sync", "threading", "multiprocessing", "free-threaded"],
+                         **TINY)  # fmt: skip
     seen: list[int] = []
     sweep_id = run_sweep(
         config, engine, image_dir=tmp_path / "img",
@@ -102,6 +145,44 @@ def test_tiny_sweep_on_free_threaded_build(tmp_path: Path, ft_interpreter: Inter
     assert all(r.repeats == 2 and r.workers_observed in (1, 2) for r in rows)
     assert seen[-1] == 28 and sweep.lease_owner is None
     assert sweep.host["logical_cores"] >= 1 and sweep.interpreters[0]["free_threaded_build"]
+
+
+def test_asyncio_and_subinterpreters_on_both_builds(
+    tmp_path: Path, ft_interpreter: InterpreterInfo
+) -> None:
+    """Real timings for pure-python in sub-interpreters on both builds; for pillow, the
+    `unavailable` row carries the reason found by trying the import (stored once)."""
+    try:
+        baseline = find_default_build()
+    except InterpreterUnavailable as exc:
+        pytest.skip(f"no default build: {exc.reason}")
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    config = SweepConfig(name="models", methods=["sync", "asyncio", "subinterpreters"],
+                         **{**TINY, "images": [2], "workers": [2]})  # fmt: skip
+    sweep_id = run_sweep(
+        config, engine, image_dir=tmp_path / "img",
+        interpreters=Interpreters(ft_interpreter, ft_interpreter, "", baseline),
+    )  # fmt: skip
+    with Session(engine) as session:
+        rows = repository.results_for(session, [sweep_id])
+        measured = repository.measurements_of(session, sweep_id)
+    by_cell = {(r.workload, r.method, r.interpreter): r for r in rows}
+    assert len(rows) == 2 * 2 * 3
+    for build in {r.interpreter for r in rows}:
+        pure = by_cell[("pure-python", "subinterpreters", build)]
+        assert pure.status == "ok" and pure.wall_median_s > 0, pure.error
+        assert pure.workers_observed == 2
+        for workload in ("pure-python", "pillow"):
+            assert by_cell[(workload, "asyncio", build)].status == "ok"
+        pillow = by_cell[("pillow", "subinterpreters", build)]
+        if pillow.status == "unavailable":  # until Pillow loads in sub-interpreters
+            assert "sub-interpreter" in (pillow.error or "")
+            tried = [m for m in measured
+                     if m["workload"] == "pillow" and m["method"] == "subinterpreters"
+                     and m["interpreter"] == build]  # fmt: skip
+            assert len(tried) == 1  # not tried again in later rounds
+    on_ft = [r for r in rows if r.interpreter_path == ft_interpreter.path and r.status == "ok"]
+    assert {r.gil_enabled for r in on_ft if r.method != "sync"} == {False}
 
 
 def _stock_sweep_command(db: Path, name: str, *extra: str) -> list[str]:

@@ -178,6 +178,8 @@ def headline_workers(workers: Iterable[int], cores: int) -> int:
 
 def method_label(method: str, interpreter: str | None = None, main: str | None = None) -> str:
     label = METHOD_LABELS.get(method, method)
+    if method in ("asyncio", "subinterpreters") and build_of(interpreter) == "free-threaded":
+        label += " (GIL off)"  # these run in the free-threaded build's own mode
     if interpreter and main and interpreter != main:
         label += f" [{build_of(interpreter)} build]"
     return label

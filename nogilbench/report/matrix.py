@@ -43,6 +43,8 @@ def sweep_config(
     max_rounds: int | None = None,
     target: float = 0.05,
     budget_s: float | None = 720.0,
+    past_cores: str = "same-binary",
+    pin: bool = False,
 ) -> SweepConfig:
     """A validated SweepConfig from notebook parameters (image_size: '1280x853' or [w, h])."""
     if isinstance(image_size, str):
@@ -64,6 +66,8 @@ def sweep_config(
         max_rounds=int(max_rounds if max_rounds is not None else max(int(repeats), 6)),
         target=float(target),
         budget_s=None if budget_s is None else float(budget_s),
+        past_cores=str(past_cores),
+        pin=bool(pin),
     ).validate()
 
 
