@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-errors", action="store_true",
         help="measure again the rounds that failed (errors, time-outs) when resuming",
     )  # fmt: skip
+    sweep.add_argument(
+        "--scaling", choices=["strong", "weak"], default="strong",
+        help="strong (default): fixed image counts (--images); weak: w workers get "
+        "w x --images-per-worker images, so the ideal wall time is flat",
+    )  # fmt: skip
+    sweep.add_argument(
+        "--images-per-worker", type=int, default=10,
+        help="images per worker in weak scaling (default 10)",
+    )  # fmt: skip
     sweep.add_argument("--image-size", default="960x640", help="WIDTHxHEIGHT (default 960x640)")
     sweep.add_argument(
         "--no-baseline", action="store_true",
@@ -315,6 +324,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         budget_s=args.budget,
         pin=args.pin,
         past_cores=args.past_cores,
+        scaling=args.scaling,
+        images_per_worker=args.images_per_worker,
     ).validate()
     if args.cell_timeout <= 0:
         raise InvalidParameter("--cell-timeout must be positive")

@@ -216,6 +216,20 @@ def ideal_speedup(method: str, workers: int, cores: int, images: int) -> float:
     return float(min(workers, max(cores, 1), batch_limit))
 
 
+def ideal_weak_efficiency(method: str, workers: int, cores: int) -> float:
+    """Weak scaling: w workers on w x k images take as long as 1 worker on k images (1.0)
+    while every worker has a core; past the cores, at best cores/w. sync: 1/w."""
+    if method == "sync":
+        return 1.0 / max(1, workers)
+    return min(workers, max(cores, 1)) / max(1, workers)
+
+
+def weak_efficiency(one_worker_walls: Sequence[float], walls: Sequence[float]) -> Interval:
+    """T(1 worker, k images) / T(w workers, w x k images), from two independent groups of
+    rounds (different image counts never share a round), so unpaired: Welch t on logs."""
+    return unpaired_ratio(one_worker_walls, walls)
+
+
 def efficiency(speedup: Interval, ideal: float) -> Interval:
     """Speedup divided by the ideal for its cell (1.0 = every usable core fully used)."""
     return speedup.scaled(1 / ideal)

@@ -58,6 +58,12 @@ MAX_IMAGES = 10_000
 MAX_REPEATS = 100
 DEFAULT_MAX_ROUNDS = 6
 PAST_CORES = ("same-binary", "all")
+SCALINGS = ("strong", "weak")
+# Parameters added after sweeps were first stored, with the value an older sweep implicitly
+# had: a stored sweep without them still matches a config that leaves them at these values.
+ADDED_PARAMETERS: dict[str, Any] = {
+    "pin": False, "past_cores": "same-binary", "scaling": "strong", "images_per_worker": 10,
+}  # fmt: skip
 LEASE_TTL_S = 1800.0  # longer than any cell (cell timeout 900 s): renewed after each one
 
 # on_cell(done, total, row): once with row=None before the first measurement, then once per
@@ -88,6 +94,11 @@ class SweepConfig:
     # "same-binary" = only the free-threaded build's sync/threading/multiprocessing/free-threaded
     # rows (the 48-cell matrix); "all" = every row. The time budget of the default sweep.
     past_cores: str = "same-binary"
+    # strong: the image counts are fixed (`images`), speedup vs sync at the same count;
+    # weak: every worker count w gets w x `images_per_worker` images (`images` is ignored),
+    # so the ideal wall time is flat.
+    scaling: str = "strong"
+    images_per_worker: int = 10
 
     def __post_init__(self) -> None:
         if self.max_rounds is None:
@@ -119,6 +130,18 @@ class SweepConfig:
             raise InvalidParameter(
                 f"image size sides must be between {MIN_SIDE} and {MAX_SIDE}, got {width}x{height}"
             )
+        if self.scaling not in SCALINGS:
+            raise InvalidParameter(
+                f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}"
+            )
+        if self.scaling == "weak":
+            _check_range("images per worker", [self.images_per_worker], 1, MAX_IMAGES)
+            most = max(self.workers, default=1) * self.images_per_worker
+            if most > MAX_IMAGES:
+                raise InvalidParameter(
+                    f"weak scaling needs {most} images at {max(self.workers)} workers; "
+                    f"at most {MAX_IMAGES}: lower --images-per-worker"
+                )
         if self.past_cores not in PAST_CORES:
             raise InvalidParameter(
                 f"past-cores must be one of {', '.join(PAST_CORES)}, got {self.past_cores!r}"
@@ -126,6 +149,12 @@ class SweepConfig:
         if self.start_method not in (None, "fork", "forkserver", "spawn"):
             raise InvalidParameter(f"unknown start method {self.start_method!r}")
         return self
+
+    def image_counts(self) -> list[int]:
+        """The groups' image counts: `images`, or w x images_per_worker in weak scaling."""
+        if self.scaling == "weak":
+            return [workers * self.images_per_worker for workers in sorted(set(self.workers))]
+        return sorted(set(self.images))
 
     def parameters(self) -> dict[str, Any]:
         """JSON-ready form stored with the sweep (a resumed sweep must match it)."""
@@ -250,17 +279,25 @@ def plan(
     cores: int | None = None,
 ) -> list[PlannedCell]:
     """Every cell of the sweep. `sync` ignores the worker count, so it is one cell (1 worker)
-    per group and interpreter; its rounds are the replicates every speedup is paired with."""
+    per group and interpreter; its rounds are the replicates every speedup is paired with.
+    In weak scaling, the group of w x images_per_worker images holds the w-worker cells."""
     cores = cores or usable_cores()
     cells: list[PlannedCell] = []
     main = interpreters.main
     main_label = interpreter_label(main)
     ordered_methods = sorted(config.methods, key=METHODS.index)
     baseline = interpreters.baseline if config.baseline else None
+
+    def counts(method: str, same_binary: bool, images: int) -> list[int]:
+        planned = worker_counts(config, method, same_binary, cores)
+        if config.scaling == "weak" and method != "sync":
+            return [w for w in planned if w * config.images_per_worker == images]
+        return planned
+
     for workload in config.workloads:
-        for count in sorted(config.images):
+        for count in config.image_counts():
             for method in ordered_methods:
-                for workers in worker_counts(config, method, True, cores):
+                for workers in counts(method, True, count):
                     spec = CellSpec(workload, method, workers, paths[:count], 1,
                                     gil_requested(method, main), config.start_method)  # fmt: skip
                     if method == "free-threaded" and interpreters.free_threaded is None:
@@ -275,7 +312,7 @@ def plan(
             for method in ordered_methods:
                 if method == "free-threaded":  # needs the free-threaded build
                     continue
-                for workers in worker_counts(config, method, False, cores):
+                for workers in counts(method, False, count):
                     spec = CellSpec(workload, method, workers, paths[:count], 1, None,
                                     config.start_method)  # fmt: skip
                     cells.append(PlannedCell(spec, baseline, interpreter_label(baseline)))
@@ -481,7 +518,7 @@ def run_sweep(
     paths = [
         str(path)
         for path in generate_images(
-            size_dir, max(config.images), config.image_size, config.seed, stop_event
+            size_dir, max(config.image_counts()), config.image_size, config.seed, stop_event
         )
     ]
     cells = plan(config, paths, interpreters)
@@ -497,6 +534,7 @@ def run_sweep(
             library_versions=library_versions(),
             git_commit=git_commit(),
             cell_count=len(cells),
+            parameter_defaults=ADDED_PARAMETERS,
         )
         if sweep.status == "completed" and not retry_errors:
             repository.refresh_results(session, sweep.id)  # type: ignore[arg-type]

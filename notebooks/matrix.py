@@ -42,6 +42,8 @@ start_method = None  # multiprocessing: None (forkserver where available), fork,
 seed = 0
 past_cores = "same-binary"  # rows also run past the usable cores: "same-binary" or "all"
 pin = False  # each cell on distinct physical cores of one NUMA node
+scaling = "strong"  # "weak": w workers get w x images_per_worker images (images ignored)
+images_per_worker = 10
 free_threaded_python = None  # None: .venv-ft / python3.14t / python3.13t
 default_python = None  # None: .venv-gil
 cell_timeout_s = 900.0
@@ -54,7 +56,8 @@ from nogilbench.report import data, matrix
 
 config = matrix.sweep_config(
     sweep_name, workloads, images, workers, methods, repeats, image_size, baseline,
-    start_method, seed, max_rounds, target, budget_s, past_cores, pin,
+    start_method, seed, max_rounds, target, budget_s, past_cores, pin, scaling,
+    images_per_worker,
 )  # fmt: skip
 interpreters = matrix.discover_interpreters(baseline, free_threaded_python, default_python)
 print("\n".join(matrix.describe(config, interpreters)))

@@ -43,7 +43,7 @@ output_dir = "data/notebook-tiny"  # figures/*.png and results.csv go here
 # %% tags=["hide-in-report"]
 import pandas as pd
 from IPython.display import display
-from nogilbench.report import conclusions, data, figures, present
+from nogilbench.report import conclusions, costs, data, figures, hosts, present, weak
 
 pd.set_option("display.max_colwidth", None)
 loaded = data.load_sweeps(database_url, sweeps)
@@ -108,6 +108,24 @@ for sweep in loaded:
     present.show_figure(fig, name, out / "figures", "No speedups to plot (no sync baseline).")
 
 # %% [markdown]
+# ### Weak scaling
+# Strong scaling (above) keeps the images fixed; weak scaling gives every worker the same
+# number of images, so the ideal wall time is flat (dotted: each method's 1-worker time) and
+# the weak efficiency T(1)/T(w) is 1.0 up to the cores. Drawn for sweeps run with
+# `nogilbench sweep --scaling weak` (or notebooks/params/weak.yaml) and reported beside this.
+
+# %% tags=["nbval-ignore-output"]
+weak_sweeps = [sweep for sweep in loaded if sweep.scaling == "weak"]
+if not weak_sweeps:
+    present.show_markdown([], "No weak-scaling sweep in this report.")
+for sweep in weak_sweeps:
+    weak_rows = weak.weak_frame(frames[sweep.name], sweep.cores, sweep.main_interpreter)
+    fig = figures.weak_scaling_figure(weak_rows, sweep.cores)
+    name = present.figure_name("weak_scaling", sweep.name, several)
+    present.show_figure(fig, name, out / "figures", "No weak-scaling cells to plot.")
+    present.show_markdown(weak.weak_sentences(weak_rows, sweep.cores))
+
+# %% [markdown]
 # ### Parallel efficiency
 
 # %% tags=["nbval-ignore-output"]
@@ -144,6 +162,25 @@ for sweep in loaded:
     name = present.figure_name("build_cost", sweep.name, several)
     missing = "No default build was measured in this sweep (baseline off or unavailable)."
     present.show_figure(fig, name, out / "figures", missing)
+
+# %% [markdown]
+# ### Sub-interpreters: what they cost
+# Measured apart from the kernel: starting the interpreters and importing the kernel's module
+# in each (before the timing), then per image: preparing in the main interpreter (read and
+# decode), crossing into and out of a sub-interpreter, and the kernel itself. Medians of the
+# cell's rounds.
+
+# %% tags=["nbval-ignore-output"]
+for sweep in loaded:
+    if several:
+        present.heading(sweep.name)
+    cost_rows = costs.subinterpreter_costs(sweep.measurements)
+    reasons = costs.unavailable_reasons(sweep.measurements)
+    if not cost_rows.empty:
+        display(cost_rows.style.hide(axis="index").format(precision=2))
+    present.show_markdown(
+        costs.cost_sentences(cost_rows) + reasons, "No subinterpreters cell in this sweep."
+    )
 
 # %% [markdown]
 # ## Measurement quality
@@ -193,6 +230,24 @@ for sweep in loaded:
 for sweep in loaded:
     notes = conclusions.unavailable_notes(frames[sweep.name])
     present.show_markdown(notes, "Every cell ran.")
+
+# %% [markdown]
+# ## Hosts side by side
+# Given sweeps from different machines (e.g. bundles brought home with `nogilbench import`):
+# each host's speedup vs its own sync, same build, at the largest image count they share,
+# one colour per host, each host's usable cores marked; then each host at its own core count.
+
+# %% tags=["nbval-ignore-output"]
+host_rows = hosts.hosts_frame(loaded)
+present.show_markdown(hosts.hosts_summary(loaded))
+if host_rows.empty and len(hosts.by_host(loaded)) > 1:
+    present.show_markdown([], "These hosts' sweeps share no image count: nothing to compare.")
+elif host_rows.empty:
+    present.show_markdown([], "One host in this report: nothing to set side by side.")
+else:
+    fig = hosts.hosts_figure(host_rows)
+    present.show_figure(fig, "hosts", out / "figures", "No common cells to plot.")
+    display(hosts.hosts_table(host_rows))
 
 # %% [markdown]
 # ## Sweeps compared

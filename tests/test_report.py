@@ -17,6 +17,8 @@ from nogilbench.cli import main
 from nogilbench.errors import InvalidParameter
 from nogilbench.report import conclusions, data, figures, matrix, racing
 from nogilbench.report.render import matrix_parameters_for, read_parameters
+from nogilbench.runners import MATRIX_METHODS
+from nogilbench.runners import METHODS as ALL_METHODS
 from nogilbench.store import repository
 from nogilbench.store.models import Result, Sweep
 
@@ -344,10 +346,17 @@ def test_race_frame_sentences() -> None:
 def test_sweep_config_from_notebook_parameters() -> None:
     params = read_parameters(data.PROJECT_ROOT / "notebooks" / "params" / "full.yaml")
     config = matrix.sweep_config(
-        "x", **{k: params[k] for k in matrix.SWEEP_PARAMETERS}
+        "x", **{k: params[k] for k in matrix.SWEEP_PARAMETERS if k in params}
     )  # fmt: skip
     assert config.image_size == (960, 640)
-    assert len(config.images) * len(config.workers) * len(config.methods) == 48
+    matrix_methods = [m for m in config.methods if m in MATRIX_METHODS]
+    assert len(config.images) * len(config.workers) * len(matrix_methods) == 48
+    assert set(config.methods) == set(ALL_METHODS) and config.past_cores == "same-binary"
+    weak = read_parameters(data.PROJECT_ROOT / "notebooks" / "params" / "weak.yaml")
+    weak_config = matrix.sweep_config(
+        "w", **{k: weak[k] for k in matrix.SWEEP_PARAMETERS if k in weak}
+    )  # fmt: skip
+    assert weak_config.scaling == "weak" and weak_config.image_counts() == [10, 20, 40, 80]
     assert matrix.sweep_config("x", ["pillow"], [2], [1], ["sync"], 1, [64, 48]).image_size == (
         64,
         48,

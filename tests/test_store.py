@@ -120,6 +120,17 @@ def test_resume_refuses_another_host_or_interpreter(store_url: str) -> None:
 def test_resume_needs_same_parameters(store_url: str) -> None:
     engine = repository.open_store(store_url)
     with Session(engine) as session:
+        # a sweep stored before a parameter existed matches that parameter's old value
+        defaults = {"scaling": "strong"}
+        old = repository.start_or_resume_sweep(session, "s0", {"repeats": 3}, defaults)
+        same = repository.start_or_resume_sweep(
+            session, "s0", {"repeats": 3, "scaling": "strong"}, defaults
+        )
+        assert same.id == old.id
+        with pytest.raises(InvalidParameter, match="other parameters"):
+            repository.start_or_resume_sweep(
+                session, "s0", {"repeats": 3, "scaling": "weak"}, defaults
+            )
         first = repository.start_or_resume_sweep(session, "s2", {"repeats": 3})
         again = repository.start_or_resume_sweep(session, "s2", {"repeats": 3})
         assert first.id == again.id

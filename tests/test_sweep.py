@@ -99,6 +99,29 @@ def test_default_build_measures_every_method_but_free_threaded(
     }
 
 
+def test_weak_scaling_plans_images_per_worker() -> None:
+    config = SweepConfig(workloads=["pure-python"], workers=[1, 2, 4], methods=["sync",
+                         "threading", "free-threaded"], scaling="weak", images_per_worker=5,
+                         baseline=False).validate()  # fmt: skip
+    assert config.image_counts() == [5, 10, 20]
+    cells = plan(config, ["a"] * 20, Interpreters(current(), None, "none", None), cores=2)
+    groups = {g.images: g for g in group_cells(cells)}
+    assert sorted(groups) == [5, 10, 20]
+    for images, group in groups.items():
+        # sync (the paired baseline) once, every other method at images / 5 workers
+        assert {(c.spec.method, c.spec.workers) for c in group.cells} == {
+            ("sync", 1),
+            ("threading", images // 5),
+            ("free-threaded", images // 5),
+        }
+    assert config.parameters()["scaling"] == "weak"
+    assert config.parameters()["images_per_worker"] == 5
+    with pytest.raises(InvalidParameter, match="weak scaling needs"):
+        SweepConfig(scaling="weak", images_per_worker=5000, workers=[8]).validate()
+    with pytest.raises(InvalidParameter, match="scaling"):
+        SweepConfig(scaling="sideways").validate()
+
+
 def test_round_orders_are_seeded_shuffles() -> None:
     cells = plan(SweepConfig(workloads=["pillow"], images=[10]).validate(), ["a"] * 10,
                  Interpreters(current(), None, "none", None))  # fmt: skip

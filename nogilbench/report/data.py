@@ -102,6 +102,11 @@ class SweepData:
         return max((r.cores for r in self.results if r.cores), default=1)
 
     @property
+    def scaling(self) -> str:
+        """'strong' (fixed image counts) or 'weak' (images grow with the workers)."""
+        return str((self.sweep.parameters or {}).get("scaling", "strong"))
+
+    @property
     def main_interpreter(self) -> str | None:
         return main_interpreter(self.results)
 

@@ -215,6 +215,66 @@ def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     return fig
 
 
+def weak_scaling_figure(weak: pd.DataFrame, cores: int) -> Figure | None:
+    """Weak scaling (report.weak.weak_frame): wall time vs workers, each method's 1-worker
+    time drawn as its flat ideal, and weak efficiency with the ideal min(w, cores)/w."""
+    if weak.empty:
+        return None
+    workloads = list(dict.fromkeys(weak["workload"]))
+    workers = sorted(weak["workers"].unique())
+    fig, axes = _grid(2, len(workloads), width=5.2, height=3.6)
+    labels: dict[str, tuple[str, str]] = {}  # legend label -> (method, line style)
+    for j, workload in enumerate(workloads):
+        rows = weak[weak["workload"] == workload]
+        time_ax, efficiency_ax = axes[0][j], axes[1][j]
+        for (method, label), line in rows.groupby(["method", "label"], sort=False):
+            style = "-" if label == method_label(method) else "--"  # default build: dashed
+            color = PALETTE.get(method, "black")
+            labels[label] = (method, style)
+            for ax, y in ((time_ax, "wall_median_s"), (efficiency_ax, "efficiency")):
+                low, high = ("wall_low_s", "wall_high_s") if y == "wall_median_s" else (
+                    "efficiency_low", "efficiency_high")  # fmt: skip
+                below = (line[y] - line[low]).clip(lower=0).fillna(0)
+                above = (line[high] - line[y]).clip(lower=0).fillna(0)
+                ax.errorbar(line["workers"], line[y], yerr=[below, above], color=color,
+                            linestyle=style, marker="o", capsize=3)  # fmt: skip
+            single = line[line["workers"] == 1]
+            if not single.empty:  # the flat ideal: the 1-worker time at every count
+                time_ax.axhline(float(single["wall_median_s"].iloc[0]), color=color,
+                                linestyle=":", linewidth=1, alpha=0.7)  # fmt: skip
+        efficiency_ax.plot(workers, [min(w, cores) / w for w in workers], color="black",
+                           linestyle="--", linewidth=1.5)  # fmt: skip
+        for ax in (time_ax, efficiency_ax):
+            _workers_axis(ax, workers, cores)
+            ax.set_xlabel("workers (images = workers x images per worker)")
+        time_ax.set_title(f"{workload}: wall time", fontsize=10)
+        time_ax.set_ylabel("seconds" if j == 0 else "")
+        time_ax.set_ylim(bottom=0)
+        efficiency_ax.set_title(f"{workload}: weak efficiency T(1)/T(w)", fontsize=10)
+        efficiency_ax.set_ylabel("1.0 = flat (ideal)" if j == 0 else "")
+        efficiency_ax.set_ylim(bottom=0)
+    handles = [
+        Line2D([], [], color=PALETTE.get(method, "black"), linestyle=style, marker="o",
+               label=label)
+        for label, (method, style) in labels.items()
+    ]  # fmt: skip
+    handles.append(
+        Line2D(
+            [],
+            [],
+            color="black",
+            linestyle="--",
+            label=f"ideal efficiency: min(workers, {cores} cores) / workers",
+        )
+    )
+    handles.append(
+        Line2D([], [], color="grey", linestyle=":", label="ideal time: the 1-worker time")
+    )
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
+    fig.suptitle(f"Weak scaling ({INTERVAL_NOTE}; efficiency: 95% Welch interval)")
+    return fig
+
+
 def efficiency_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
     """Parallel efficiency (speedup / min(workers, cores)) per method and worker count."""
     picked = _largest_batch(frame, "efficiency", without_sync=True)

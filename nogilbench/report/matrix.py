@@ -25,7 +25,8 @@ from nogilbench.sweep import Interpreters, SweepConfig, plan, run_sweep
 # stored sweep's `parameters` can be handed back to the notebook to resume it).
 SWEEP_PARAMETERS = (
     "workloads", "images", "workers", "methods", "repeats", "image_size", "baseline",
-    "start_method", "seed", "max_rounds", "target", "budget_s",
+    "start_method", "seed", "max_rounds", "target", "budget_s", "past_cores", "pin", "scaling",
+    "images_per_worker",
 )  # fmt: skip
 
 
@@ -45,6 +46,8 @@ def sweep_config(
     budget_s: float | None = 720.0,
     past_cores: str = "same-binary",
     pin: bool = False,
+    scaling: str = "strong",
+    images_per_worker: int = 10,
 ) -> SweepConfig:
     """A validated SweepConfig from notebook parameters (image_size: '1280x853' or [w, h])."""
     if isinstance(image_size, str):
@@ -68,6 +71,8 @@ def sweep_config(
         budget_s=None if budget_s is None else float(budget_s),
         past_cores=str(past_cores),
         pin=bool(pin),
+        scaling=str(scaling),
+        images_per_worker=int(images_per_worker),
     ).validate()
 
 
@@ -109,7 +114,7 @@ def discover_interpreters(
 
 
 def planned_cells(config: SweepConfig, interpreters: Interpreters) -> int:
-    return len(plan(config, [""] * max(config.images), interpreters))
+    return len(plan(config, [""] * max(config.image_counts()), interpreters))
 
 
 def describe(config: SweepConfig, interpreters: Interpreters) -> list[str]:
@@ -118,7 +123,12 @@ def describe(config: SweepConfig, interpreters: Interpreters) -> list[str]:
     lines = [
         f"sweep: {config.name}",
         f"workloads: {', '.join(config.workloads)}",
-        f"images: {', '.join(map(str, config.images))}",
+        (
+            f"images: {', '.join(map(str, config.images))}"
+            if config.scaling == "strong"
+            else f"weak scaling: {config.images_per_worker} images per worker "
+            f"({', '.join(map(str, config.image_counts()))})"
+        ),
         f"workers: {', '.join(map(str, config.workers))}",
         f"methods: {', '.join(config.methods)}",
         f"rounds: at least {config.repeats}, up to {config.max_rounds} while a cell's interval "

@@ -35,9 +35,17 @@ def cell_key(row: Result | dict[str, Any]) -> CellKey:
 
 
 def start_or_resume_sweep(
-    session: Session, name: str, parameters: dict[str, Any], **facts: Any
+    session: Session,
+    name: str,
+    parameters: dict[str, Any],
+    parameter_defaults: dict[str, Any] | None = None,
+    **facts: Any,
 ) -> Sweep:
-    """The sweep called `name`: created, or resumed if its parameters are the same."""
+    """The sweep called `name`: created, or resumed if its parameters are the same.
+
+    `parameter_defaults`: parameters added after older sweeps were stored, with the value
+    those sweeps implicitly had (a stored sweep lacking one matches that value)."""
+    defaults = parameter_defaults or {}
     sweep = session.exec(select(Sweep).where(Sweep.name == name)).first()
     if sweep is None:
         sweep = Sweep(name=name, parameters=parameters, **facts)
@@ -46,8 +54,8 @@ def start_or_resume_sweep(
             session.commit()
         except IntegrityError:  # another process created it a moment ago
             session.rollback()
-            return start_or_resume_sweep(session, name, parameters, **facts)
-    elif sweep.parameters != parameters:
+            return start_or_resume_sweep(session, name, parameters, parameter_defaults, **facts)
+    elif {**defaults, **sweep.parameters} != {**defaults, **parameters}:
         raise InvalidParameter(
             f"sweep {name!r} already exists with other parameters; "
             "resume it with the same ones or choose another --name"
