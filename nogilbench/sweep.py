@@ -24,7 +24,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -319,6 +319,19 @@ def plan(
     return cells
 
 
+def largest_plan(config: SweepConfig, cores: int | None = None) -> list[PlannedCell]:
+    """The cells `config` plans when both builds are found: the most a sweep of it can run
+    (a budget bound; the interpreters are placeholders, never started)."""
+    main = InterpreterInfo(
+        path="free-threaded", version="0", implementation="cpython", free_threaded_build=True,
+        can_disable_gil=True, gil_enabled_default=False, has_interpreter_pool=False,
+        pillow_version=None, psutil_version=None, role="free-threaded",
+    )  # fmt: skip
+    baseline = replace(main, path="default", free_threaded_build=False, role="default")
+    interpreters = Interpreters(main, main, "", baseline if config.baseline else None)
+    return plan(config, [""] * max(config.image_counts()), interpreters, cores)
+
+
 def group_cells(cells: list[PlannedCell]) -> list[Group]:
     grouped: dict[tuple[str, int], list[PlannedCell]] = {}
     for cell in cells:
@@ -392,17 +405,21 @@ class RoundRunner:
         self.session, self.sweep, self.sweep_id, self.owner = session, sweep, sweep.id, owner
         self.progress, self.timeout_s, self.stop_event = progress, timeout_s, stop_event
         self.measured = repository.measured_rounds(session, self.sweep_id)
+        # kept beside `measured` so neither question scans every measurement of the sweep
+        self.failed_keys = {key for (key, _), status in self.measured.items() if status != "ok"}
+        self.rounds: dict[repository.GroupKey, int] = {}
+        for key, number in self.measured:
+            group_key = (key[0], key[3])
+            self.rounds[group_key] = max(self.rounds.get(group_key, 0), number + 1)
         self.pin = False
         self.durations: dict[tuple[str, int], list[float]] = {}
 
     def rounds_done(self, group: Group) -> int:
-        numbers = [number for (key, number) in self.measured
-                   if key[0] == group.workload and key[3] == group.images]  # fmt: skip
-        return max(numbers, default=-1) + 1
+        return self.rounds.get((group.workload, group.images), 0)
 
     def failed(self, cell: PlannedCell) -> bool:
         """A cell that errored or is unavailable is not measured again in this sweep."""
-        return any(key == cell.key and status != "ok" for (key, _), status in self.measured.items())
+        return cell.key in self.failed_keys
 
     def pending(self, group: Group, number: int) -> int:
         return sum(
@@ -436,6 +453,10 @@ class RoundRunner:
             row.update(round=number, position=position)
             repository.save_measurement(self.session, self.sweep_id, row)
             self.measured[(cell.key, number)] = row["status"]
+            if row["status"] != "ok":
+                self.failed_keys.add(cell.key)
+            name = (group.workload, group.images)
+            self.rounds[name] = max(self.rounds.get(name, 0), number + 1)
             repository.acquire_lease(self.session, self.sweep, self.owner, LEASE_TTL_S)
             self.progress.step(row)
         self.durations.setdefault((group.workload, group.images), []).append(
@@ -471,8 +492,8 @@ def extra_rounds(
     """More rounds for imprecise groups (widest first) and one more for an anomaly."""
     remeasured: set[tuple[str, int]] = set()
     skipped: set[tuple[str, int]] = set()
+    results = repository.refresh_results(runner.session, runner.sweep_id)
     while True:
-        results = repository.refresh_results(runner.session, runner.sweep_id)
         wanted = []
         for group in groups:
             name = (group.workload, group.images)
@@ -495,6 +516,8 @@ def extra_rounds(
             remeasured.add(name)
         runner.progress.total += runner.pending(group, runner.rounds_done(group))
         runner.run(group, runner.rounds_done(group), config.seed)
+        # only this group's measurements changed: recompute its rows from them
+        results = repository.refresh_results(runner.session, runner.sweep_id, [name])
 
 
 def run_sweep(

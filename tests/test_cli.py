@@ -29,6 +29,13 @@ def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]
         (["sweep", "--database-url", "postgresql+psycopg://u:pw@127.0.0.1:1/db"], "cannot reach"),
         (["export", "--sweep", "nope"], "no sweep named 'nope'"),
         (["race", "--threads", "0"], "--threads must be at least 1"),
+        (["sweep", "--scaling", "medium"], "invalid choice: 'medium'"),
+        (["sweep", "--past-cores", "some"], "invalid choice: 'some'"),
+        (["sweep", "--scaling", "weak", "--images-per-worker", "0"], "images per worker must"),
+        (
+            ["sweep", "--scaling", "weak", "--workers", "256", "--images-per-worker", "100"],
+            "weak scaling needs 25600 images",
+        ),
         (["frobnicate"], "invalid choice"),
     ],
 )
@@ -69,3 +76,29 @@ def test_info_json_lists_interpreters_and_host() -> None:
     info = json.loads(done.stdout)
     assert info["host"]["logical_cores"] >= 1
     assert "current" in info["interpreters"]
+
+
+def test_weak_scaling_sweep_stores_its_mode(tmp_path: Path) -> None:
+    """--scaling weak: worker count W measured on W x K images, sync beside it; the mode and K
+    are in the sweep's parameters (keys `scaling`, `images_per_worker`, `past_cores`)."""
+    from sqlmodel import Session
+
+    from nogilbench.store import repository
+
+    url = f"sqlite:///{tmp_path / 'weak.db'}"
+    done = cli(
+        "sweep", "--name", "weak", "--scaling", "weak", "--images-per-worker", "2",
+        "--workloads", "pure-python", "--workers", "1,2", "--methods", "sync,threading",
+        "--repeats", "1", "--max-rounds", "1", "--image-size", "64x48", "--no-baseline",
+        "--database-url", url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    engine = repository.open_store(url)
+    with Session(engine) as session:
+        sweep = repository.get_sweep_by_name(session, "weak")
+        rows = repository.results_for(session, [sweep.id])
+    assert sweep.parameters["scaling"] == "weak" and sweep.parameters["images_per_worker"] == 2
+    assert sweep.parameters["past_cores"] == "same-binary"
+    cells = sorted((r.images, r.method, r.workers) for r in rows)
+    assert cells == [(2, "sync", 1), (2, "threading", 1), (4, "sync", 1), (4, "threading", 2)]
+    assert all(r.status == "ok" for r in rows), [r.error for r in rows]

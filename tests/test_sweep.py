@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from nogilbench.store.db import make_engine
 from nogilbench.store.models import Measurement
 from nogilbench.sweep import (
     Interpreters,
+    RoundRunner,
     SweepConfig,
     git_commit,
     group_cells,
@@ -367,3 +369,60 @@ def test_pinned_cells_record_their_cpus_and_cores(tmp_path: Path) -> None:
     assert measured["status"] == "ok", measured["error"]
     assert len(measured["details"]["pinned_cpus"]) == 1
     assert measured["details"]["cores"] == 1 and result.cores == 1  # the cell saw its mask
+
+
+def test_round_runner_tracks_failed_cells_and_rounds(tmp_path: Path) -> None:
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'runner.db'}")
+    config = SweepConfig(name="runner", workloads=["pure-python"], images=[2], workers=[1],
+                         methods=["sync", "free-threaded"], repeats=2, max_rounds=2, budget_s=0,
+                         image_size=(64, 48), baseline=False)  # fmt: skip
+    interpreters = Interpreters(current(), None, "none", None)
+    run_sweep(config, engine, image_dir=tmp_path / "img", interpreters=interpreters)
+    (group,) = group_cells(plan(config, ["x"] * 2, interpreters))
+    with Session(engine) as session:
+        sweep = repository.get_sweep_by_name(session, "runner")
+        runner = RoundRunner(session, sweep, "me", None, 1.0, None)  # type: ignore[arg-type]
+        free, sync = sorted(group.cells, key=lambda c: c.spec.method)
+        assert runner.failed(free) and not runner.failed(sync)  # unavailable: stored once
+        assert runner.rounds_done(group) == 2 and runner.pending(group, 2) == 1
+
+
+def test_extra_rounds_refresh_each_group_they_measure(tmp_path: Path) -> None:
+    """With an unreachable target every group gets rounds up to the cap; every cell's derived
+    columns (recomputed per group after each extra round) cover all of its rounds."""
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'extra.db'}")
+    config = SweepConfig(name="extra", workloads=["pure-python"], images=[2, 3], workers=[1],
+                         methods=["sync", "threading"], repeats=2, max_rounds=4, target=1e-9,
+                         budget_s=None, image_size=(64, 48), baseline=False)  # fmt: skip
+    sweep_id = run_sweep(config, engine, image_dir=tmp_path / "img",
+                         interpreters=Interpreters(current(), None, "none", None))  # fmt: skip
+    with Session(engine) as session:
+        rows = repository.results_for(session, [sweep_id])
+        measured = repository.measurements_of(session, sweep_id)
+    assert len(measured) == 2 * 2 * 4 and len(rows) == 4
+    assert all(r.status == "ok" and r.repeats == 4 and len(r.wall_times_s) == 4 for r in rows)
+    assert all(r.speedup is not None for r in rows)
+
+
+def test_resume_refuses_another_affinity_mask(tmp_path: Path) -> None:
+    """A sweep started under a 1-core mask (taskset) is not resumed with 2 cores."""
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs sched_setaffinity and at least 2 allowed CPUs")
+    script = (
+        "import json, os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from nogilbench.interpreters import host_info; print(json.dumps(host_info()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=60)  # fmt: skip
+    masked = json.loads(done.stdout)
+    assert masked["usable_cores"] == 1 and masked["topology"]["affinity_cpus"] == 1
+    engine = repository.open_store(f"sqlite:///{tmp_path / 'mask.db'}")
+    with Session(engine) as session:
+        repository.start_or_resume_sweep(session, "mask", {}, host=masked, interpreters=[])
+        with pytest.raises(InvalidParameter, match=r"usable_cores: 1 then|affinity"):
+            repository.start_or_resume_sweep(session, "mask", {}, host=host_info(),
+                                             interpreters=[])  # fmt: skip
+        # the topology alone (same top-level counts, other mask) is refused too
+        other = {**masked, "topology": {**masked["topology"], "affinity_cpus": 2}}
+        with pytest.raises(InvalidParameter, match="host topology \\(affinity_cpus"):
+            repository.start_or_resume_sweep(session, "mask", {}, host=other, interpreters=[])

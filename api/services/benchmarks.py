@@ -26,7 +26,7 @@ from api.services.job_runner import BenchmarkRunner, JobManager
 from nogilbench import analysis
 from nogilbench.errors import InvalidParameter
 from nogilbench.store import repository
-from nogilbench.sweep import SweepConfig, run_sweep
+from nogilbench.sweep import SweepConfig, largest_plan, run_sweep
 
 MAX_COMPARE = 20
 METHOD_COLUMN_CHARS = 255  # jobs.method is VARCHAR(255) since migration 0002
@@ -68,22 +68,18 @@ def make_config(parameters: dict[str, Any]) -> SweepConfig:
     return config
 
 
-def benchmark_cost(config: SweepConfig) -> int:
+def benchmark_cost(config: SweepConfig, cores: int | None = None) -> int:
     """Pixels a sweep processes, the quantity a benchmark request's budget bounds.
 
-    Every planned cell (workloads x methods x workers per image count, plus one `sync` cell
-    per workload and image count on the default build when `baseline` is asked) decodes and
-    processes its images once to warm up and once per repeat: the sum over cells of
-    (repeats + 1) x images x width x height. The one place this is computed: a change to
-    the sweep's shape (e.g. adaptive rounds: multiply by the maximum number of rounds)
-    belongs here.
+    Every cell the sweep can plan (`nogilbench.sweep.largest_plan`: both builds found; the
+    methods, worker counts and past-cores rule of `plan` itself, weak scaling included)
+    decodes and processes its images once to warm up and once per round, at most
+    `max_rounds` rounds: the sum over cells of (max_rounds + 1) x images x width x height.
     """
     width, height = config.image_size
-    cells_per_count = len(config.workloads) * len(config.methods) * len(config.workers)
-    if config.baseline and "sync" in config.methods:
-        cells_per_count += len(config.workloads)
-    images = sum(config.images)  # each image count is its own group of cells
-    return cells_per_count * (config.repeats + 1) * images * width * height
+    rounds = max(config.repeats, config.max_rounds or config.repeats)
+    images = sum(len(cell.spec.paths) for cell in largest_plan(config, cores))
+    return (rounds + 1) * images * width * height
 
 
 def check_budget(config: SweepConfig, budget_pixels: int) -> int:
@@ -91,7 +87,7 @@ def check_budget(config: SweepConfig, budget_pixels: int) -> int:
     cost = benchmark_cost(config)
     if cost > budget_pixels:
         raise OverBudget(
-            f"this benchmark would process {cost:,} pixels (cells x (repeats + 1) x images x "
+            f"this benchmark would process {cost:,} pixels (cells x (rounds + 1) x images x "
             f"width x height), over the budget of {budget_pixels:,}; use fewer cells, "
             "repeats, images or smaller images"
         )

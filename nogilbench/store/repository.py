@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, false, or_, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -77,7 +77,12 @@ def start_or_resume_sweep(
 
 
 # What must not change between the start of a sweep and its resume.
-HOST_IDENTITY = ("cpu_model", "logical_cores", "usable_cores", "memory_total_bytes", "machine")
+HOST_IDENTITY = (
+    "cpu_model", "physical_cores", "logical_cores", "usable_cores", "memory_total_bytes", "machine",
+)  # fmt: skip
+# In the host record's `topology`: the CPUs this process may run on (taskset, cpuset) and the
+# cgroup quota's cores. A sweep started under a 1-core mask must not be resumed on 2.
+TOPOLOGY_IDENTITY = ("affinity_cpus", "usable_cores")
 INTERPRETER_IDENTITY = ("label", "path", "version", "free_threaded_build", "unavailable")
 
 
@@ -87,6 +92,14 @@ def resume_conflict(sweep: Sweep, facts: dict[str, Any]) -> str | None:
     for name in HOST_IDENTITY:
         if (sweep.host or {}).get(name) != host.get(name):
             return f"host ({name}: {sweep.host.get(name)!r} then, {host.get(name)!r} now)"
+    then_topology = (sweep.host or {}).get("topology") or {}
+    now_topology = host.get("topology") or {}
+    for name in TOPOLOGY_IDENTITY:
+        if then_topology.get(name) != now_topology.get(name):
+            return (
+                f"host topology ({name}: {then_topology.get(name)!r} then, "
+                f"{now_topology.get(name)!r} now)"
+            )
 
     def identity(interpreters: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         return sorted(
@@ -155,9 +168,27 @@ def forget_errors(session: Session, sweep_id: int) -> int:
     return len(failed)
 
 
-def measurements_of(session: Session, sweep_id: int) -> list[dict[str, Any]]:
+GroupKey = tuple[str, int]  # (workload, images): the cells compared with each other
+
+
+def _in_groups(table: Any, groups: Iterable[GroupKey] | None) -> Any:
+    """A WHERE clause for rows of `table` in `groups` (None: every row)."""
+    if groups is None:
+        return true()
+    return or_(
+        false(),
+        *((col(table.workload) == workload) & (col(table.images) == images)
+          for workload, images in groups),
+    )  # fmt: skip
+
+
+def measurements_of(
+    session: Session, sweep_id: int, groups: Iterable[GroupKey] | None = None
+) -> list[dict[str, Any]]:
     rows = session.exec(
-        select(Measurement).where(Measurement.sweep_id == sweep_id).order_by(col(Measurement.id))
+        select(Measurement)
+        .where(Measurement.sweep_id == sweep_id, _in_groups(Measurement, groups))
+        .order_by(col(Measurement.id))
     ).all()
     return [row.model_dump() for row in rows]
 
@@ -167,21 +198,27 @@ RESULT_FIELDS = tuple(
 )
 
 
-def refresh_results(session: Session, sweep_id: int) -> list[Result]:
+def refresh_results(
+    session: Session, sweep_id: int, groups: Iterable[GroupKey] | None = None
+) -> list[Result]:
     """Recompute every cell's result row of a sweep from its measurements (stats module).
 
     Derived values are never stored alone: a crash between a measurement's commit and this
     refresh leaves nothing stale, because the next refresh (each round, each resume, each
-    read through `results_for`) recomputes them all.
+    read through `results_for`) recomputes them all. `groups`: recompute only these
+    (workload, images) groups (every speedup pairs cells of one group, so the others cannot
+    change); the whole sweep's rows are returned either way.
     """
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
         return []
+    groups = None if groups is None else list(groups)
     summaries = stats.summarize_sweep(
-        measurements_of(session, sweep_id), usable_cores_of(sweep), default_build_of(sweep)
-    )
+        measurements_of(session, sweep_id, groups), usable_cores_of(sweep),
+        default_build_of(sweep),
+    )  # fmt: skip
     described = {info.get("label"): info for info in sweep.interpreters}
-    existing = {cell_key(row): row for row in _stored_results(session, sweep_id)}
+    existing = {cell_key(row): row for row in _stored_results(session, sweep_id, groups)}
     for summary in summaries:
         info = described.get(summary["interpreter"], {})
         summary.setdefault("interpreter_path", info.get("path") or "")
@@ -217,8 +254,12 @@ def default_build_of(sweep: Sweep) -> str | None:
     return None
 
 
-def _stored_results(session: Session, sweep_id: int) -> Sequence[Result]:
-    return session.exec(select(Result).where(Result.sweep_id == sweep_id)).all()
+def _stored_results(
+    session: Session, sweep_id: int, groups: Iterable[GroupKey] | None = None
+) -> Sequence[Result]:
+    return session.exec(
+        select(Result).where(Result.sweep_id == sweep_id, _in_groups(Result, groups))
+    ).all()
 
 
 # ------------------------------------------------------------------ one measurer per sweep

@@ -111,14 +111,18 @@ def test_budget_is_cells_times_repeats_times_images_times_size():
         workers=[1, 2],
         methods=["sync", "threading"],
         repeats=4,
+        max_rounds=4,  # as make_config sets it for a request
         image_size=(100, 50),
         baseline=True,
     )
-    # 2 workloads x 2 methods x 2 workers = 8 cells per image count, + 2 baseline cells;
-    # (4 repeats + 1 warm-up) x (2 + 3) images x 5000 pixels.
-    assert benchmark_cost(config) == 10 * 5 * 5 * 5000
+    # per workload and image count: sync once + threading at 1 and 2 workers, on each build
+    # (2 cores: the default build's threading stops there too) = 2 x 3 x 2 = 12 cells;
+    # (4 rounds + 1 warm-up) x (2 + 3) images x 5000 pixels.
+    assert benchmark_cost(config, cores=2) == 12 * 5 * 5 * 5000
     config.baseline = False
-    assert benchmark_cost(config) == 8 * 5 * 5 * 5000
+    assert benchmark_cost(config, cores=2) == 6 * 5 * 5 * 5000
+    config.max_rounds = 6  # extra rounds are work too
+    assert benchmark_cost(config, cores=2) == 6 * 7 * 5 * 5000
 
 
 def test_budget_is_a_setting(db_url, tmp_path):

@@ -102,7 +102,7 @@ def lab_server(two_sweeps: TinyStore, tmp_path: Path) -> Iterator[LabServer]:
     port = free_port()
     log = tmp_path / "lab.log"
     command = [sys.executable, "-m", "nogilbench.report.lab", "--root", str(root)]
-    command += ["--port", str(port), "--token", token]
+    command += ["--port", str(port), f"--token={token}"]  # a token may start with "-"
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = LabServer(f"http://127.0.0.1:{port}", token, root, process, log)
