@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from api import timing
 from api.errors import Forbidden, InvalidToken
 from api.models import User
 from api.repositories import users
@@ -65,7 +66,8 @@ def load_user(services: AppServices, token: str | None) -> User:
 def get_current_user(
     services: Services, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
-    return load_user(services, token)
+    with timing.phase("auth"):  # token check + the user's row
+        return load_user(services, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -14,6 +14,8 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
+from api import timing
+
 T = TypeVar("T")
 
 
@@ -105,10 +107,12 @@ class CpuLimiter:
     # -- work ------------------------------------------------------------------------------
 
     async def run(self, func: Callable[..., T], *args: object, **kwargs: object) -> T:
-        await self.acquire()
+        with timing.phase("queue"):  # waiting for a CPU token
+            await self.acquire()
         try:
             call = functools.partial(func, *args, **kwargs)
-            return await anyio.to_thread.run_sync(call, limiter=self._threads)
+            with timing.phase("work"):  # the thread hop and the work itself
+                return await anyio.to_thread.run_sync(call, limiter=self._threads)
         finally:
             self.release()
 

@@ -164,7 +164,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added last = outermost: the access log sees every response, 413s included.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, slow_ms=settings.slow_request_ms)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        slow_ms=settings.slow_request_ms,
+        server_timing=settings.server_timing,
+    )
     return app
 
 

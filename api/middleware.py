@@ -20,6 +20,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import timing
 from api.metrics import Metrics
 
 access_logger = logging.getLogger("api.access")
@@ -35,10 +36,13 @@ def printable(text: str) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, slow_ms: float = 500.0) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, slow_ms: float = 500.0, server_timing: bool = False
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.slow_ms = slow_ms
+        self.server_timing = server_timing  # the Server-Timing header (api/timing.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,6 +54,7 @@ class RequestContextMiddleware:
         status = 500
         streaming = False
         started = time.perf_counter()
+        phases = timing.start() if self.server_timing else None
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, streaming
@@ -58,6 +63,9 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("ascii")))
                 headers.append((b"x-content-type-options", b"nosniff"))
+                if phases is not None:
+                    total = time.perf_counter() - started
+                    headers.append((b"server-timing", timing.header_value(phases, total)))
                 streaming = any(
                     name.lower() == b"content-type" and value.startswith(b"text/event-stream")
                     for name, value in headers

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
         "needs no database), besides an operator's access token",
     )
     slow_request_ms: float = Field(default=500.0, ge=0)
+    # Server-Timing header with each request's phases (api/timing.py): for profiling only.
+    server_timing: bool = False
     sse_poll_seconds: float = Field(default=0.25, gt=0, le=5)
     sse_max_seconds: float = Field(
         default=3600.0, gt=0, description="an SSE stream ends after this long (clients reconnect)"

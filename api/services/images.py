@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
+from api import timing
 from api.downloads import OpenedFile, open_stored
 from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge, QuotaExceeded
 from api.metrics import Metrics
@@ -173,23 +174,27 @@ class ImageService:
 
     async def process(self, user: User, image_id: int, raw_pipeline: Any) -> Image:
         pipeline = parse_pipeline(raw_pipeline)
-        record = await in_thread(self._owned_released, image_id, user)
+        with timing.phase("lookup"):
+            record = await in_thread(self._owned_released, image_id, user)
         # From the stored size: a pipeline that would grow past the limit is refused before
         # the file is read or a pixel allocated.
         pipeline.check_size((record.width, record.height), self.max_pixels)
-        data = await in_thread(self.uploads.read, record.stored_name)
+        with timing.phase("read"):
+            data = await in_thread(self.uploads.read, record.stored_name)
         started = time.perf_counter()
         rendered = await self.cpu.run(render, pipeline, data, self.max_pixels)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        await in_thread(
-            self.check_quota,
-            user,
-            len(rendered.data),
-            replacing=record.processed_size_bytes or 0,
-        )
+        with timing.phase("quota"):
+            await in_thread(
+                self.check_quota,
+                user,
+                len(rendered.data),
+                replacing=record.processed_size_bytes or 0,
+            )
         extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
         output_name = FileStore.new_name(extension)
-        await in_thread(self.outputs.write, output_name, rendered.data)
+        with timing.phase("write"):
+            await in_thread(self.outputs.write, output_name, rendered.data)
         values = {
             "status": "processed",
             "processed_name": output_name,
@@ -202,7 +207,8 @@ class ImageService:
             "processed_at": utcnow(),
         }
         try:
-            superseded, record = await in_thread(self._replace_output, record, values)
+            with timing.phase("commit"):
+                superseded, record = await in_thread(self._replace_output, record, values)
         except BaseException:
             await in_thread(self.outputs.delete, output_name)  # never committed: not referenced
             raise

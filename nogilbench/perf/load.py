@@ -259,6 +259,18 @@ def run_load(base_url: str, config: LoadConfig, images: list[bytes] | None = Non
     return asyncio.run(_run(base_url, config, images or sample_images(config)))
 
 
+def parse_server_timing(value: str) -> dict[str, float]:
+    """A `Server-Timing` header (the API's, with SERVER_TIMING on) as {phase: milliseconds}."""
+    phases: dict[str, float] = {}
+    for entry in value.split(","):
+        name, _, parameters = entry.strip().partition(";")
+        for parameter in parameters.split(";"):
+            key, _, number = parameter.strip().partition("=")
+            if key == "dur" and name:
+                phases[name] = phases.get(name, 0.0) + float(number)
+    return phases
+
+
 async def _process_throughput(
     base_url: str, images: list[bytes], concurrency: int, pipeline: dict[str, Any], rounds: int
 ) -> dict[str, Any]:
@@ -280,15 +292,28 @@ async def _process_throughput(
                 raise RuntimeError(f"upload failed: {result.errors}")
             ids.append(int(response.json()["id"]))
 
+        phases: dict[str, list[float]] = {}  # Server-Timing phases of the timed requests
+        client_ms: list[float] = []
+        timed = False
+
         async def process(image_id: int) -> None:
             url = f"/api/images/{image_id}/process"
-            await client.call("process", "POST", url, 200, json=pipeline, headers=headers)
+            started = time.perf_counter()
+            response = await client.call(
+                "process", "POST", url, 200, json=pipeline, headers=headers
+            )
+            if response is None or not timed:
+                return
+            client_ms.append((time.perf_counter() - started) * 1000)
+            for name, ms in parse_server_timing(response.headers.get("server-timing", "")).items():
+                phases.setdefault(name, []).append(ms)
 
         async def worker(queue: list[int]) -> None:
             while queue:
                 await process(queue.pop())
 
         await process(ids[0])  # warm-up
+        timed = True
         times = []
         for _ in range(rounds):
             queue = list(ids)
@@ -302,6 +327,8 @@ async def _process_throughput(
         "images": len(images),
         "api_ips": round(len(images) / min(times), 2),
         "round_times_s": [round(t, 3) for t in times],
+        "phases_ms": {name: [round(ms, 3) for ms in values] for name, values in phases.items()},
+        "client_ms": [round(ms, 3) for ms in client_ms],
     }
 
 

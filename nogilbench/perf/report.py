@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,12 @@ from typing import Any
 
 from nogilbench.interpreters import host_info, usable_cores
 from nogilbench.paths import PROJECT_ROOT
-from nogilbench.perf.load import LoadConfig, process_throughput, run_against_new_server
+from nogilbench.perf.load import (
+    LoadConfig,
+    percentile,
+    process_throughput,
+    run_against_new_server,
+)
 from nogilbench.perf.server import ServerProcess
 from nogilbench.sweep import git_commit
 
@@ -119,7 +125,9 @@ def measure(work: Path, quick: bool) -> dict[str, Any]:
     for label, (python, gil) in SERVERS.items():
         run_dir = work / f"throughput-{python.split('/')[-3]}-{gil}"
         url = f"sqlite:///{run_dir / 'api.db'}"
-        with ServerProcess(python, run_dir / "data", url, gil=gil) as server:
+        # Server-Timing on: each response says where its time went (api/timing.py)
+        timing_env = {"SERVER_TIMING": "true"}
+        with ServerProcess(python, run_dir / "data", url, gil=gil, env=timing_env) as server:
             api = process_throughput(server.url, images, cores, rounds=int(rounds))
         library = _limits(
             python,
@@ -212,6 +220,7 @@ def render(results: dict[str, Any], environment: dict[str, Any]) -> str:
     ]
     out += _load_section(results, cores)
     out += _throughput_section(results, cores)
+    out += _profile_section(results, cores)
     out += _limit_section(results)
     out += _overhead_section(results)
     out += _schemathesis_section()
@@ -335,6 +344,79 @@ def _throughput_section(results: dict[str, Any], cores: int) -> list[str]:
         rows,
     )  # fmt: skip
     return [*out, ""]
+
+
+# Server-Timing phases of POST /process, in the order a request meets them (api/timing.py).
+PHASES = {
+    "auth": "authentication: token check + the user's row (a thread hop)",
+    "lookup": "the image's row (a thread hop)",
+    "read": "reading the upload file",
+    "queue": "waiting for a CPU token (the limiter)",
+    "work": "decode, operations, encode (a thread hop + the library's work)",
+    "quota": "the storage quota check",
+    "write": "writing the output file",
+    "commit": "pointing the row at the output (compare and swap)",
+}
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def profile_rows(throughput: dict[str, Any], cores: int) -> list[list[Any]]:
+    """Per phase: median and p90 ms per request and its share of the client-seen latency."""
+    phases: dict[str, list[float]] = throughput.get("phases_ms") or {}
+    client: list[float] = throughput.get("client_ms") or []
+    total = sum(client)
+    if not total or not phases:
+        return []
+    rows = []
+    for name, what in PHASES.items():
+        values = phases.get(name, [])
+        if values:
+            rows.append([name, what, f"{_median(values):.2f}", f"{percentile(values, 90):.2f}",
+                         f"{sum(values) / total:.0%}"])  # fmt: skip
+    app = phases.get("app", [])
+    inside = sum(sum(phases.get(name, [])) for name in PHASES)
+    rows.append(["(rest of the app)", "routing, validation, dependencies, serialising",
+                 f"{_median(app) - sum(_median(phases.get(n, [])) for n in PHASES):.2f}", "",
+                 f"{(sum(app) - inside) / total:.0%}"])  # fmt: skip
+    rows.append(["(outside the app)", "HTTP parsing, the event loop, the client, the socket",
+                 f"{_median(client) - _median(app):.2f}", "",
+                 f"{(total - sum(app)) / total:.0%}"])  # fmt: skip
+    library_ms = 1000 * cores / throughput["library_ips"] if throughput.get("library_ips") else 0
+    rows.append(["(library, same concurrency)", "one image's time in the library runner",
+                 f"{library_ms:.2f}", "", ""])  # fmt: skip
+    return rows
+
+
+def _profile_section(results: dict[str, Any], cores: int) -> list[str]:
+    out = [
+        "## Where a `/process` request's time goes",
+        "",
+        "The throughput runs above, measured inside the server: with `SERVER_TIMING=true` each "
+        "response carries a `Server-Timing` header with the time of each phase of the request "
+        "(`api/timing.py`), and the load client adds them up over the timed rounds "
+        "(`nogilbench.perf.load.process_throughput`). Share: the phase's summed time over "
+        "the summed client-seen latency of the same requests (concurrent requests overlap, so "
+        "a share is of request time, not of wall time). The library row is one image's time "
+        f"at {cores} workers (1 / library img/s x workers), to set against `work`.",
+        "",
+    ]
+    for label, throughput in results["throughput"].items():
+        rows = profile_rows(throughput, cores)
+        if not rows:
+            out += [f"{label}: no Server-Timing data recorded.", ""]
+            continue
+        client = throughput.get("client_ms") or []
+        out += [
+            f"**{label}**: {len(client)} requests, client-seen latency median "
+            f"{_median(client):.1f} ms (p90 {percentile(client, 90):.1f} ms).",
+            "",
+        ]
+        out += _table(["phase", "what", "median ms", "p90 ms", "share of latency"], rows)
+        out.append("")
+    return out
 
 
 def _limit_section(results: dict[str, Any]) -> list[str]:
