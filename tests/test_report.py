@@ -402,3 +402,20 @@ def test_cli_report_errors_are_one_line(tmp_path: Path, capsys) -> None:
     assert "no parameter file" in capsys.readouterr().err
     assert main(["report", "--no-sweep", "--sweep", "nope", "--database-url", url]) == 2
     assert "no sweep named 'nope'" in capsys.readouterr().err
+
+
+def test_asyncio_and_subinterpreters_enter_the_comparisons() -> None:
+    # sub-interpreters tie with free-threaded threads; asyncio (one thread's loop) is slower
+    walls = scaling(
+        "pure-python",
+        {"sync": 1, "free-threaded": 1.8, "subinterpreters": 1.79, "asyncio": 1.0},
+        workers=(1, 2),
+    )
+    noisy = {("pure-python", m, 2, 100): 0.04 for m in ("free-threaded", "subinterpreters")}
+    frame = frame_of(make_rows(walls, spreads=noisy))
+    text = "\n".join(conclusions.conclusions(frame, cores=2))
+    tie = "free-threaded (GIL off) and subinterpreters (GIL off) were indistinguishable here"
+    assert tie in text
+    assert "was 1.81x [1.7" in text and "faster than asyncio (GIL off) on pure-python" in text
+    cpu = next(line for line in text.splitlines() if line.startswith("CPU use"))
+    assert "asyncio " in cpu and "subinterpreters " in cpu

@@ -135,6 +135,14 @@ def _point(frame: pd.DataFrame, workload: str, cores: int) -> tuple[int, int] | 
     return headline_workers(rows["workers"], cores), int(rows["images"].max())
 
 
+def _methods(frame: pd.DataFrame, workload: str, *, without_sync: bool = False) -> list[str]:
+    """The methods measured on `workload` (asyncio and subinterpreters included), in order."""
+    found = set(frame.loc[frame["workload"] == workload, "method"])
+    if without_sync:
+        found.discard("sync")
+    return sorted(found, key=method_order)
+
+
 def _workloads(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(main_rows(frame)["workload"]))
 
@@ -174,11 +182,12 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
         lines += _fastest(frame, workload, workers, images)
         lines += _gil_effect(frame, workload, workers, images)
         ft = _cell(frame, workload, "free-threaded", workers, images)
-        rivals = [_cell(frame, workload, "multiprocessing", workers, images)]
-        if _default_build(frame) is not None:  # the process pool on the CPython of today
-            rivals.append(
-                _cell(frame, workload, "multiprocessing", workers, images, _default_build(frame))
-            )
+        default = _default_build(frame)
+        rivals = []
+        for method in ("multiprocessing", "subinterpreters", "asyncio"):
+            rivals.append(_cell(frame, workload, method, workers, images))
+            if default is not None:  # the same model on the CPython of today
+                rivals.append(_cell(frame, workload, method, workers, images, default))
         lines += filter(None, (compare(frame, ft, rival, where) for rival in rivals))
         lines += _best_speedup(frame, workload, cores)
         lines += _past_the_cores(frame, workload, workers, images, cores)
@@ -286,7 +295,7 @@ def _past_the_cores(
     if most <= workers or most <= cores:
         return []
     changes = []
-    for method in ("free-threaded", "multiprocessing", "threading"):
+    for method in _methods(frame, workload, without_sync=True):
         at_cores = _cell(frame, workload, method, workers, images)
         beyond = _cell(frame, workload, method, most, images)
         if at_cores is None or beyond is None:
@@ -330,7 +339,7 @@ def _memory(frame: pd.DataFrame, workload: str, images: int) -> list[str]:
 
 def _cpu(frame: pd.DataFrame, workload: str, workers: int, images: int, cores: int) -> list[str]:
     parts = []
-    for method in ("sync", "threading", "multiprocessing", "free-threaded"):
+    for method in _methods(frame, workload):
         cell = _cell(frame, workload, method, workers, images)
         if cell is not None and pd.notna(cell["cpu_percent"]):
             resolution = cell.get("cpu_resolution")
