@@ -26,9 +26,9 @@ JOBS = 20
 PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 48}], "format": "png"}
 
 
-def _png(seed: int) -> bytes:
+def _png(seed: int, size: tuple[int, int] = (96, 64)) -> bytes:
     buffer = io.BytesIO()
-    Image.effect_noise((96, 64), 20 + seed).convert("RGB").save(buffer, format="PNG")
+    Image.effect_noise(size, 20 + seed).convert("RGB").save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -97,10 +97,13 @@ def test_four_uvicorn_workers_run_each_job_exactly_once(postgres_url: str, tmp_p
 
 
 SLOW_PIPELINE = {
-    "operations": [{"op": "python_convolve", "max_side": 256, "passes": 4}],
+    "operations": [{"op": "python_convolve", "max_side": 512, "passes": 4}],
     "format": "png",
 }
 SLOW_IMAGES = 8
+# Pure-Python work of about a second per item: on 96x64 sources the whole batch took well
+# under a second, so it could finish before the kill (the flake: attempts == 1).
+SLOW_SIZE = (512, 384)
 
 
 @pytest.mark.postgres
@@ -121,7 +124,7 @@ def test_a_killed_workers_job_is_resumed_once_by_another(postgres_url: str, tmp_
         client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         ids = []
         for seed in range(SLOW_IMAGES):
-            files = {"file": (f"img{seed}.png", _png(seed), "image/png")}
+            files = {"file": (f"img{seed}.png", _png(seed, SLOW_SIZE), "image/png")}
             ids.append(client.post("/api/images/upload", files=files).json()["id"])
         batch = {"image_ids": ids, "pipeline": SLOW_PIPELINE, "method": "sync", "workers": 1}
         job_id = client.post("/api/jobs/batch", json=batch).json()["job_id"]
