@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from nogilbench.perf.server import ServerProcess
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _require_api_deps(python: str) -> None:
@@ -39,33 +33,10 @@ def _require_api_deps(python: str) -> None:
 @pytest.mark.slow
 def test_uvicorn_under_free_threaded_python_reports_gil_disabled(ft_python, tmp_path):
     _require_api_deps(ft_python)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ft.db'}",
-        "DATA_DIR": str(tmp_path / "data"),
-        "SECRET_KEY": "free-threaded-test-secret-" + "x" * 40,
-        "BCRYPT_ROUNDS": "4",
-        "PUBLIC_OPERATIONS": "true",  # /api/system without an operator token
-    }
-    env.pop("PYTHON_GIL", None)
-    command = [ft_python, "-X", "gil=0", "-m", "uvicorn", "api.main:app",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    log = (tmp_path / "uvicorn.log").open("w+")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"uvicorn did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
+    database_url = f"sqlite:///{tmp_path / 'ft.db'}"
+    server = ServerProcess(ft_python, tmp_path / "data", database_url, gil=0)
+    with server:
+        base = server.url
         system = httpx.get(f"{base}/api/system", timeout=10).json()
         assert system["python"]["free_threaded_build"] is True
         assert system["python"]["gil_enabled"] is False
@@ -96,10 +67,3 @@ def test_uvicorn_under_free_threaded_python_reports_gil_disabled(ft_python, tmp_
         )
         assert processed.status_code == 200
         assert httpx.get(f"{base}/api/system").json()["python"]["gil_enabled"] is False
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
