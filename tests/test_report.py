@@ -419,3 +419,18 @@ def test_asyncio_and_subinterpreters_enter_the_comparisons() -> None:
     assert "was 1.81x [1.7" in text and "faster than asyncio (GIL off) on pure-python" in text
     cpu = next(line for line in text.splitlines() if line.startswith("CPU use"))
     assert "asyncio " in cpu and "subinterpreters " in cpu
+
+
+def test_tied_best_speedups_name_no_single_best() -> None:
+    """Two methods a hair apart at the top (what flipped between runs): both are listed with
+    their intervals, neither is called the best; a clear leader still is."""
+    tied = frame_of(make_rows(scaling("pillow", {"sync": 1, "threading": 1.90,
+                                                  "free-threaded": 1.91})))  # fmt: skip
+    text = "\n".join(conclusions.conclusions(tied, cores=2))
+    assert "Best sure speedup on pillow" not in text
+    assert "Highest sure speedups on pillow, with overlapping intervals (no single best" in text
+    assert "threading (GIL on) 1.9" in text and "free-threaded (GIL off) 1.9" in text
+    clear = frame_of(make_rows(scaling("pillow", {"sync": 1, "threading": 1.2,
+                                                   "free-threaded": 1.9})))  # fmt: skip
+    text = "\n".join(conclusions.conclusions(clear, cores=2))
+    assert "Best sure speedup on pillow: free-threaded (GIL off) reached 1.9" in text

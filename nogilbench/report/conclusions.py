@@ -272,6 +272,33 @@ def _best_speedup(frame: pd.DataFrame, workload: str, cores: int) -> list[str]:
             *lines,
             f"On {workload}, no method was surely faster than sync at any worker count.",
         ]
+    # Cells whose interval reaches the best one's lower end cannot be told apart from it:
+    # naming one of them "best" would be a winner on noise (it changes from run to run).
+    # (Other worker counts of the same method do not make the method's lead uncertain.)
+    tied = plausible[
+        (
+            (plausible["method"] != best["method"])
+            | (plausible["interpreter"] != best["interpreter"])
+        )
+        & (plausible["speedup_low"] > 1.0)
+        & (plausible["speedup_high"] >= best["speedup_low"])
+    ].sort_values("speedup_low", ascending=False)
+    tied = tied.drop_duplicates(["method", "interpreter"])
+    if not tied.empty:
+        shown = [best, *[cell for _, cell in tied.head(3).iterrows()]]
+        more = f" and {len(tied) - 3} more" if len(tied) > 3 else ""
+        return [
+            *lines,
+            f"Highest sure speedups on {workload}, with overlapping intervals (no single best "
+            "here): "
+            + "; ".join(
+                f"{method_label(cell['method'], cell['interpreter'])} {_speedup(cell)} at "
+                f"{_workers(cell['workers'])}"
+                f", {cell['images']} images (ideal {cell['ideal_speedup']:g}x)"
+                for cell in shown
+            )
+            + f"{more}.",
+        ]
     beyond = f", beyond the {cores} cores" if best["workers"] > cores else ""
     if best["speedup"] > best["ideal_speedup"]:
         beyond += (
@@ -535,11 +562,13 @@ def measurement_quality(measurements: list[dict], cores: int) -> list[str]:
     )
     load = measured["load_1m"].dropna() if "load_1m" in measured else pd.Series(dtype=float)
     if not load.empty:
+        most = int(measured["workers"].max()) if "workers" in measured else cores
         lines.append(
             f"Host load (1-minute average) as rounds started: median {load.median():.1f}, "
-            f"max {load.max():.1f}, on {cores} usable cores"
-            + (": other work competed for the CPU" if load.median() > cores else "")
-            + "."
+            f"max {load.max():.1f}, on {cores} usable cores. It counts this sweep's own "
+            f"cells too (up to {most} workers each), so it alone "
+            "cannot show other work; the sync cells' CPU share (a warning below when under "
+            "90% of a core) does."
         )
     steal = measured["steal_percent"].dropna() if "steal_percent" in measured else pd.Series()
     if not steal.empty and steal.max() > 0:
