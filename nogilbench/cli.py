@@ -211,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", action="store_true", help="machine-readable output")
     compare.add_argument("--all", action="store_true", help="also list cells with no difference")
     compare.add_argument(
+        "--relative", action="store_true",
+        help="compare each cell's time relative to sync of its own group and build, round by "
+        "round (its speedup), so a host uniformly faster or slower between the runs shows no "
+        "difference: whether the report's ratio sentences hold",
+    )  # fmt: skip
+    compare.add_argument(
         "--database-url-b", default=None, metavar="URL",
         help="B's store, if not the same as A's (--database-url)",
     )  # fmt: skip
@@ -532,16 +538,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     a_rows = _results_of(args.database_url, args.a)
     b_rows = _results_of(args.database_url_b or args.database_url, args.b)
-    compared = compare_sweeps(a_rows, b_rows)
+    compared = compare_sweeps(a_rows, b_rows, relative=args.relative)
     if not compared:
         raise InvalidParameter(f"sweeps {args.a!r} and {args.b!r} have no measured cell in common")
     failing = regressions(compared, args.fail_on) if args.fail_on is not None else []
     if args.json:
-        print(json.dumps({"a": args.a, "b": args.b, "cells": [c.as_dict() for c in compared],
+        print(json.dumps({"a": args.a, "b": args.b, "relative": args.relative,
+                          "cells": [c.as_dict() for c in compared],
                           "regressions": [c.as_dict() for c in failing]}, indent=2))  # fmt: skip
     else:
         console = _console()
-        table = Table(title=f"{args.b} vs {args.a}: time(B) / time(A), 95% interval")
+        what = "(time / sync time)(B) / (same)(A)" if args.relative else "time(B) / time(A)"
+        table = Table(title=f"{args.b} vs {args.a}: {what}, 95% interval")
         for column in ("workload", "method", "build", "workers", "images", "A (s)", "B (s)",
                        "B / A", "verdict"):  # fmt: skip
             table.add_column(column)
@@ -554,7 +562,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 f"{cell.b_median_s:.3f}", cell.ratio.text("x", 3), cell.verdict,
             )  # fmt: skip
         console.print(table)
-        console.print(summary_line(compared))
+        console.print(summary_line(compared, args.relative))
         if failing:
             console.print(
                 f"[red]{len(failing)} cell(s) of {args.b} are significantly slower than "

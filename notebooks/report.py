@@ -265,9 +265,12 @@ for other in loaded[1:]:
         present.show_markdown([], "No measured cell in common.")
     else:
         verdicts = table["verdict"].value_counts()
-        present.show_markdown([
-            f"{len(table)} cells: {verdicts.get('B slower', 0)} significantly slower in "
-            f"{other.name}, {verdicts.get('B faster', 0)} significantly faster, "
-            f"{verdicts.get('not significant', 0)} not significant."
-        ])
+        present.show_markdown(
+            [
+                f"{len(table)} cells: {verdicts.get('B slower', 0)} significantly slower in "
+                f"{other.name}, {verdicts.get('B faster', 0)} significantly faster, "
+                f"{verdicts.get('not significant', 0)} not significant."
+            ]
+        )
         display(table.style.hide(axis="index"))
+        present.show_markdown(data.relative_comparison_lines(loaded[0], other))

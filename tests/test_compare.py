@@ -72,3 +72,26 @@ def test_cli_compare_gates_on_a_regression(tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit) as usage:
         main(["compare", "a", "b", "--fail-on", "lots"])
     assert usage.value.code == 2
+
+
+def test_relative_compare_ignores_a_uniform_host_drift() -> None:
+    """B's host is 8% slower for every cell: absolute times differ, ratios to sync do not;
+    a real change in one model against sync still shows."""
+    rounds = [0, 1, 2, 3]
+    sync = [1.0, 1.03, 0.98, 1.01]
+    threads = [0.5, 0.52, 0.49, 0.5]
+    a = [
+        result("sync", sync, wall_rounds=rounds, workers=1),
+        result("threading", threads, wall_rounds=rounds),
+    ]
+    drifted = [
+        result("sync", [w * 1.08 for w in sync], wall_rounds=rounds, workers=1),
+        result("threading", [w * 1.08 for w in threads], wall_rounds=rounds),
+    ]
+    absolute = {c.key[1]: c.verdict for c in compare_sweeps(a, drifted)}
+    assert absolute == {"sync": "B slower", "threading": "B slower"}
+    relative = compare_sweeps(a, drifted, relative=True)
+    assert [(c.key[1], c.verdict) for c in relative] == [("threading", "not significant")]
+    changed = [drifted[0], result("threading", [w * 1.3 for w in threads], wall_rounds=rounds)]
+    (cell,) = compare_sweeps(a, changed, relative=True)
+    assert cell.verdict == "B slower" and 1.15 < cell.ratio.estimate < 1.25

@@ -336,11 +336,15 @@ def export_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def comparison_frame(reference: SweepData, other: SweepData) -> pd.DataFrame:
-    """`other` vs `reference`, cell by cell (nogilbench.compare), significant cells first."""
+def comparison_frame(
+    reference: SweepData, other: SweepData, relative: bool = False
+) -> pd.DataFrame:
+    """`other` vs `reference`, cell by cell (nogilbench.compare), significant cells first;
+    `relative`: each cell's time relative to its group's sync (host drift cancels)."""
     from nogilbench.compare import compare_sweeps
 
-    rows = [cell.as_dict() for cell in compare_sweeps(reference.results, other.results)]
+    compared = compare_sweeps(reference.results, other.results, relative=relative)
+    rows = [cell.as_dict() for cell in compared]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -357,3 +361,21 @@ def comparison_frame(reference: SweepData, other: SweepData) -> pd.DataFrame:
         .rename(columns={"a_median_s": f"{reference.name} (s)", "b_median_s": f"{other.name} (s)"})
         .reset_index(drop=True)
     )
+
+
+def relative_comparison_lines(reference: SweepData, other: SweepData) -> list[str]:
+    """One sentence: how many cells changed relative to their group's sync, and which."""
+    ratios = comparison_frame(reference, other, relative=True)
+    if ratios.empty:
+        return []
+    changed = ratios[ratios["verdict"] != "not significant"].to_dict("records")
+    listed = "; ".join(
+        f"{row['workload']} {row['method']} ({row['build']}) at {row['workers']} workers, "
+        f"{row['images']} images: {row['B / A']}"
+        for row in changed
+    )
+    return [
+        "Relative to each group's sync (`nogilbench compare --relative`; a host uniformly "
+        f"faster or slower between the runs cancels out): {len(changed)} of {len(ratios)} "
+        "cells differ significantly" + (f": {listed}." if listed else ".")
+    ]
