@@ -14,6 +14,7 @@ import pandas as pd
 from nogilbench import stats
 from nogilbench.report.data import method_label, ok_rows
 
+WIDE = 0.20  # past +-20% an interval cannot tell "flat" from "far from flat" (as conclusions)
 COLUMNS = (
     "workload", "method", "interpreter", "label", "workers", "images", "wall_median_s",
     "wall_low_s", "wall_high_s", "efficiency", "efficiency_low", "efficiency_high", "ideal",
@@ -74,6 +75,8 @@ def weak_sentences(weak: pd.DataFrame, cores: int) -> list[str]:
                 verdict = "slower than flat: part of the work did not run in parallel"
             elif interval.low > 1.02 * cell["ideal"]:
                 verdict = "above the ideal: a measurement anomaly, not a finding"
+            elif interval.relative_half_width > WIDE:
+                verdict = "this run cannot tell (the interval is too wide; more rounds would)"
             else:
                 verdict = "indistinguishable from flat (ideal) here"
             lines.append(f"{where}: weak efficiency {text} (ideal {cell['ideal']:.2f}): {verdict}.")
