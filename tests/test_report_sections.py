@@ -135,3 +135,21 @@ def _store(url: str) -> Any:
     from nogilbench.store.repository import open_store
 
     return open_store(url)
+
+
+def test_the_report_renders_two_bundles_side_by_side(tmp_path: Path) -> None:
+    """The whole report (papermill + nbconvert) over two imported bundles from two hosts."""
+    from nogilbench.cli import main
+
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    assert main(["import", str(SHIPPED), "--database-url", url]) == 0
+    assert main(["import", str(_second_host(tmp_path)), "--database-url", url]) == 0
+    output = tmp_path / "report.html"
+    names = ["--sweep", "dev-xeon-2cores-small", "--sweep", "edited-16-cores"]
+    command = ["report", "--no-sweep", *names, "--database-url", url, "--output", str(output)]
+    assert main(command) == 0
+    page = output.read_text(encoding="utf-8")
+    section = page[page.index('id="Hosts-side-by-side"') :]
+    assert "Intel(R) Xeon(R) Processor, 2 usable cores" in section
+    assert "Test CPU (edited copy), 16 usable cores" in section
+    assert (output.parent / "figures" / "hosts.png").is_file()
