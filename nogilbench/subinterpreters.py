@@ -135,13 +135,18 @@ class InterpreterRunner(Runner):
         module, _ = kernel_of(compute)
         interpreter = self._new_interpreter()
         try:
+            self._import(interpreter, module)
+        finally:
+            interpreter.close()
+
+    def _import(self, interpreter: Any, module: str) -> None:
+        """Import `module` in `interpreter`; MethodUnavailable with its reason if it cannot."""
+        try:
             interpreter.exec(f"import {module}")
         except self.api.ExecutionFailed as exc:
             raise MethodUnavailable(
                 f"{module} cannot be imported in a sub-interpreter: {_failure_text(exc)}"
             ) from None
-        finally:
-            interpreter.close()
 
     def _open(self) -> None:
         started = time.perf_counter()
@@ -180,12 +185,7 @@ class InterpreterRunner(Runner):
         if key in self._imported:
             return
         started = time.perf_counter()
-        try:
-            interpreter.exec(f"import {module}")
-        except self.api.ExecutionFailed as exc:
-            raise MethodUnavailable(
-                f"{module} cannot be imported in a sub-interpreter: {_failure_text(exc)}"
-            ) from None
+        self._import(interpreter, module)
         with self._lock:
             self._imported.add(key)
             self.details["imports_s"] = round(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
@@ -58,18 +59,20 @@ def _abandoned(now: datetime) -> object:
     return and_(col(Job.status) == "processing", or_(lease.is_(None), lease < now))
 
 
+def _failed(message: str, now: datetime) -> dict[str, Any]:
+    """The columns of a job failed for good: its claim dropped, so no worker holds it."""
+    return {
+        "status": "failed", "error": message, "finished_at": now, "claimed_by": None,
+        "lease_expires_at": None,
+    }  # fmt: skip
+
+
 def fail_exhausted(session: Session, max_attempts: int, message: str, now: datetime) -> int:
     """Fail abandoned jobs that already ran `max_attempts` times (never run a third time)."""
     result = session.exec(  # type: ignore[call-overload]
         update(Job)
         .where(_abandoned(now), col(Job.attempts) >= max_attempts)  # type: ignore[arg-type]
-        .values(
-            status="failed",
-            error=message,
-            finished_at=now,
-            claimed_by=None,
-            lease_expires_at=None,
-        )
+        .values(**_failed(message, now))
     )
     return int(result.rowcount or 0)
 
@@ -129,13 +132,7 @@ def cancel(session: Session, job_id: int, message: str, now: datetime) -> bool:
     result = session.exec(  # type: ignore[call-overload]
         update(Job)
         .where(col(Job.id) == job_id, col(Job.status).in_(("queued", "processing")))
-        .values(
-            status="failed",
-            error=message,
-            finished_at=now,
-            claimed_by=None,
-            lease_expires_at=None,
-        )
+        .values(**_failed(message, now))
     )
     return bool(result.rowcount)
 

@@ -17,7 +17,14 @@ import pandas as pd
 
 from nogilbench import stats
 from nogilbench.analysis import UNSTABLE_HALF_WIDTH, method_order
-from nogilbench.report.data import headline_workers, main_rows, method_label, ok_rows
+from nogilbench.report.data import (
+    cell_rows,
+    headline_workers,
+    main_interpreter_of,
+    main_rows,
+    method_label,
+    ok_rows,
+)
 
 MEMORY_TIE = 0.10  # peak memory is one maximum per cell: within 10% is "about the same"
 # An interval reaching past these bounds cannot tell "no difference" from "a large one".
@@ -38,8 +45,7 @@ def _name(cell: pd.Series, main: str | None) -> str:
 
 
 def _main(frame: pd.DataFrame) -> str | None:
-    rows = main_rows(frame)
-    return None if rows.empty else str(rows["interpreter"].iloc[0])
+    return main_interpreter_of(frame)
 
 
 def _default_build(frame: pd.DataFrame) -> str | None:
@@ -56,16 +62,9 @@ def _cell(
     interpreter: str | None = None,
 ) -> pd.Series | None:
     """One measured cell (main interpreter unless named); sync is found at any worker count."""
-    rows = ok_rows(frame)
-    interpreter = interpreter or _main(frame)
-    found = rows[
-        (rows["workload"] == workload)
-        & (rows["method"] == method)
-        & (rows["images"] == images)
-        & (rows["interpreter"] == interpreter)
-    ]
-    if method != "sync":
-        found = found[found["workers"] == workers]
+    found = cell_rows(
+        ok_rows(frame), workload, method, workers, images, interpreter or _main(frame)
+    )
     return None if found.empty else found.sort_values("workers").iloc[0]
 
 

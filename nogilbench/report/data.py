@@ -161,12 +161,36 @@ def results_frame(results: Iterable[Any], sweep_name: str | None = None) -> pd.D
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
+def main_interpreter_of(frame: pd.DataFrame) -> str | None:
+    """The interpreter that ran the whole matrix (the one with the most rows)."""
+    return None if frame.empty else str(frame["interpreter"].value_counts().idxmax())
+
+
 def main_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of the interpreter that ran the whole matrix (not the default-build baseline)."""
     if frame.empty:
         return frame
-    main = frame["interpreter"].value_counts().idxmax()
-    return frame[frame["interpreter"] == main]
+    return frame[frame["interpreter"] == main_interpreter_of(frame)]
+
+
+def cell_rows(
+    frame: pd.DataFrame,
+    workload: str,
+    method: str,
+    workers: int,
+    images: int,
+    interpreter: str | None = None,
+) -> pd.DataFrame:
+    """The rows of one cell (of `interpreter`, or of any); `sync` is one cell per group, so
+    it is found whatever worker count is asked."""
+    rows = frame[
+        (frame["workload"] == workload) & (frame["method"] == method) & (frame["images"] == images)
+    ]
+    if method != "sync":
+        rows = rows[rows["workers"] == workers]
+    if interpreter is not None:
+        rows = rows[rows["interpreter"] == interpreter]
+    return rows
 
 
 def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,14 @@ from sqlmodel import Session, select
 from nogilbench import stats
 from nogilbench.analysis import method_order
 from nogilbench.errors import InvalidParameter
-from nogilbench.report.data import load_sweeps, method_label, ok_rows, resolve_database_url
+from nogilbench.report.data import (
+    cell_rows,
+    load_sweeps,
+    main_interpreter_of,
+    method_label,
+    ok_rows,
+    resolve_database_url,
+)
 from nogilbench.report.figures import PALETTE
 from nogilbench.store import repository
 from nogilbench.store.models import Result
@@ -161,16 +168,9 @@ def cell_values(
     `interpreter` defaults to the one that ran the whole matrix (several builds may hold
     the same cell, e.g. `sync` on the default build).
     """
-    picked = frame[
-        (frame["workload"] == workload)
-        & (frame["method"] == method)
-        & ((frame["workers"] == workers) | (method == "sync"))  # sync: one cell per group
-        & (frame["images"] == images)
-    ]
-    if interpreter is not None:
-        picked = picked[picked["interpreter"] == interpreter]
-    elif not picked.empty:
-        main = frame["interpreter"].value_counts().idxmax()
+    picked = cell_rows(frame, workload, method, workers, images, interpreter)
+    if interpreter is None and not picked.empty:
+        main = main_interpreter_of(frame)
         if (picked["interpreter"] == main).any():
             picked = picked[picked["interpreter"] == main]
     if picked.empty:
