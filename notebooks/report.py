@@ -18,8 +18,10 @@
 #
 # Each cell of the matrix ran one batch of images through one workload with one concurrency
 # model, in a fresh process: `sync` (one thread), `threading` (threads, GIL on),
-# `multiprocessing` (a process pool) and `free-threaded` (threads on a free-threaded CPython
-# with the GIL off). The `pillow` workload decodes, filters and re-encodes JPEGs in Pillow's
+# `multiprocessing` (a process pool), `free-threaded` (threads on a free-threaded CPython
+# with the GIL off), `asyncio` (an event loop handing the work to a thread pool) and
+# `subinterpreters` (one interpreter with its own GIL per worker), on the free-threaded build
+# and on the default (GIL) build people run today. The `pillow` workload decodes, filters and re-encodes JPEGs in Pillow's
 # C code; the `pure-python` workload runs an image convolution written in Python. Every
 # number and sentence below is computed from the stored measurements.
 #

@@ -125,6 +125,10 @@ def test_two_hosts_side_by_side(tmp_path: Path) -> None:
     assert fig is not None
     marked = {text.get_text().strip() for ax in fig.axes for text in ax.texts}
     assert {"2 cores", "16 cores"} <= marked
+    shown = hosts.hosts_table(table).to_numpy().ravel().tolist()
+    flagged = table["anomaly"].map(lambda text: isinstance(text, str) and bool(text))
+    assert sum("(anomaly)" in text for text in shown) <= int(flagged.sum())
+    assert any("at 2 workers" in text for text in shown)  # each host at its own cores
     summary = hosts.hosts_summary(loaded)
     assert any("16 usable cores" in line for line in summary)
     # two runs on one host are not two hosts

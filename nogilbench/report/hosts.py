@@ -59,7 +59,10 @@ def hosts_frame(sweeps: Sequence[SweepData]) -> pd.DataFrame:
     images = max(shared)
     table = pd.concat(frames, ignore_index=True)
     table = table[table["images"] == images]
-    table["label"] = table["method"].map(method_label)
+    table["label"] = [
+        method_label(method, interpreter)
+        for method, interpreter in zip(table["method"], table["interpreter"], strict=True)
+    ]
     return table[[
         "host", "host_cores", "sweep", "workload", "label", "method", "workers", "images",
         "speedup", "speedup_low", "speedup_high", "efficiency", "anomaly", "oversubscribed",
@@ -67,20 +70,24 @@ def hosts_frame(sweeps: Sequence[SweepData]) -> pd.DataFrame:
 
 
 def hosts_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Each host's cells at its own core count: speedup with interval and efficiency."""
+    """Each host's cells at its own core count (or the most workers it measured within it):
+    speedup with interval, "(anomaly)" where it lies above the physical limit."""
     if table.empty:
         return table
-    at_cores = table[table["workers"] == table["host_cores"]]
+    within = table[table["workers"] <= table["host_cores"]]
+    widest = within.groupby("host")["workers"].transform("max")
+    at_cores = within[within["workers"] == widest]
     shown = at_cores.assign(
         speedup_text=[
-            f"{row.speedup:.2f}x [{row.speedup_low:.2f}, {row.speedup_high:.2f}]"
-            + (" (anomaly)" if row.anomaly else "")
+            f"{row.speedup:.2f}x [{row.speedup_low:.2f}, {row.speedup_high:.2f}] at "
+            f"{row.workers} workers"
+            + (" (anomaly)" if isinstance(row.anomaly, str) and row.anomaly else "")
             for row in at_cores.itertuples()
         ]
     )
     return shown.pivot_table(
         index=["workload", "label"], columns="host", values="speedup_text", aggfunc="first"
-    )
+    ).fillna("— (not measured)")
 
 
 def hosts_figure(table: pd.DataFrame) -> Figure | None:
