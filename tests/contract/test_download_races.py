@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -148,11 +149,14 @@ def test_downloads_survive_replace_and_delete(tmp_path: Path) -> None:
             assert wait_for_job(client, job_id)["status"] == "completed"
             result_path = f"/api/jobs/{job_id}/result"
             first = client.get(result_path).content
-            (archive,) = [
-                path
-                for path in (tmp_path / "data" / "results").iterdir()
-                if path.read_bytes() == first
-            ]
+            # This job's own file: the seeded job's zip of the same image and pipeline can
+            # have the very same bytes (zip times have a 2-second resolution).
+            with sqlite3.connect(tmp_path / "api.db") as connection:
+                (name,) = connection.execute(
+                    "SELECT result_name FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+            archive = tmp_path / "data" / "results" / name
+            assert archive.read_bytes() == first
             replacement = io.BytesIO()
             with zipfile.ZipFile(replacement, "w") as bundle:
                 bundle.writestr("replaced.bin", os.urandom(2_000_000))
