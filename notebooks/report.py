@@ -21,9 +21,10 @@
 # `multiprocessing` (a process pool), `free-threaded` (threads on a free-threaded CPython
 # with the GIL off), `asyncio` (an event loop handing the work to a thread pool) and
 # `subinterpreters` (one interpreter with its own GIL per worker), on the free-threaded build
-# and on the default (GIL) build people run today. The `pillow` workload decodes, filters and re-encodes JPEGs in Pillow's
-# C code; the `pure-python` workload runs an image convolution written in Python. Every
-# number and sentence below is computed from the stored measurements.
+# and on the default (GIL) build people run today. The `pillow` workload decodes, filters
+# and re-encodes JPEGs in Pillow's C code; the `pure-python` workload runs an image
+# convolution written in Python. Every number and sentence below is computed from the stored
+# measurements.
 #
 # **How to read the numbers.** Cells were measured in rounds: each round ran every cell of a
 # workload and image count once, each in a fresh process, in a shuffled order, so a slow
