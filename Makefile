@@ -64,7 +64,7 @@ serve-ft: setup
 # LAB_TOKEN). The port must be free: no silent move to another one.
 LAB_PORT ?= 8888
 lab: setup
-	$(PY) -m nogilbench.report.lab --host $(HOST) --port $(LAB_PORT) $(if $(LAB_TOKEN),--token $(LAB_TOKEN))
+	$(PY) -m nogilbench.notebook.lab --host $(HOST) --port $(LAB_PORT) $(if $(LAB_TOKEN),--token $(LAB_TOKEN))
 
 # The interpreters built from source stay in ~/.cache/nogilbench (outside the clone).
 clean:
@@ -89,4 +89,4 @@ schemathesis-long: setup
 # recorded in the report rather than stopping it.
 performance: setup
 	-$(MAKE) --no-print-directory schemathesis-long
-	$(PY) -m nogilbench.perf.report --out reports/performance.md
+	$(PY) -m loadtest.report --out reports/performance.md

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
-from api.database import Database
+from api.core.database import Database
 from api.repositories import users
 from nogilbench.errors import NogilbenchError
 from nogilbench.store.db import database_url

@@ -16,11 +16,11 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api import timing
-from api.errors import Forbidden, InvalidToken
-from api.models import User
+from api.core.errors import Forbidden, InvalidToken
+from api.core.models import User
+from api.http import timing
 from api.repositories import users
-from api.state import AppServices
+from api.services.container import AppServices
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/auth/login",

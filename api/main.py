@@ -18,22 +18,22 @@ from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.types import Scope
 
-from api.database import Database
-from api.errors import install_error_handlers
-from api.metrics import Metrics
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.openapi import install_openapi, operation_id
-from api.ratelimit import AuthRateLimiter
+from api.core.database import Database
+from api.core.errors import install_error_handlers
+from api.core.security import PasswordHasher, TokenService, load_or_create_secret_key
+from api.core.settings import Settings
+from api.core.storage import FileStore
+from api.http.metrics import Metrics
+from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.http.openapi import install_openapi, operation_id
+from api.http.ratelimit import AuthRateLimiter
 from api.routers import auth, benchmarks, images, jobs, ops
-from api.security import PasswordHasher, TokenService, load_or_create_secret_key
 from api.services.benchmarks import sweep_runner
+from api.services.container import AppServices, CpuLimiter, PerUserSlots
 from api.services.job_runner import JobManager
 from api.services.system import SystemService
-from api.settings import Settings
-from api.state import AppServices, CpuLimiter, PerUserSlots
-from api.storage import FileStore
+from nogilbench.concurrency.runners import gil_enabled
 from nogilbench.errors import StoreUnavailable
-from nogilbench.runners import gil_enabled
 from nogilbench.store.db import database_url
 
 logger = logging.getLogger("api")

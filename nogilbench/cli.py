@@ -40,8 +40,8 @@ def _csv_of(kind: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nogilbench.runners import METHODS
-    from nogilbench.workloads import WORKLOADS
+    from nogilbench.concurrency.runners import METHODS
+    from nogilbench.concurrency.workloads import WORKLOADS
 
     parser = OneLineParser(
         prog="nogilbench",
@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from nogilbench.interpreters import discover, host_info
+    from nogilbench.host.interpreters import discover, host_info
 
     found = discover()
     host = host_info()
@@ -309,11 +309,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from nogilbench.images import parse_size
-    from nogilbench.interpreters import usable_cores
-    from nogilbench.scaling import resolve_worker_counts
+    from nogilbench.host.interpreters import usable_cores
+    from nogilbench.imaging.samples import parse_size
     from nogilbench.store.repository import open_store
-    from nogilbench.sweep import Interpreters, SweepConfig, run_sweep
+    from nogilbench.sweep.manager import Interpreters, SweepConfig, run_sweep
+    from nogilbench.sweep.scaling import resolve_worker_counts
 
     config = SweepConfig(
         name=args.name,
@@ -385,8 +385,8 @@ def _print_summary(engine: Any, sweep_id: int, workers: int | None) -> None:
     from rich.table import Table
     from sqlmodel import Session
 
-    from nogilbench.analysis import final_table, speedup_grid
-    from nogilbench.interpreters import usable_cores
+    from nogilbench.host.interpreters import usable_cores
+    from nogilbench.results.tables import final_table, speedup_grid
     from nogilbench.store import repository
 
     with Session(engine) as session:
@@ -457,8 +457,8 @@ def _fmt(value: Any, pattern: str) -> str:
 
 
 def cmd_race(args: argparse.Namespace) -> int:
-    from nogilbench.interpreters import InterpreterUnavailable, current, find_free_threaded
-    from nogilbench.race import VARIANTS, race_demo
+    from nogilbench.host.interpreters import InterpreterUnavailable, current, find_free_threaded
+    from nogilbench.sweep.race import VARIANTS, race_demo
 
     for name in ("threads", "increments", "trials"):
         if getattr(args, name) < 1:
@@ -534,7 +534,7 @@ def _results_of(url: str | None, name: str) -> list[Any]:
 def cmd_compare(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from nogilbench.compare import compare_sweeps, regressions, summary_line
+    from nogilbench.results.compare import compare_sweeps, regressions, summary_line
 
     a_rows = _results_of(args.database_url, args.a)
     b_rows = _results_of(args.database_url_b or args.database_url, args.b)
@@ -579,7 +579,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     engine = open_store(args.database_url)
     if args.bundle is not None:
-        from nogilbench.bundle import export_bundle
+        from nogilbench.results.bundle import export_bundle
 
         with Session(engine) as session:
             sweep_id = _pick_sweep(session, args.sweep).id
@@ -613,7 +613,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
-    from nogilbench.bundle import load_bundle, read_bundle
+    from nogilbench.results.bundle import load_bundle, read_bundle
     from nogilbench.store.repository import open_store
 
     bundle = read_bundle(args.file)  # a bad file fails before the store is touched

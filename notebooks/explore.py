@@ -32,7 +32,7 @@ images = 4
 
 # %%
 from IPython.display import display
-from nogilbench.report import explore
+from nogilbench.notebook import explore
 
 # %% [markdown]
 # ## The sweeps in this store
@@ -71,7 +71,7 @@ explore.wall_time_pivot(frame, workload).style.format("{:.3f}", na_rep="—")
 # ## One cell: every timed value and the interval of the median
 #
 # The dots are the timed rounds, the line their median, the band the interval of the median
-# (nogilbench.stats: order statistics, 95% from 6 rounds on; below that the min-max, whose
+# (nogilbench.results.stats: order statistics, 95% from 6 rounds on; below that the min-max, whose
 # lower level is stated). Run the sweep with more rounds for a tighter one.
 
 # %% tags=["nbval-ignore-output"]

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # The benchmark matrix
 #
-# Runs (or resumes) one sweep of the matrix through `nogilbench.sweep`: every cell (workload x
+# Runs (or resumes) one sweep of the matrix through `nogilbench.sweep.manager`: every cell (workload x
 # method x workers x image count x interpreter) in a fresh process of the interpreter under
 # test, each stored as soon as it finishes. Running it again with the same `sweep_name`
 # skips the cells already stored.
@@ -52,7 +52,8 @@ cell_timeout_s = 900.0
 # ## The parameter grid
 
 # %%
-from nogilbench.report import data, matrix
+from nogilbench.notebook import matrix
+from nogilbench.report import data
 
 config = matrix.sweep_config(
     sweep_name, workloads, images, workers, methods, repeats, image_size, baseline,

@@ -27,8 +27,8 @@ increments = 100_000  # per thread
 trials = 3
 
 # %%
-from nogilbench.race import race_demo
 from nogilbench.report import racing
+from nogilbench.sweep.race import race_demo
 
 interpreter, note = racing.race_interpreter()
 rows = race_demo(interpreter, threads, increments, trials)
@@ -41,7 +41,7 @@ print(f"interpreter: {interpreter.path} ({interpreter.version})" + (f"; {note}" 
 racing.race_summary(frame)
 
 # %% tags=["nbval-ignore-output"]
-from nogilbench.report import present
+from nogilbench.notebook import present
 
 present.show_figure(racing.race_figure(frame), "race", None)
 

@@ -46,7 +46,8 @@ output_dir = "data/notebook-tiny"  # figures/*.png and results.csv go here
 # %% tags=["hide-in-report"]
 import pandas as pd
 from IPython.display import display
-from nogilbench.report import conclusions, costs, data, figures, hosts, present, weak
+from nogilbench.notebook import present
+from nogilbench.report import conclusions, costs, data, figures, hosts, weak
 
 pd.set_option("display.max_colwidth", None)
 loaded = data.load_sweeps(database_url, sweeps)

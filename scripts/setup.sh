@@ -144,7 +144,7 @@ say "Jupyter kernel 'nogilbench': $(.venv/bin/python -c 'import json, sys; print
 # --------------------------------------------------------------------------- base interpreters
 PROVISION_ARGS=(--shell)
 [ "$REQUIRE_FT" = 1 ] && PROVISION_ARGS+=(--require-ft)
-if ! PROVISIONED=$("$STOCK_PYTHON" -m nogilbench.provision "${PROVISION_ARGS[@]}"); then
+if ! PROVISIONED=$("$STOCK_PYTHON" -m nogilbench.host.provision "${PROVISION_ARGS[@]}"); then
   die "no free-threaded interpreter could be provisioned and NOGILBENCH_REQUIRE_FT=1"
 fi
 FT_PYTHON="" FT_VERSION="" FT_REASON="" GIL_PYTHON=""
@@ -202,9 +202,9 @@ import sys
 if sys.version_info < (3, 13):
     print(f"skipped on {sys.version.split()[0]} (needs 3.13+)")
     raise SystemExit(0)
-from nogilbench.kernels import convolve_digest
-from nogilbench.runners import make_runner
-from nogilbench.staged import Staged
+from nogilbench.imaging.kernels import convolve_digest
+from nogilbench.concurrency.runners import make_runner
+from nogilbench.concurrency.staged import Staged
 item = (bytes(range(256)) * 4, 32, 32, 1)
 runner = make_runner("subinterpreters", 1)
 with runner:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from pgserver import PostgresServer, PostgresUnavailable  # tests/ is on sys.path (rootdir)
 
-from nogilbench.interpreters import (
+from nogilbench.host.interpreters import (
     InterpreterInfo,
     InterpreterUnavailable,
     find_free_threaded,
@@ -58,7 +58,7 @@ def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest
 
 @pytest.fixture(scope="session")
 def ft_interpreter() -> InterpreterInfo:
-    """The free-threaded interpreter (see nogilbench.interpreters.find_free_threaded)."""
+    """The free-threaded interpreter (see nogilbench.host.interpreters.find_free_threaded)."""
     try:
         return find_free_threaded()
     except InterpreterUnavailable as exc:

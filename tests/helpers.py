@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from nogilbench.images import generate_images
+from nogilbench.imaging.samples import generate_images
 
 TINY_SIZE = (64, 48)
 

@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, Table, select
 from sqlmodel import Session
 
-from nogilbench.bundle import (
+from nogilbench.cli import main
+from nogilbench.results.bundle import (
     FORMAT,
     InvalidBundle,
     bundle_of,
@@ -26,7 +27,6 @@ from nogilbench.bundle import (
     natural_key,
     sweep_table,
 )
-from nogilbench.cli import main
 from nogilbench.store.repository import get_sweep_by_name, open_store
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from helpers import tiny_images
 
-from nogilbench.cell import CellOutcome, CellSpec, verify
-from nogilbench.interpreters import InterpreterInfo, describe
-from nogilbench.launcher import measure_once
-from nogilbench.runners import SyncRunner, WorkerSeen
+from nogilbench.concurrency.runners import SyncRunner, WorkerSeen
+from nogilbench.host.interpreters import InterpreterInfo, describe
+from nogilbench.sweep.launch import measure_once
+from nogilbench.sweep.worker import CellOutcome, CellSpec, verify
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +120,12 @@ def test_free_threaded_same_output_as_sync(
     import json
     import subprocess
 
-    from nogilbench.launcher import cell_environment
     from nogilbench.paths import PROJECT_ROOT
+    from nogilbench.sweep.launch import cell_environment
 
     script = (
-        "import json, sys; from nogilbench.runners import make_runner;"
-        "from nogilbench.workloads import WORKLOADS, load_file;"
+        "import json, sys; from nogilbench.concurrency.runners import make_runner;"
+        "from nogilbench.concurrency.workloads import WORKLOADS, load_file;"
         "paths = json.loads(sys.argv[1]); out = {}\n"
         "for m in ('sync', 'free-threaded'):\n"
         "    with make_runner(m, 2) as r:\n"
@@ -150,13 +150,14 @@ def test_cell_stops_when_its_sweep_dies(paths: list[str]) -> None:
 
     import psutil
 
-    from nogilbench.launcher import cell_environment
     from nogilbench.paths import PROJECT_ROOT
+    from nogilbench.sweep.launch import cell_environment
 
     spec = json.dumps(asdict(CellSpec("pure-python", "sync", 1, paths * 50, repeats=100)))
     parent_script = (
         "import subprocess, sys, time\n"
-        "cell = subprocess.Popen([sys.executable, '-m', 'nogilbench.cell'], stdin=subprocess.PIPE,"
+        "cell = subprocess.Popen([sys.executable, '-m', 'nogilbench.sweep.worker'],"
+        " stdin=subprocess.PIPE,"
         " stdout=subprocess.DEVNULL, text=True)\n"
         "cell.stdin.write(sys.argv[1]); cell.stdin.close()\n"
         "print(cell.pid, flush=True); time.sleep(600)\n"

@@ -10,8 +10,8 @@ import pytest
 from helpers import png_bytes
 from PIL import Image
 
-from nogilbench.codec import decode_image, encode_image
 from nogilbench.errors import ImageTooLarge, UnsupportedImage
+from nogilbench.imaging.codec import decode_image, encode_image
 
 
 def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from nogilbench.cli import main
-from nogilbench.compare import compare_sweeps, regressions
+from nogilbench.results.compare import compare_sweeps, regressions
 from nogilbench.store import repository
 from nogilbench.store.models import Result
 

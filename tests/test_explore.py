@@ -1,4 +1,4 @@
-"""nogilbench.report.explore: the helpers behind explore.ipynb (store listing, one cell's
+"""nogilbench.notebook.explore: the helpers behind explore.ipynb (store listing, one cell's
 timed values and interval, the pivot, the two-sweep overlay, the widget panels)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from sqlmodel import Session
 
 from nogilbench.errors import InvalidParameter
-from nogilbench.report import explore
+from nogilbench.notebook import explore
 from nogilbench.store import repository
 
 MAIN = "cpython-3.13.5t"

@@ -1,4 +1,4 @@
-"""nogilbench.interpreters against real interpreters: this one and the free-threaded build."""
+"""nogilbench.host.interpreters against real interpreters: this one and the free-threaded build."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from nogilbench import interpreters
-from nogilbench.interpreters import InterpreterInfo, InterpreterUnavailable, describe
+from nogilbench.host import interpreters
+from nogilbench.host.interpreters import InterpreterInfo, InterpreterUnavailable, describe
 
 
 def test_describe_current_interpreter() -> None:

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from nogilbench.errors import InvalidOperation
-from nogilbench.operations import OPERATIONS, validate_params
-from nogilbench.pipeline import BENCHMARK_PIPELINE, parse_pipeline, pipeline_json_schema
+from nogilbench.imaging.operations import OPERATIONS, validate_params
+from nogilbench.imaging.pipeline import BENCHMARK_PIPELINE, parse_pipeline, pipeline_json_schema
 
 SOURCE = Image.new("RGB", (200, 100), (200, 40, 40))
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from nogilbench.errors import InvalidOperation
-from nogilbench.operations import OPERATIONS, output_size, validate_params
-from nogilbench.pipeline import parse_pipeline
+from nogilbench.imaging.operations import OPERATIONS, output_size, validate_params
+from nogilbench.imaging.pipeline import parse_pipeline
 
 SIZES = [(1, 1), (4, 4), (37, 5), (64, 48), (48, 640), (333, 211)]
 PARAMS = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nogilbench.interpreters import InterpreterInfo
-from nogilbench.race import race_demo, run_trial
+from nogilbench.host.interpreters import InterpreterInfo
+from nogilbench.sweep.race import race_demo, run_trial
 
 
 def test_locked_and_per_thread_never_lose_here() -> None:

@@ -12,13 +12,14 @@ import pandas as pd
 import pytest
 from sqlmodel import Session
 
-from nogilbench import stats
 from nogilbench.cli import main
+from nogilbench.concurrency.runners import MATRIX_METHODS
+from nogilbench.concurrency.runners import METHODS as ALL_METHODS
 from nogilbench.errors import InvalidParameter
-from nogilbench.report import conclusions, data, figures, matrix, racing
+from nogilbench.notebook import matrix
+from nogilbench.report import conclusions, data, figures, racing
 from nogilbench.report.render import matrix_parameters_for, read_parameters
-from nogilbench.runners import MATRIX_METHODS
-from nogilbench.runners import METHODS as ALL_METHODS
+from nogilbench.results import stats
 from nogilbench.store import repository
 from nogilbench.store.models import Result, Sweep
 
@@ -45,7 +46,7 @@ def make_rows(
     rounds: int = 4,
 ) -> list[Result]:
     """Result rows derived as a sweep derives them: per-round measurements (with a drifting
-    host and a little jitter per cell) summarised by nogilbench.stats."""
+    host and a little jitter per cell) summarised by nogilbench.results.stats."""
     spreads = spreads or {}
     measurements: list[dict[str, Any]] = []
 

@@ -1,5 +1,5 @@
 """The report's weak-scaling, sub-interpreter cost and hosts-side-by-side sections, from
-synthetic measurements summarised by nogilbench.stats as a sweep summarises them, and from
+synthetic measurements summarised by nogilbench.results.stats as a sweep summarises them, and from
 the real bundle under docs/hosts/ (a second host made by editing a copy, as test data)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import matplotlib
 import pytest
 from sqlmodel import Session
 
-from nogilbench import stats
-from nogilbench.bundle import import_bundle
 from nogilbench.report import costs, data, figures, hosts, weak
+from nogilbench.results import stats
+from nogilbench.results.bundle import import_bundle
 from nogilbench.store.models import Result
 
 matplotlib.use("Agg")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from helpers import tiny_images
 
+from nogilbench.concurrency.runners import MethodUnavailable, gil_enabled, make_runner
+from nogilbench.concurrency.workloads import WORKLOADS, load_file
 from nogilbench.errors import NogilbenchError
-from nogilbench.runners import MethodUnavailable, gil_enabled, make_runner
-from nogilbench.workloads import WORKLOADS, load_file
 
 
 @pytest.fixture(scope="module")

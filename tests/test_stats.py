@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from nogilbench import stats
+from nogilbench.results import stats
 
 
 def _coverage(make_interval, draw, truth: float, trials: int = 2000) -> float:  # type: ignore[no-untyped-def]

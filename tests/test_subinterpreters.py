@@ -9,15 +9,15 @@ import subprocess
 import pytest
 from helpers import tiny_images
 
-from nogilbench.cell import CellSpec
-from nogilbench.interpreters import InterpreterInfo, InterpreterUnavailable, find_default_build
-from nogilbench.launcher import PROJECT_ROOT, cell_environment, measure_once
+from nogilbench.host.interpreters import InterpreterInfo, InterpreterUnavailable, find_default_build
+from nogilbench.sweep.launch import PROJECT_ROOT, cell_environment, measure_once
+from nogilbench.sweep.worker import CellSpec
 
 # Runs in the interpreter under test: sync vs subinterpreters on each workload.
 SCRIPT = """
 import json, sys
-from nogilbench.runners import MethodUnavailable, make_runner
-from nogilbench.workloads import WORKLOADS, load_file
+from nogilbench.concurrency.runners import MethodUnavailable, make_runner
+from nogilbench.concurrency.workloads import WORKLOADS, load_file
 paths = json.loads(sys.argv[1]); out = {}
 for workload, compute in WORKLOADS.items():
     with make_runner("sync", 1) as sync:
@@ -111,7 +111,7 @@ def test_interpreter_record_names_the_api(default_build: InterpreterInfo) -> Non
 
 
 def test_cost_summary() -> None:
-    from nogilbench.subinterpreters import cost_summary
+    from nogilbench.concurrency.subinterpreters import cost_summary
 
     rounds = [
         {"interpreters_start_s": 0.02, "imports_s": 0.01,

@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect
 from sqlmodel import Session, select
 
 from nogilbench.errors import InvalidParameter, SweepCancelled
-from nogilbench.interpreters import (
+from nogilbench.host.interpreters import (
     InterpreterInfo,
     InterpreterUnavailable,
     current,
@@ -27,7 +27,7 @@ from nogilbench.interpreters import (
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
 from nogilbench.store.models import Measurement
-from nogilbench.sweep import (
+from nogilbench.sweep.manager import (
     Interpreters,
     RoundRunner,
     SweepConfig,
@@ -341,9 +341,9 @@ def test_workers_auto_follows_the_affinity_mask() -> None:
     """Pinned to one CPU, 'auto' plans 1 and 2 workers and 2 is oversubscribed."""
     script = (
         "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
-        "from nogilbench.report import matrix\n"
-        "from nogilbench.sweep import Interpreters, plan\n"
-        "from nogilbench.interpreters import current\n"
+        "from nogilbench.notebook import matrix\n"
+        "from nogilbench.sweep.manager import Interpreters, plan\n"
+        "from nogilbench.host.interpreters import current\n"
         "c = matrix.sweep_config('a', ['pure-python'], [4], 'auto', ['sync', 'threading'], 1,"
         " '64x48', False)\n"
         "cells = plan(c, ['x'] * 4, Interpreters(current(), None, 'none', None))\n"
@@ -410,7 +410,7 @@ def test_resume_refuses_another_affinity_mask(tmp_path: Path) -> None:
         pytest.skip("needs sched_setaffinity and at least 2 allowed CPUs")
     script = (
         "import json, os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
-        "from nogilbench.interpreters import host_info; print(json.dumps(host_info()))\n"
+        "from nogilbench.host.interpreters import host_info; print(json.dumps(host_info()))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, timeout=60)  # fmt: skip

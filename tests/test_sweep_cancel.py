@@ -12,14 +12,14 @@ import psutil
 import pytest
 from sqlmodel import Session
 
-import nogilbench.launcher as launcher
+import nogilbench.sweep.launch as launcher
 from nogilbench.errors import SweepCancelled
-from nogilbench.interpreters import current
+from nogilbench.host.interpreters import current
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine, migrate
-from nogilbench.sweep import Interpreters, SweepConfig, run_sweep
+from nogilbench.sweep.manager import Interpreters, SweepConfig, run_sweep
 
-LIBRARY_MIGRATIONS = Path(__file__).resolve().parents[1] / "nogilbench" / "migrations"
+LIBRARY_MIGRATIONS = Path(__file__).resolve().parents[1] / "nogilbench" / "store" / "migrations"
 
 
 def _hanging_cell(pid_file: Path) -> list[str]:
@@ -109,7 +109,7 @@ def test_a_set_stop_event_runs_no_cell(tmp_path, monkeypatch):
 
 
 def test_image_generation_stops_between_images(tmp_path):
-    from nogilbench.images import generate_images
+    from nogilbench.imaging.samples import generate_images
 
     (first,) = generate_images(tmp_path, 1, (64, 48))
     stop = threading.Event()

@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 
 from nogilbench.errors import InvalidParameter
-from nogilbench.scaling import (
+from nogilbench.host.topology import (
+    cgroup_cpu_quota,
+    parse_cpu_list,
+    read_topology,
+    usable_cores,
+)
+from nogilbench.results.stats import ideal_speedup
+from nogilbench.sweep.scaling import (
     auto_worker_counts,
     choose_pinned_cpus,
     is_oversubscribed,
     pin_process,
     resolve_worker_counts,
     weak_scaling_cells,
-)
-from nogilbench.stats import ideal_speedup
-from nogilbench.topology import (
-    cgroup_cpu_quota,
-    parse_cpu_list,
-    read_topology,
-    usable_cores,
 )
 
 needs_affinity = pytest.mark.skipif(
@@ -158,9 +158,9 @@ def test_auto_workers_and_weak_scaling() -> None:
 # Runs under a 1-CPU affinity mask: what a sweep would plan there.
 PLAN_SCRIPT = """
 import json, os
-from nogilbench.scaling import auto_worker_counts, is_oversubscribed
-from nogilbench.stats import ideal_speedup
-from nogilbench.interpreters import usable_cores, host_info
+from nogilbench.sweep.scaling import auto_worker_counts, is_oversubscribed
+from nogilbench.results.stats import ideal_speedup
+from nogilbench.host.interpreters import usable_cores, host_info
 cores = usable_cores()
 plan = auto_worker_counts(cores)
 print(json.dumps({
@@ -199,14 +199,14 @@ def test_a_cell_pinned_at_spawn_sees_its_cpus(tmp_path: Path) -> None:
 
     from helpers import tiny_images
 
-    from nogilbench.cell import CellSpec
-    from nogilbench.launcher import PROJECT_ROOT, cell_environment
+    from nogilbench.sweep.launch import PROJECT_ROOT, cell_environment
+    from nogilbench.sweep.worker import CellSpec
 
     first = min(os.sched_getaffinity(0))
     spec = CellSpec("pure-python", "threading", 2, tiny_images(tmp_path, 2))
     cell = subprocess.Popen(
-        [sys.executable, "-m", "nogilbench.cell"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True, env=cell_environment(), cwd=PROJECT_ROOT,
+        [sys.executable, "-m", "nogilbench.sweep.worker"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True, env=cell_environment(), cwd=PROJECT_ROOT,
     )  # fmt: skip
     pin_process(cell.pid, [first])
     out, _ = cell.communicate(json.dumps(asdict(spec)), timeout=120)

@@ -9,10 +9,10 @@ import pytest
 from helpers import tiny_images
 from PIL import Image
 
+from nogilbench.concurrency.workloads import WORKLOADS, run_workload
 from nogilbench.errors import InvalidParameter
-from nogilbench.images import generate_images, parse_size
-from nogilbench.kernels import convolve3x3
-from nogilbench.workloads import WORKLOADS, run_workload
+from nogilbench.imaging.kernels import convolve3x3
+from nogilbench.imaging.samples import generate_images, parse_size
 
 
 def test_generator_is_deterministic(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from api.models import Image
+from api.core.models import Image
 
 
 def get(session: Session, image_id: int) -> Image | None:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
-from api.models import Image, Job, JobItem
+from api.core.models import Image, Job, JobItem
 
 
 def get(session: Session, job_id: int) -> Job | None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from api.models import RefreshToken, utcnow
+from api.core.models import RefreshToken, utcnow
 
 
 def add(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from api.models import User
+from api.core.models import User
 
 
 def get_by_email(session: Session, email: str) -> User | None:

@@ -8,11 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from api.core.errors import error_responses
+from api.core.schemas import (
+    PasswordChangeRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UserRead,
+)
 from api.deps import CurrentUser, Services
-from api.errors import error_responses
-from api.schemas import PasswordChangeRequest, RefreshRequest, RegisterRequest, TokenPair, UserRead
 from api.services.auth import AuthService
-from api.state import AppServices
+from api.services.container import AppServices
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

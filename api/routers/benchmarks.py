@@ -7,10 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from api.deps import CurrentUser, Operator, Services, SessionDep
-from api.errors import error_responses
-from api.routers.jobs import accepted
-from api.schemas import (
+from api.core.errors import error_responses
+from api.core.schemas import (
     MAX_ID,
     BenchmarkRequest,
     CompareRead,
@@ -19,6 +17,8 @@ from api.schemas import (
     SweepDetail,
     SweepRead,
 )
+from api.deps import CurrentUser, Operator, Services, SessionDep
+from api.routers.jobs import accepted
 from api.services.benchmarks import MAX_COMPARE, BenchmarkService
 from nogilbench.errors import InvalidParameter
 

@@ -9,14 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from api.core.errors import error_responses
+from api.core.schemas import ImageRead, Limit, Offset, PathId
 from api.deps import CurrentUser, Services, SessionDep
-from api.downloads import OpenFileResponse
-from api.errors import error_responses
-from api.openapi import UPLOAD_FORM
-from api.schemas import ImageRead, Limit, Offset, PathId
+from api.http.downloads import OpenFileResponse
+from api.http.openapi import UPLOAD_FORM
 from api.services.images import ImageService
-from nogilbench.codec import MEDIA_TYPES
-from nogilbench.pipeline import pipeline_json_schema
+from nogilbench.imaging.codec import MEDIA_TYPES
+from nogilbench.imaging.pipeline import pipeline_json_schema
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -51,7 +51,7 @@ Images = Annotated[ImageService, Depends(image_service)]
 
 
 # The body is parsed inside the endpoint, after authentication; the document describes it
-# from `api.schemas.UploadForm` (component UPLOAD_FORM, completed by `api.openapi`).
+# from `api.core.schemas.UploadForm` (component UPLOAD_FORM, completed by `api.http.openapi`).
 UPLOAD_BODY = {
     "required": True,
     "content": {"multipart/form-data": {"schema": {"$ref": f"#/components/schemas/{UPLOAD_FORM}"}}},

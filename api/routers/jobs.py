@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from api.core.errors import error_responses
+from api.core.schemas import BatchRequest, JobAccepted, JobRead, Limit, Offset, PathId
 from api.deps import CurrentUser, Services, SessionDep
-from api.downloads import OpenFileResponse
-from api.errors import error_responses
-from api.schemas import BatchRequest, JobAccepted, JobRead, Limit, Offset, PathId
+from api.http.downloads import OpenFileResponse
 from api.services.jobs import JobService
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])

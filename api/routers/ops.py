@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
+from api.core.errors import error_responses
+from api.core.schemas import HealthRead, OperationsRead
 from api.deps import OperationsAccess, Services
-from api.errors import error_responses
-from api.metrics import CONTENT_TYPE_LATEST
-from api.schemas import HealthRead, OperationsRead
+from api.http.metrics import CONTENT_TYPE_LATEST
+from api.services.container import in_thread
 from api.services.system import operations_listing
-from api.state import in_thread
 
 router = APIRouter(tags=["operations"])
 

@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.database import Database
-from api.errors import DuplicateEmail, InvalidCredentials, InvalidToken
-from api.models import RefreshToken, User, utcnow
+from api.core.database import Database
+from api.core.errors import DuplicateEmail, InvalidCredentials, InvalidToken
+from api.core.models import RefreshToken, User, utcnow
+from api.core.schemas import TokenPair
+from api.core.security import PasswordHasher, TokenService
 from api.repositories import tokens, users
-from api.schemas import TokenPair
-from api.security import PasswordHasher, TokenService
-from api.state import CpuLimiter, in_thread
+from api.services.container import CpuLimiter, in_thread
 
 logger = logging.getLogger("api.auth")
 

@@ -2,7 +2,7 @@
 
 The sweeps and results are the library's tables: the CLI, the notebooks and this API read
 the same rows through `nogilbench.store.repository` and the same summary table through
-`nogilbench.analysis.summary_rows`.
+`nogilbench.results.tables.summary_rows`.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any
 
 from sqlmodel import Session
 
-from api.database import Database
-from api.errors import BenchmarkNotFound, OverBudget, QuotaExceeded
-from api.models import Job, User
+from api.core.database import Database
+from api.core.errors import BenchmarkNotFound, OverBudget, QuotaExceeded
+from api.core.models import Job, User
+from api.core.schemas import BenchmarkRequest, CompareRead, SweepDetail, SweepRead
 from api.repositories import jobs
-from api.schemas import BenchmarkRequest, CompareRead, SweepDetail, SweepRead
 from api.services.job_runner import BenchmarkRunner, JobManager
-from nogilbench import analysis
 from nogilbench.errors import InvalidParameter
+from nogilbench.results import tables as analysis
 from nogilbench.store import repository
-from nogilbench.sweep import SweepConfig, largest_plan, run_sweep
+from nogilbench.sweep.manager import SweepConfig, largest_plan, run_sweep
 
 MAX_COMPARE = 20
 METHOD_COLUMN_CHARS = 255  # jobs.method is VARCHAR(255) since migration 0002
@@ -53,7 +53,7 @@ def method_label(methods: list[str]) -> str:
 
 
 def make_config(parameters: dict[str, Any]) -> SweepConfig:
-    """A validated `nogilbench.sweep.SweepConfig` (raises InvalidParameter)."""
+    """A validated `nogilbench.sweep.manager.SweepConfig` (raises InvalidParameter)."""
     values = dict(parameters)
     values["image_size"] = tuple(values["image_size"])
     # A request's `repeats` is exactly its number of rounds: no adaptive extra rounds (the
@@ -71,7 +71,7 @@ def make_config(parameters: dict[str, Any]) -> SweepConfig:
 def benchmark_cost(config: SweepConfig, cores: int | None = None) -> int:
     """Pixels a sweep processes, the quantity a benchmark request's budget bounds.
 
-    Every cell the sweep can plan (`nogilbench.sweep.largest_plan`: both builds found; the
+    Every cell the sweep can plan (`nogilbench.sweep.manager.largest_plan`: both builds found; the
     methods, worker counts and past-cores rule of `plan` itself, weak scaling included)
     decodes and processes its images once to warm up and once per round, at most
     `max_rounds` rounds: the sum over cells of (max_rounds + 1) x images x width x height.

@@ -11,17 +11,23 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
-from api import timing
-from api.downloads import OpenedFile, open_stored
-from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge, QuotaExceeded
-from api.metrics import Metrics
-from api.models import Image, User, utcnow
+from api.core.errors import (
+    Forbidden,
+    ImageNotFound,
+    ImageNotProcessed,
+    PayloadTooLarge,
+    QuotaExceeded,
+)
+from api.core.models import Image, User, utcnow
+from api.core.storage import EXTENSIONS, FileStore
+from api.http import timing
+from api.http.downloads import OpenedFile, open_stored
+from api.http.metrics import Metrics
 from api.repositories import images
-from api.state import CpuLimiter, in_thread
-from api.storage import EXTENSIONS, FileStore
-from nogilbench.codec import MEDIA_TYPES, decode_image, encode_image
+from api.services.container import CpuLimiter, in_thread
 from nogilbench.errors import NogilbenchError
-from nogilbench.pipeline import Pipeline, parse_pipeline
+from nogilbench.imaging.codec import MEDIA_TYPES, decode_image, encode_image
+from nogilbench.imaging.pipeline import Pipeline, parse_pipeline
 
 READ_CHUNK = 1024 * 1024
 

@@ -47,17 +47,17 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.database import Database
-from api.limiter import CpuLimiter, LimiterWaitStopped
-from api.metrics import Metrics
-from api.models import Job, JobItem, utcnow
+from api.core.database import Database
+from api.core.models import Job, JobItem, utcnow
+from api.core.storage import FileStore
+from api.http.metrics import Metrics
 from api.repositories import jobs
 from api.repositories.jobs import Claimed
-from api.storage import FileStore
-from nogilbench.codec import decode_image, encode_image
+from api.services.cpu_limiter import CpuLimiter, LimiterWaitStopped
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
-from nogilbench.pipeline import parse_pipeline
-from nogilbench.runners import make_runner
+from nogilbench.imaging.codec import decode_image, encode_image
+from nogilbench.imaging.pipeline import parse_pipeline
 
 logger = logging.getLogger("api.jobs")
 

@@ -11,9 +11,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from api.database import Database
-from api.downloads import OpenedFile, open_stored
-from api.errors import (
+from api.core.database import Database
+from api.core.errors import (
     Forbidden,
     ImageNotFound,
     JobNotFound,
@@ -22,15 +21,16 @@ from api.errors import (
     ResultExpired,
     ResultGone,
 )
-from api.models import Job, JobItem, User, utcnow
+from api.core.models import Job, JobItem, User, utcnow
+from api.core.schemas import BatchRequest, JobRead
+from api.core.storage import FileStore
+from api.http.downloads import OpenedFile, open_stored
 from api.repositories import images, jobs
-from api.schemas import BatchRequest, JobRead
+from api.services.container import PerUserSlots, in_thread
 from api.services.job_runner import JobManager
-from api.state import PerUserSlots, in_thread
-from api.storage import FileStore
+from nogilbench.concurrency.runners import gil_enabled, make_runner
 from nogilbench.errors import InvalidOperation, NogilbenchError
-from nogilbench.pipeline import parse_pipeline
-from nogilbench.runners import gil_enabled, make_runner
+from nogilbench.imaging.pipeline import parse_pipeline
 
 TERMINAL = ("completed", "failed")
 HEARTBEAT_SECONDS = 15.0

@@ -13,10 +13,10 @@ from typing import Any
 
 import psutil
 
-from nogilbench.codec import OUTPUT_FORMATS
-from nogilbench.operations import OPERATIONS
-from nogilbench.pipeline import pipeline_json_schema
-from nogilbench.runners import gil_enabled
+from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.imaging.codec import OUTPUT_FORMATS
+from nogilbench.imaging.operations import OPERATIONS
+from nogilbench.imaging.pipeline import pipeline_json_schema
 
 PACKAGES = (
     "nogilbench",

@@ -1,7 +1,8 @@
 """Conclusions computed from the measurements, each one a contrast with its interval.
 
 Every comparison is a ratio between two cells of one group, paired by round
-(`nogilbench.stats`), and a winner is named only when its 95% interval says the difference is
+(`nogilbench.results.stats`), and a winner is named only when its 95% interval says the
+difference is
 real; otherwise the sentence says the two are indistinguishable on this machine and gives
 both. A speedup above the physical limit is an anomaly: listed as such, never a finding.
 
@@ -15,8 +16,6 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from nogilbench import stats
-from nogilbench.analysis import UNSTABLE_HALF_WIDTH, method_order
 from nogilbench.report.data import (
     cell_rows,
     headline_workers,
@@ -25,6 +24,8 @@ from nogilbench.report.data import (
     method_label,
     ok_rows,
 )
+from nogilbench.results import stats
+from nogilbench.results.tables import UNSTABLE_HALF_WIDTH, method_order
 
 MEMORY_TIE = 0.10  # peak memory is one maximum per cell: within 10% is "about the same"
 # An interval reaching past these bounds cannot tell "no difference" from "a large one".

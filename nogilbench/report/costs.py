@@ -1,4 +1,5 @@
-"""What sub-interpreters cost, measured apart from the kernel (nogilbench.subinterpreters).
+"""What sub-interpreters cost, measured apart from the kernel
+(nogilbench.concurrency.subinterpreters).
 
 Per workload, build and worker count: starting the interpreters, importing the kernel's
 module in each, preparing (read + decode in the main interpreter), crossing into and out of
@@ -11,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from nogilbench.concurrency.subinterpreters import cost_summary
 from nogilbench.report.data import build_of
-from nogilbench.subinterpreters import cost_summary
 
 COLUMNS = (
     "workload", "build", "workers", "images", "rounds", "interpreters_start_ms", "imports_ms",

@@ -1,6 +1,6 @@
 """pandas DataFrames built from the store, for the report and the exploration notebooks.
 
-Everything here reshapes what `nogilbench.analysis` computes (`summary_rows`, `final_table`)
+Everything here reshapes what `nogilbench.results.tables` computes (`summary_rows`, `final_table`)
 into frames; no measurement or derived metric is recomputed.
 """
 
@@ -16,7 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
-from nogilbench.analysis import (
+from nogilbench.errors import InvalidParameter
+from nogilbench.paths import PROJECT_ROOT, REPORTS_DIR
+from nogilbench.results.tables import (
     SUMMARY_COLUMNS,
     UNSTABLE_HALF_WIDTH,
     final_table,
@@ -25,8 +27,6 @@ from nogilbench.analysis import (
     summary_rows,
     value_of,
 )
-from nogilbench.errors import InvalidParameter
-from nogilbench.paths import PROJECT_ROOT, REPORTS_DIR
 from nogilbench.store import repository
 from nogilbench.store.models import Result, Sweep
 
@@ -363,9 +363,9 @@ def export_csv(frame: pd.DataFrame, path: Path) -> Path:
 def comparison_frame(
     reference: SweepData, other: SweepData, relative: bool = False
 ) -> pd.DataFrame:
-    """`other` vs `reference`, cell by cell (nogilbench.compare), significant cells first;
+    """`other` vs `reference`, cell by cell (nogilbench.results.compare), significant cells first;
     `relative`: each cell's time relative to its group's sync (host drift cancels)."""
-    from nogilbench.compare import compare_sweeps
+    from nogilbench.results.compare import compare_sweeps
 
     compared = compare_sweeps(reference.results, other.results, relative=relative)
     rows = [cell.as_dict() for cell in compared]

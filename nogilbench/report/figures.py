@@ -16,9 +16,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from nogilbench.analysis import UNSTABLE_HALF_WIDTH, method_order
 from nogilbench.report.conclusions import build_cost_frame
 from nogilbench.report.data import FIGURES_DIR, main_rows, method_label, ok_rows
+from nogilbench.results.tables import UNSTABLE_HALF_WIDTH, method_order
 
 PALETTE = {
     "sync": "#7f7f7f",

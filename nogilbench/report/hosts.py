@@ -3,7 +3,7 @@
 Sweeps are grouped by the host they ran on (CPU model, core counts, memory, as recorded with
 each sweep); sweeps from one host are several runs, not several hosts, and are compared cell
 by cell elsewhere (data.comparison_frame). Speedups are each host's own, paired by round
-against its own sync, with their intervals from the store (nogilbench.stats).
+against its own sync, with their intervals from the store (nogilbench.results.stats).
 """
 
 from __future__ import annotations

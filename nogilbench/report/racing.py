@@ -1,4 +1,4 @@
-"""The race demo (`nogilbench.race.race_demo`) as frames, sentences and a figure for
+"""The race demo (`nogilbench.sweep.race.race_demo`) as frames, sentences and a figure for
 `notebooks/race_condition.ipynb`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from nogilbench.interpreters import (
+from nogilbench.host.interpreters import (
     InterpreterInfo,
     InterpreterUnavailable,
     current,

@@ -3,7 +3,7 @@
 A weak-scaling sweep (`nogilbench sweep --scaling weak`) stores, for each worker count w, a
 group of w x k images with every method at w workers. Weak efficiency is T(1 worker, k
 images) / T(w workers, w x k images) of the same method and build: 1.0 while every worker has
-a core, at best cores/w past them. Its interval comes from nogilbench.stats (unpaired: the
+a core, at best cores/w past them. Its interval comes from nogilbench.results.stats (unpaired: the
 groups never share a round); a claim is made only where the interval resolves it.
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nogilbench import stats
 from nogilbench.report.data import method_label, ok_rows
+from nogilbench.results import stats
 
 WIDE = 0.20  # past +-20% an interval cannot tell "flat" from "far from flat" (as conclusions)
 COLUMNS = (

@@ -11,12 +11,12 @@ from sqlalchemy import Engine, false, or_, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from nogilbench import stats
 from nogilbench.errors import InvalidParameter, SweepBusy
+from nogilbench.results import stats
 from nogilbench.store.db import make_engine, migrate
 from nogilbench.store.models import Measurement, Result, Sweep, SweepRound, utcnow
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_nogilbench"
 
 CellKey = stats.CellKey

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.settings import Settings
+from api.core.settings import Settings
 
 PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-" + "0123456789abcdef" * 4  # 80 bytes: long enough for HS512

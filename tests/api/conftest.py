@@ -10,8 +10,8 @@ from api_helpers import bearer, login, make_settings, promote, register, upload
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.core.settings import Settings
 from api.main import create_app
-from api.settings import Settings
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -16,9 +16,9 @@ from sqlmodel import Session
 from test_api_benchmarks import TINY
 from test_api_jobs import PIPELINE, upload_many, wait_for
 
-import nogilbench.launcher as launcher
+import nogilbench.sweep.launch as launcher
+from api.core.models import Job, utcnow
 from api.main import create_app
-from api.models import Job, utcnow
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
 

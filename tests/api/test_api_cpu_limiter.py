@@ -9,7 +9,7 @@ import pytest
 from api_helpers import OPS, image_bytes, upload
 
 import api.services.images as image_service
-from api.state import CpuLimiter
+from api.services.container import CpuLimiter
 
 
 def test_limiter_caps_concurrency():
@@ -126,7 +126,7 @@ def test_a_cancelled_wait_leaks_no_token():
 
 
 def test_a_stopped_job_gives_up_waiting():
-    from api.limiter import LimiterWaitStopped
+    from api.services.cpu_limiter import LimiterWaitStopped
 
     limiter = CpuLimiter(1)
     stop = threading.Event()

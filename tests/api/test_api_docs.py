@@ -14,7 +14,7 @@ from api_helpers import make_settings
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from nogilbench.perf.server import ServerProcess
+from loadtest.server import ServerProcess
 
 ASSETS = "/static-offline-docs"
 

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 import api.services.images as image_service
+from api.core.schemas import MAX_ID, MAX_OFFSET
+from api.core.security import PasswordHasher
 from api.main import create_app
-from api.schemas import MAX_ID, MAX_OFFSET
-from api.security import PasswordHasher
 
 TOO_BIG = 2**64  # SQLite's driver raises OverflowError beyond 2**63 - 1
 # MAX_ID + 1 is out of range for PostgreSQL's INTEGER id columns (a DataError, a 500).

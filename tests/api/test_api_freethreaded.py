@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nogilbench.perf.server import ServerProcess
+from loadtest.server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -22,10 +22,10 @@ from test_api_benchmarks import TINY
 from test_api_cancel import _hang_cells, _wait_for_pid
 from test_api_errors import Outage
 
+from api.core.models import User
+from api.core.security import load_or_create_secret_key
+from api.core.settings import Settings
 from api.main import create_app
-from api.models import User
-from api.security import load_or_create_secret_key
-from api.settings import Settings
 from nogilbench.errors import StoreUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def test_health_says_only_up_or_down(client, app, caplog):
         )
 
     app.state.services.database.check = unreachable
-    with caplog.at_level(logging.WARNING, logger="api.errors"):
+    with caplog.at_level(logging.WARNING, logger="api.core.errors"):
         response = client.get("/health")
     body = assert_envelope(response, 503, "DATABASE_UNAVAILABLE")
     assert body["message"] == "the database is unavailable; retry later"

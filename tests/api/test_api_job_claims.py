@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from api.database import Database
-from api.models import Job, User, utcnow
+from api.core.database import Database
+from api.core.models import Job, User, utcnow
 from api.repositories import jobs
 
 THREADS = 8

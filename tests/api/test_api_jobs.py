@@ -21,9 +21,9 @@ from api_helpers import (
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from api.core.models import Image, Job, JobItem, utcnow
 from api.main import create_app
-from api.models import Image, Job, JobItem, utcnow
-from nogilbench.runners import gil_enabled
+from nogilbench.concurrency.runners import gil_enabled
 from nogilbench.store.db import make_engine
 
 PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 32}], "format": "png"}
@@ -178,7 +178,7 @@ def test_failed_items_are_reported_not_fatal(client, app, auth_headers):
     ids = upload_many(client, auth_headers, 2)
     # Corrupt one stored upload behind the service's back.
     with Session(app.state.services.database.engine) as session:
-        from api.models import Image
+        from api.core.models import Image
 
         stored = session.get(Image, ids[1]).stored_name
     (app.state.services.settings.uploads_dir / stored).write_bytes(b"garbage")

@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from api.database import API_MIGRATIONS, API_VERSION_TABLE
+from api.core.database import API_MIGRATIONS, API_VERSION_TABLE
 from nogilbench.store.db import make_engine
 
 

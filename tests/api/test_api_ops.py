@@ -6,8 +6,8 @@ import logging
 
 from api_helpers import OPS
 
-from nogilbench.operations import OPERATIONS
-from nogilbench.runners import gil_enabled
+from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.imaging.operations import OPERATIONS
 
 
 def test_health(client):

@@ -11,8 +11,8 @@ from api_helpers import assert_envelope, bearer, login, make_settings, register
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api.core.models import Job, utcnow
 from api.main import create_app
-from api.models import Job, utcnow
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 from api_helpers import PASSWORD, SECRET, assert_envelope, bearer, login, make_settings, register
 from fastapi.testclient import TestClient
 
-from api.errors import InvalidToken
+from api.core.errors import InvalidToken
+from api.core.security import PasswordHasher, TokenService, load_or_create_secret_key
 from api.main import create_app
-from api.security import PasswordHasher, TokenService, load_or_create_secret_key
 
 
 def _b64(data: dict) -> str:
@@ -153,7 +153,7 @@ def test_token_attacks_over_http(client):
 
 def test_secret_key_file_is_generated_once_with_mode_0600(tmp_path, caplog):
     key_file = tmp_path / "data" / "secret_key"
-    with caplog.at_level(logging.WARNING, logger="api.security"):
+    with caplog.at_level(logging.WARNING, logger="api.core.security"):
         first = load_or_create_secret_key(None, key_file)
     assert len(first) >= 32
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from api.models import utcnow
-from nogilbench.perf.server import ServerProcess
+from api.core.models import utcnow
+from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
 
 PASSWORD = "pool-test-password"

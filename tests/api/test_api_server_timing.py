@@ -1,4 +1,4 @@
-"""Server-Timing (api/timing.py): off by default; on, a /process response names where its
+"""Server-Timing (api/http/timing.py): off by default; on, a /process response names where its
 time went, and the load harness reads the header back."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from api_helpers import bearer, login, make_settings, register, upload
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from nogilbench.perf.load import parse_server_timing
+from loadtest.load import parse_server_timing
 
 PIPELINE = {"operations": [{"op": "grayscale"}], "format": "png"}
 

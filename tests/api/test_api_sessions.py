@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from api.core.models import RefreshToken, utcnow
 from api.main import create_app
-from api.models import RefreshToken, utcnow
 
 
 def refresh(client: TestClient, token: str):

@@ -14,8 +14,8 @@ import psutil
 import pytest
 from sqlmodel import Session
 
-from api.models import Job
-from nogilbench.perf.server import ServerProcess
+from api.core.models import Job
+from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def _cell_processes(server: psutil.Process) -> list[psutil.Process]:
     found = []
     for child in server.children(recursive=True):
         try:
-            if "nogilbench.cell" in " ".join(child.cmdline()):
+            if "nogilbench.sweep.worker" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.Error:
             continue

@@ -1,4 +1,4 @@
-"""JupyterLab as `make lab` starts it (nogilbench.report.lab), on a free loopback port with a
+"""JupyterLab as `make lab` starts it (nogilbench.notebook.lab), on a free loopback port with a
 token, in Chromium with no network beyond loopback: explore.ipynb (pointed at a store with
 two tiny sweeps) runs to the end through the Run menu on the project's kernel, no cell shows
 an error, figures are drawn, and the ipywidgets panel redraws on a new choice."""
@@ -25,8 +25,8 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from playwright.sync_api import expect
 
-from nogilbench.perf.server import free_port
-from nogilbench.report import lab
+from loadtest.server import free_port
+from nogilbench.notebook import lab
 from nogilbench.report.render import NOTEBOOKS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -101,7 +101,7 @@ def lab_server(two_sweeps: TinyStore, tmp_path: Path) -> Iterator[LabServer]:
     token = secrets.token_urlsafe(16)
     port = free_port()
     log = tmp_path / "lab.log"
-    command = [sys.executable, "-m", "nogilbench.report.lab", "--root", str(root)]
+    command = [sys.executable, "-m", "nogilbench.notebook.lab", "--root", str(root)]
     command += ["--port", str(port), f"--token={token}"]  # a token may start with "-"
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)

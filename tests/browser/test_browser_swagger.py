@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from browser_helpers import Browsing
 
-from nogilbench.perf.server import ServerProcess
+from loadtest.server import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -2,7 +2,7 @@
 
 Real uvicorn on loopback, several users uploading, processing and downloading at once; then
 the database and the storage folders are compared with every acknowledgement the clients
-got (nogilbench.perf.load.check_integrity). No timing is asserted.
+got (loadtest.load.check_integrity). No timing is asserted.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from nogilbench.perf.load import LoadConfig, check_integrity, run_load
-from nogilbench.perf.server import ServerProcess
+from loadtest.load import LoadConfig, check_integrity, run_load
+from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
 
 

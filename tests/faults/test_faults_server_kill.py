@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from nogilbench.perf.server import ServerProcess
+from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
 
 PASSWORD = "fault-test-password"

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import text
 
+from api.core.settings import Settings
 from api.main import create_app
-from api.settings import Settings
 
 MAX_PIXELS = 2_000_000
 PASSWORD = "hostile-images-password"

@@ -33,8 +33,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 from sqlmodel import Session
 
+from api.core.settings import Settings
 from api.main import create_app
-from api.settings import Settings
 from nogilbench.store import repository
 
 EXAMPLES = int(os.environ.get("NOGILBENCH_SCHEMATHESIS_EXAMPLES", "4"))

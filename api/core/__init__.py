@@ -1,0 +1,1 @@
+"""The service's foundations: settings, database, security, errors, tables, schemas, files."""

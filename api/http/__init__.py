@@ -1,0 +1,1 @@
+"""HTTP plumbing: middleware, OpenAPI, downloads, timing, metrics, rate limits."""

@@ -1,0 +1,80 @@
+"""Login and registration attempts, limited per account and per client address (`limits`).
+
+Storage is in memory by default (per process: with several workers each counts its own
+attempts); `RATE_LIMIT_STORAGE_URL=redis://host:6379/0` shares the counters between every
+worker and host (the `redis` package must be installed). A moving window: an attacker cannot
+burst at a window's edge.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import ConfigurationError
+from limits.storage import storage_from_string
+
+from nogilbench.errors import NogilbenchError
+
+logger = logging.getLogger("api.http.ratelimit")
+
+NAMESPACE = "nogilbench-auth"
+
+
+class RateLimited(NogilbenchError):
+    error_code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class RateLimitUnavailable(NogilbenchError):
+    error_code = "RATE_LIMIT_UNAVAILABLE"
+
+
+def parse_limit(text: str) -> RateLimitItem:
+    """`10/minute`, `100 per hour`, ... (raises ValueError with the setting's text)."""
+    try:
+        return parse(text)
+    except ValueError:
+        raise ValueError(f"not a rate limit: {text!r} (e.g. '10/minute')") from None
+
+
+class AuthRateLimiter:
+    """Counts an attempt against the client address and the account; 429 past either."""
+
+    def __init__(self, storage_url: str, per_account: str, per_address: str) -> None:
+        url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
+        try:
+            storage = storage_from_string(url)
+        except ConfigurationError as exc:
+            raise ValueError(f"RATE_LIMIT_STORAGE_URL {storage_url!r}: {exc}") from None
+        assert isinstance(storage, Storage)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self.per_account = parse_limit(per_account)
+        self.per_address = parse_limit(per_address)
+
+    async def hit(self, account: str, address: str) -> None:
+        """Record one attempt; RateLimited (with the seconds to wait) once over a limit."""
+        checks = (
+            (self.per_address, "address", address, "from this address"),
+            (self.per_account, "account", account.strip().lower(), "for this account"),
+        )
+        for item, kind, key, whom in checks:
+            try:
+                allowed = await self._limiter.hit(item, NAMESPACE, kind, key)
+                if allowed:
+                    continue
+                stats = await self._limiter.get_window_stats(item, NAMESPACE, kind, key)
+            except Exception as exc:  # the shared storage (Redis) is down: refuse, never skip
+                logger.warning("rate-limit storage unavailable: %s", exc)
+                raise RateLimitUnavailable("the rate limiter is unavailable; retry later") from None
+            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            raise RateLimited(
+                f"too many attempts {whom}; retry in {retry_after} s", retry_after=retry_after
+            )

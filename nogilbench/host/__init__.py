@@ -1,0 +1,1 @@
+"""The machine under test: interpreters (found, probed, provisioned), CPU topology, noise."""

@@ -1,0 +1,1 @@
+"""Images: decode and encode, operations, one pipeline, pure-Python kernels, samples."""

@@ -1,0 +1,1 @@
+"""Helpers that exist only for the notebooks and JupyterLab."""

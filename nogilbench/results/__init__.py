@@ -1,0 +1,1 @@
+"""Results: statistics and decisions, summaries of cells, tables, comparisons, bundles."""

@@ -1,0 +1,2 @@
+"""A sweep: configuration, plan and rounds; the worker process that measures one cell; the
+race demo."""
