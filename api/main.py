@@ -29,10 +29,12 @@ from api.http.openapi import install_openapi, operation_id
 from api.http.ratelimit import AuthRateLimiter
 from api.routers import auth, benchmarks, images, jobs, ops
 from api.services.benchmarks import sweep_runner
-from api.services.container import AppServices, CpuLimiter, PerUserSlots
+from api.services.container import AppServices
+from api.services.cpu_limiter import CpuLimiter
 from api.services.job_runner import JobManager
+from api.services.slots import PerUserSlots
 from api.services.system import SystemService
-from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.concurrency.base import gil_enabled
 from nogilbench.errors import StoreUnavailable
 from nogilbench.store.db import database_url
 

@@ -27,7 +27,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from nogilbench.concurrency.runners import gil_enabled, make_runner
+from nogilbench.concurrency.base import gil_enabled
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.imaging.pipeline import BENCHMARK_PIPELINE
 from nogilbench.imaging.samples import generate_images
 
@@ -117,7 +118,8 @@ def sweep_overhead(work_dir: Path, *, repeats: int = 3, images: int = 10) -> dic
     from sqlmodel import Session
 
     from nogilbench.store import repository
-    from nogilbench.sweep.manager import SweepConfig, run_sweep
+    from nogilbench.sweep.config import SweepConfig
+    from nogilbench.sweep.manager import run_sweep
 
     engine = repository.open_store(f"sqlite:///{work_dir / 'overhead.db'}")
     config = SweepConfig(

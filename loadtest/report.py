@@ -36,7 +36,7 @@ from loadtest.load import (
 from loadtest.server import ServerProcess
 from nogilbench.host.interpreters import host_info, usable_cores
 from nogilbench.paths import PROJECT_ROOT
-from nogilbench.sweep.manager import git_commit
+from nogilbench.sweep.provenance import git_commit
 
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "performance.md"
 SCHEMATHESIS_SUMMARY = PROJECT_ROOT / "reports" / "schemathesis-long.json"
@@ -88,7 +88,7 @@ def _describe(python: str, gil: int | None) -> str:
 
 
 def _git_commit() -> str:
-    """Short commit of this checkout, as recorded with every sweep (`nogilbench.sweep.manager`)."""
+    """Short commit of this checkout, as recorded with every sweep (sweep.provenance)."""
     commit = git_commit()
     if commit is None:
         return "unknown"

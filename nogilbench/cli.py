@@ -312,7 +312,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from nogilbench.host.interpreters import usable_cores
     from nogilbench.imaging.samples import parse_size
     from nogilbench.store.repository import open_store
-    from nogilbench.sweep.manager import Interpreters, SweepConfig, run_sweep
+    from nogilbench.sweep.config import SweepConfig
+    from nogilbench.sweep.manager import run_sweep
+    from nogilbench.sweep.plan import Interpreters
     from nogilbench.sweep.scaling import resolve_worker_counts
 
     config = SweepConfig(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import tiny_images
 
-from nogilbench.concurrency.runners import SyncRunner, WorkerSeen
+from nogilbench.concurrency.base import WorkerSeen
+from nogilbench.concurrency.runners import SyncRunner
 from nogilbench.host.interpreters import InterpreterInfo, describe
 from nogilbench.sweep.launch import measure_once
 from nogilbench.sweep.worker import CellOutcome, CellSpec, verify

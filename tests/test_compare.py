@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from nogilbench.cli import main
+from nogilbench.results import summarize
 from nogilbench.results.compare import compare_sweeps, regressions
 from nogilbench.store import repository
 from nogilbench.store.models import Result
@@ -53,7 +54,7 @@ def _store(url: str, name: str, walls: dict[str, list[float]]) -> None:
                     "images": 10, "interpreter": FT, "round": number, "status": "ok",
                     "wall_s": wall, "digest": "d", "details": {"cores": 2},
                 })  # fmt: skip
-        repository.refresh_results(session, sweep.id)
+        summarize.refresh_results(session, sweep.id)
     engine.dispose()
 
 

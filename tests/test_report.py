@@ -19,9 +19,10 @@ from nogilbench.errors import InvalidParameter
 from nogilbench.notebook import matrix
 from nogilbench.report import conclusions, data, figures, racing
 from nogilbench.report.render import matrix_parameters_for, read_parameters
-from nogilbench.results import stats
+from nogilbench.results import summarize
 from nogilbench.store import repository
 from nogilbench.store.models import Result, Sweep
+from nogilbench.sweep.parameters import SWEEP_PARAMETERS
 
 matplotlib.use("Agg")
 
@@ -82,7 +83,7 @@ def make_rows(
                 })  # fmt: skip
     default = DEFAULT if baseline else None
     rows = []
-    for summary in stats.summarize_sweep(measurements, cores, default):
+    for summary in summarize.summarize_sweep(measurements, cores, default):
         ft = summary["interpreter"] == FT
         rows.append(Result(
             sweep_id=1, interpreter_version="3.13.5", free_threaded_build=ft,
@@ -347,7 +348,7 @@ def test_race_frame_sentences() -> None:
 def test_sweep_config_from_notebook_parameters() -> None:
     params = read_parameters(data.PROJECT_ROOT / "notebooks" / "params" / "full.yaml")
     config = matrix.sweep_config(
-        "x", **{k: params[k] for k in matrix.SWEEP_PARAMETERS if k in params}
+        "x", **{k: params[k] for k in SWEEP_PARAMETERS if k in params}
     )  # fmt: skip
     assert config.image_size == (960, 640)
     matrix_methods = [m for m in config.methods if m in MATRIX_METHODS]
@@ -355,7 +356,7 @@ def test_sweep_config_from_notebook_parameters() -> None:
     assert set(config.methods) == set(ALL_METHODS) and config.past_cores == "same-binary"
     weak = read_parameters(data.PROJECT_ROOT / "notebooks" / "params" / "weak.yaml")
     weak_config = matrix.sweep_config(
-        "w", **{k: weak[k] for k in matrix.SWEEP_PARAMETERS if k in weak}
+        "w", **{k: weak[k] for k in SWEEP_PARAMETERS if k in weak}
     )  # fmt: skip
     assert weak_config.scaling == "weak" and weak_config.image_counts() == [10, 20, 40, 80]
     assert matrix.sweep_config("x", ["pillow"], [2], [1], ["sync"], 1, [64, 48]).image_size == (
@@ -381,7 +382,7 @@ def _store_synthetic_sweep(url: str) -> None:
                     "interpreter": FT, "round": number, "status": "ok",
                     "wall_s": wall / speedup, "digest": "d", "details": {"cores": 2},
                 })  # fmt: skip
-        repository.refresh_results(session, sweep.id)
+        summarize.refresh_results(session, sweep.id)
     engine.dispose()
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from nogilbench.report import costs, data, figures, hosts, weak
-from nogilbench.results import stats
+from nogilbench.results import stats, summarize
 from nogilbench.results.bundle import import_bundle
 from nogilbench.store.models import Result
 
@@ -28,7 +28,7 @@ def _rows(measurements: list[dict[str, Any]], cores: int) -> list[Result]:
     return [
         Result(sweep_id=1, interpreter_version="3.13.5", free_threaded_build=s["interpreter"] == FT,
                **{k: v for k, v in s.items() if k in Result.model_fields})
-        for s in stats.summarize_sweep(measurements, cores, None)
+        for s in summarize.summarize_sweep(measurements, cores, None)
     ]  # fmt: skip
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from helpers import tiny_images
 
-from nogilbench.concurrency.runners import MethodUnavailable, gil_enabled, make_runner
+from nogilbench.concurrency.base import MethodUnavailable, gil_enabled
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.concurrency.workloads import WORKLOADS, load_file
 from nogilbench.errors import NogilbenchError
 

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from sqlmodel import Session
 
 from nogilbench.errors import InvalidParameter, StoreUnavailable, SweepBusy
+from nogilbench.results import summarize
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
 
@@ -53,7 +54,7 @@ def test_round_trip_and_derived_columns(store_url: str) -> None:
         ]
         assert all(repository.save_measurement(session, sweep.id, r) for r in stored)
         assert not repository.save_measurement(session, sweep.id, rounds("sync", 1, [9.0])[0])
-        repository.refresh_results(session, sweep.id)
+        summarize.refresh_results(session, sweep.id)
         results = {r.method: r for r in repository.results_for(session, [sweep.id])}
     assert set(results) == {"sync", "threading", "free-threaded"}
     assert results["sync"].wall_times_s == SYNC and results["sync"].wall_rounds == [0, 1, 2, 3]
@@ -79,7 +80,7 @@ def test_outputs_that_differ_from_sync_are_an_error(store_url: str) -> None:
         sweep = repository.start_or_resume_sweep(session, "s3", {}, host={"usable_cores": 2})
         for row in [*rounds("sync", 1, SYNC), *rounds("threading", 2, SYNC, digest="other")]:
             repository.save_measurement(session, sweep.id, row)
-        results = {r.method: r for r in repository.refresh_results(session, sweep.id)}
+        results = {r.method: r for r in summarize.refresh_results(session, sweep.id)}
     assert results["threading"].status == "error"
     assert "outputs differ from sync" in results["threading"].error
     assert results["sync"].status == "ok"

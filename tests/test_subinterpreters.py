@@ -16,7 +16,8 @@ from nogilbench.sweep.worker import CellSpec
 # Runs in the interpreter under test: sync vs subinterpreters on each workload.
 SCRIPT = """
 import json, sys
-from nogilbench.concurrency.runners import MethodUnavailable, make_runner
+from nogilbench.concurrency.base import MethodUnavailable
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.concurrency.workloads import WORKLOADS, load_file
 paths = json.loads(sys.argv[1]); out = {}
 for workload, compute in WORKLOADS.items():

@@ -27,16 +27,11 @@ from nogilbench.host.interpreters import (
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
 from nogilbench.store.models import Measurement
-from nogilbench.sweep.manager import (
-    Interpreters,
-    RoundRunner,
-    SweepConfig,
-    git_commit,
-    group_cells,
-    library_versions,
-    plan,
-    run_sweep,
-)
+from nogilbench.sweep.config import SweepConfig
+from nogilbench.sweep.manager import run_sweep
+from nogilbench.sweep.plan import Interpreters, group_cells, plan
+from nogilbench.sweep.provenance import git_commit, library_versions
+from nogilbench.sweep.rounds import RoundRunner
 
 TINY = {"images": [2, 3], "workers": [1, 2], "repeats": 2, "max_rounds": 2, "budget_s": 0,
         "image_size": (64, 48)}  # fmt: skip
@@ -342,7 +337,7 @@ def test_workers_auto_follows_the_affinity_mask() -> None:
     script = (
         "import os; os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
         "from nogilbench.notebook import matrix\n"
-        "from nogilbench.sweep.manager import Interpreters, plan\n"
+        "from nogilbench.sweep.plan import Interpreters, plan\n"
         "from nogilbench.host.interpreters import current\n"
         "c = matrix.sweep_config('a', ['pure-python'], [4], 'auto', ['sync', 'threading'], 1,"
         " '64x48', False)\n"

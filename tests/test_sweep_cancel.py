@@ -17,7 +17,9 @@ from nogilbench.errors import SweepCancelled
 from nogilbench.host.interpreters import current
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine, migrate
-from nogilbench.sweep.manager import Interpreters, SweepConfig, run_sweep
+from nogilbench.sweep.config import SweepConfig
+from nogilbench.sweep.manager import run_sweep
+from nogilbench.sweep.plan import Interpreters
 
 LIBRARY_MIGRATIONS = Path(__file__).resolve().parents[1] / "nogilbench" / "store" / "migrations"
 

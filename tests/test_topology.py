@@ -19,11 +19,11 @@ from nogilbench.host.topology import (
     read_topology,
     usable_cores,
 )
+from nogilbench.model import is_oversubscribed
 from nogilbench.results.stats import ideal_speedup
 from nogilbench.sweep.scaling import (
     auto_worker_counts,
     choose_pinned_cpus,
-    is_oversubscribed,
     pin_process,
     resolve_worker_counts,
     weak_scaling_cells,
@@ -158,7 +158,8 @@ def test_auto_workers_and_weak_scaling() -> None:
 # Runs under a 1-CPU affinity mask: what a sweep would plan there.
 PLAN_SCRIPT = """
 import json, os
-from nogilbench.sweep.scaling import auto_worker_counts, is_oversubscribed
+from nogilbench.model import is_oversubscribed
+from nogilbench.sweep.scaling import auto_worker_counts
 from nogilbench.results.stats import ideal_speedup
 from nogilbench.host.interpreters import usable_cores, host_info
 cores = usable_cores()

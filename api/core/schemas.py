@@ -17,11 +17,12 @@ from pydantic import (
 )
 
 from api.core.security import MAX_ID, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
-from nogilbench.concurrency.runners import MAX_WORKERS, METHODS
+from nogilbench.concurrency.base import MAX_WORKERS
+from nogilbench.concurrency.runners import METHODS
 from nogilbench.concurrency.workloads import WORKLOADS
 from nogilbench.imaging.pipeline import pipeline_json_schema
 from nogilbench.imaging.samples import MAX_SIDE, MIN_SIDE
-from nogilbench.sweep.manager import MAX_IMAGES
+from nogilbench.sweep.config import MAX_IMAGES
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -47,6 +48,7 @@ def bounded_int(low: int, high: int) -> Any:
 # Ids are INTEGER columns (32-bit on PostgreSQL); offsets are BIGINT in both databases. Larger
 # values are refused at the edge (422) instead of overflowing in the driver or the server.
 MAX_OFFSET = 2**63 - 1
+MAX_COMPARE = 20  # sweeps compared in one request
 RowId = bounded_int(1, MAX_ID)
 BatchWorkers = bounded_int(1, 256)
 ImageCount = bounded_int(1, MAX_IMAGES)

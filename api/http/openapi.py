@@ -22,11 +22,11 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from api.core.schemas import UploadForm
+from api.core.schemas import MAX_COMPARE, UploadForm
 from api.core.security import MAX_ID
 from api.core.settings import Settings
-from api.services.benchmarks import MAX_COMPARE
-from nogilbench.concurrency.runners import MethodUnavailable, make_runner
+from nogilbench.concurrency.base import MethodUnavailable
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.imaging.codec import ALLOWED_INPUT_FORMATS
 
 UPLOAD_FORM = "Body_upload"  # the upload's multipart body, read by the route itself

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from api.core.errors import error_responses
 from api.core.schemas import (
+    MAX_COMPARE,
     MAX_ID,
     BenchmarkRequest,
     CompareRead,
@@ -19,7 +20,7 @@ from api.core.schemas import (
 )
 from api.deps import CurrentUser, Operator, Services, SessionDep
 from api.routers.jobs import accepted
-from api.services.benchmarks import MAX_COMPARE, BenchmarkService
+from api.services.benchmarks import BenchmarkService
 from nogilbench.errors import InvalidParameter
 
 router = APIRouter(prefix="/api/benchmarks", tags=["benchmarks"])

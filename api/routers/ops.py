@@ -9,9 +9,9 @@ from fastapi.responses import PlainTextResponse
 
 from api.core.errors import error_responses
 from api.core.schemas import HealthRead, OperationsRead
+from api.core.threads import in_thread
 from api.deps import OperationsAccess, Services
 from api.http.metrics import CONTENT_TYPE_LATEST
-from api.services.container import in_thread
 from api.services.system import operations_listing
 
 router = APIRouter(tags=["operations"])

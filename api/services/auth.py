@@ -22,8 +22,9 @@ from api.core.errors import DuplicateEmail, InvalidCredentials, InvalidToken
 from api.core.models import RefreshToken, User, utcnow
 from api.core.schemas import TokenPair
 from api.core.security import PasswordHasher, TokenService
+from api.core.threads import in_thread
 from api.repositories import tokens, users
-from api.services.container import CpuLimiter, in_thread
+from api.services.cpu_limiter import CpuLimiter
 
 logger = logging.getLogger("api.auth")
 

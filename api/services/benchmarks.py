@@ -20,15 +20,17 @@ from sqlmodel import Session
 from api.core.database import Database
 from api.core.errors import BenchmarkNotFound, OverBudget, QuotaExceeded
 from api.core.models import Job, User
-from api.core.schemas import BenchmarkRequest, CompareRead, SweepDetail, SweepRead
+from api.core.schemas import MAX_COMPARE, BenchmarkRequest, CompareRead, SweepDetail, SweepRead
 from api.repositories import jobs
 from api.services.job_runner import BenchmarkRunner, JobManager
 from nogilbench.errors import InvalidParameter
 from nogilbench.results import tables as analysis
 from nogilbench.store import repository
-from nogilbench.sweep.manager import SweepConfig, largest_plan, run_sweep
+from nogilbench.sweep.config import SweepConfig
+from nogilbench.sweep.manager import run_sweep
+from nogilbench.sweep.parameters import sweep_config
+from nogilbench.sweep.plan import largest_plan
 
-MAX_COMPARE = 20
 METHOD_COLUMN_CHARS = 255  # jobs.method is VARCHAR(255) since migration 0002
 
 
@@ -46,32 +48,28 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def method_label(methods: list[str]) -> str:
+def methods_column(methods: list[str]) -> str:
     """The job row's `method` (METHOD_COLUMN_CHARS at most); the full list is in its parameters."""
     label = ",".join(dict.fromkeys(methods))
     return label if len(label) <= METHOD_COLUMN_CHARS else f"{len(set(methods))} methods"
 
 
 def make_config(parameters: dict[str, Any]) -> SweepConfig:
-    """A validated `nogilbench.sweep.manager.SweepConfig` (raises InvalidParameter)."""
+    """A validated `nogilbench.sweep.config.SweepConfig` through the library's one door
+    (`nogilbench.sweep.parameters`; raises InvalidParameter)."""
     values = dict(parameters)
-    values["image_size"] = tuple(values["image_size"])
+    name = values.pop("name")
     # A request's `repeats` is exactly its number of rounds: no adaptive extra rounds (the
     # sweep's default `max_rounds` is 6, which a request for 7+ repeats would contradict), so
     # the budget (`benchmark_cost`, by repeats) bounds what the sweep really does.
     values.setdefault("max_rounds", values.get("repeats", SweepConfig.repeats))
-    try:
-        config = SweepConfig(**values)
-    except TypeError as exc:
-        raise InvalidParameter(f"invalid benchmark parameters: {exc}") from None
-    config.validate()
-    return config
+    return sweep_config(name, values)
 
 
 def benchmark_cost(config: SweepConfig, cores: int | None = None) -> int:
     """Pixels a sweep processes, the quantity a benchmark request's budget bounds.
 
-    Every cell the sweep can plan (`nogilbench.sweep.manager.largest_plan`: both builds found; the
+    Every cell the sweep can plan (`nogilbench.sweep.plan.largest_plan`: both builds found; the
     methods, worker counts and past-cores rule of `plan` itself, weak scaling included)
     decodes and processes its images once to warm up and once per round, at most
     `max_rounds` rounds: the sum over cells of (max_rounds + 1) x images x width x height.
@@ -162,7 +160,7 @@ class BenchmarkService:
         job = Job(
             owner_id=user.id,  # type: ignore[arg-type]
             kind="benchmark",
-            method=method_label(request.methods),
+            method=methods_column(request.methods),
             workers=max(request.workers),
             total=total,
             parameters=parameters,

@@ -20,14 +20,15 @@ from api.core.errors import (
 )
 from api.core.models import Image, User, utcnow
 from api.core.storage import EXTENSIONS, FileStore
+from api.core.threads import in_thread
 from api.http import timing
 from api.http.downloads import OpenedFile, open_stored
 from api.http.metrics import Metrics
 from api.repositories import images
-from api.services.container import CpuLimiter, in_thread
+from api.services.cpu_limiter import CpuLimiter
 from nogilbench.errors import NogilbenchError
-from nogilbench.imaging.codec import MEDIA_TYPES, decode_image, encode_image
-from nogilbench.imaging.pipeline import Pipeline, parse_pipeline
+from nogilbench.imaging.codec import MEDIA_TYPES, decode_image
+from nogilbench.imaging.pipeline import parse_pipeline
 
 READ_CHUNK = 1024 * 1024
 
@@ -39,24 +40,11 @@ class Probe:
     height: int
 
 
-@dataclass(frozen=True)
-class Rendered:
-    data: bytes
-    width: int
-    height: int
-
-
 def probe_image(data: bytes, max_pixels: int) -> Probe:
     """Sniff and fully decode (corrupt files are refused now, not at processing time)."""
     decoded = decode_image(data, max_pixels)
     width, height = decoded.image.size
     return Probe(decoded.source_format, width, height)
-
-
-def render(pipeline: Pipeline, data: bytes, max_pixels: int) -> Rendered:
-    decoded = decode_image(data, max_pixels)
-    image = pipeline.apply(decoded.image, max_pixels)  # sizes checked again on the real image
-    return Rendered(encode_image(image, pipeline.format, pipeline.quality), *image.size)
 
 
 def display_name(raw: str | None) -> str:
@@ -188,7 +176,7 @@ class ImageService:
         with timing.phase("read"):
             data = await in_thread(self.uploads.read, record.stored_name)
         started = time.perf_counter()
-        rendered = await self.cpu.run(render, pipeline, data, self.max_pixels)
+        rendered = await self.cpu.run(pipeline.render, data, self.max_pixels)
         elapsed_ms = (time.perf_counter() - started) * 1000
         with timing.phase("quota"):
             await in_thread(

@@ -56,7 +56,6 @@ from api.repositories.jobs import Claimed
 from api.services.cpu_limiter import CpuLimiter, LimiterWaitStopped
 from nogilbench.concurrency.runners import make_runner
 from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
-from nogilbench.imaging.codec import decode_image, encode_image
 from nogilbench.imaging.pipeline import parse_pipeline
 
 logger = logging.getLogger("api.jobs")
@@ -91,9 +90,7 @@ def process_file(task: tuple[str, dict[str, Any], int]) -> tuple[bool, bytes | s
     path, raw_pipeline, max_pixels = task
     try:
         pipeline = parse_pipeline(raw_pipeline)
-        decoded = decode_image(Path(path).read_bytes(), max_pixels)
-        image = pipeline.apply(decoded.image, max_pixels)
-        return True, encode_image(image, pipeline.format, pipeline.quality)
+        return True, pipeline.render(Path(path).read_bytes(), max_pixels).data
     except NogilbenchError as exc:
         return False, exc.message
     except OSError as exc:

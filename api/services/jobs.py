@@ -24,11 +24,13 @@ from api.core.errors import (
 from api.core.models import Job, JobItem, User, utcnow
 from api.core.schemas import BatchRequest, JobRead
 from api.core.storage import FileStore
+from api.core.threads import in_thread
 from api.http.downloads import OpenedFile, open_stored
 from api.repositories import images, jobs
-from api.services.container import PerUserSlots, in_thread
 from api.services.job_runner import JobManager
-from nogilbench.concurrency.runners import gil_enabled, make_runner
+from api.services.slots import PerUserSlots
+from nogilbench.concurrency.base import gil_enabled
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.errors import InvalidOperation, NogilbenchError
 from nogilbench.imaging.pipeline import parse_pipeline
 

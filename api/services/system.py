@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.concurrency.base import gil_enabled
 from nogilbench.imaging.codec import OUTPUT_FORMATS
 from nogilbench.imaging.operations import OPERATIONS
 from nogilbench.imaging.pipeline import pipeline_json_schema

@@ -33,7 +33,7 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any
 
-from nogilbench.concurrency.runners import MethodUnavailable, Runner, WorkerSeen
+from nogilbench.concurrency.base import MethodUnavailable, Runner, WorkerSeen
 from nogilbench.concurrency.staged import Staged
 
 

@@ -45,6 +45,15 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """An encoded output and the size of the image it encodes."""
+
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class Pipeline:
     steps: tuple[Step, ...]
     format: str = "jpeg"
@@ -86,13 +95,18 @@ class Pipeline:
             image = apply_operation(image, step.op, step.params)
         return image
 
-    def run(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
-        """Decode untrusted bytes, apply every step, encode without metadata.
+    def render(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Rendered:
+        """Decode untrusted bytes, apply every step, encode without metadata: the one
+        decode -> operations -> encode of the library, the service and its jobs.
 
         `max_pixels` bounds the decoded image and every step's output."""
         decoded = decode_image(data, max_pixels)
         image = self.apply(decoded.image, max_pixels)
-        return encode_image(image, self.format, self.quality)
+        return Rendered(encode_image(image, self.format, self.quality), *image.size)
+
+    def run(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+        """The encoded output of `render`."""
+        return self.render(data, max_pixels).data
 
 
 def parse_pipeline(raw: Any) -> Pipeline:

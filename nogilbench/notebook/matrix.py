@@ -12,22 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from nogilbench.host.interpreters import usable_cores
-from nogilbench.imaging.samples import parse_size
 from nogilbench.paths import PROJECT_ROOT
 from nogilbench.report.data import SweepData, load_sweeps, resolve_database_url
 from nogilbench.store.repository import open_store
+from nogilbench.sweep import parameters
+from nogilbench.sweep.config import SweepConfig
 from nogilbench.sweep.launch import DEFAULT_CELL_TIMEOUT_S
-from nogilbench.sweep.manager import Interpreters, SweepConfig, plan, run_sweep
-from nogilbench.sweep.scaling import resolve_worker_counts
-
-# The notebook parameters that define a sweep (same names as SweepConfig's fields, so a
-# stored sweep's `parameters` can be handed back to the notebook to resume it).
-SWEEP_PARAMETERS = (
-    "workloads", "images", "workers", "methods", "repeats", "image_size", "baseline",
-    "start_method", "seed", "max_rounds", "target", "budget_s", "past_cores", "pin", "scaling",
-    "images_per_worker",
-)  # fmt: skip
+from nogilbench.sweep.manager import run_sweep
+from nogilbench.sweep.plan import Interpreters, plan
 
 
 def sweep_config(
@@ -49,38 +41,14 @@ def sweep_config(
     scaling: str = "strong",
     images_per_worker: int = 10,
 ) -> SweepConfig:
-    """A validated SweepConfig from notebook parameters (image_size: '1280x853' or [w, h])."""
-    if isinstance(image_size, str):
-        size = parse_size(image_size)
-    else:
-        width, height = image_size
-        size = (int(width), int(height))
-    return SweepConfig(
-        name=name,
-        workloads=list(workloads),
-        images=[int(n) for n in images],
-        workers=_worker_counts(workers),
-        methods=list(methods),
-        repeats=int(repeats),
-        image_size=size,
-        baseline=bool(baseline),
-        start_method=start_method or None,
-        seed=int(seed),
-        max_rounds=int(max_rounds if max_rounds is not None else max(int(repeats), 6)),
-        target=float(target),
-        budget_s=None if budget_s is None else float(budget_s),
-        past_cores=str(past_cores),
-        pin=bool(pin),
-        scaling=str(scaling),
-        images_per_worker=int(images_per_worker),
-    ).validate()
-
-
-def _worker_counts(workers: str | Sequence[int]) -> list[int]:
-    """A list of counts, or 'auto': 1, 2, 4, ... up to the usable cores, then 2x cores."""
-    if isinstance(workers, str):
-        return resolve_worker_counts(workers, usable_cores())
-    return [int(n) for n in workers]
+    """The notebook's parameter cell, in its order, through the one door (`sweep.parameters`)."""
+    return parameters.sweep_config(name, {
+        "workloads": workloads, "images": images, "workers": workers, "methods": methods,
+        "repeats": repeats, "image_size": image_size, "baseline": baseline,
+        "start_method": start_method, "seed": seed, "max_rounds": max_rounds, "target": target,
+        "budget_s": budget_s, "past_cores": past_cores, "pin": pin, "scaling": scaling,
+        "images_per_worker": images_per_worker,
+    })  # fmt: skip
 
 
 @contextmanager

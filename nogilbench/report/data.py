@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
 from nogilbench.errors import InvalidParameter
+from nogilbench.model import ROLE_DEFAULT_BUILD
 from nogilbench.paths import PROJECT_ROOT, REPORTS_DIR
 from nogilbench.results.tables import (
     SUMMARY_COLUMNS,
@@ -108,6 +109,11 @@ class SweepData:
 
     @property
     def main_interpreter(self) -> str | None:
+        """The interpreter that ran the matrix: stored with the sweep (its role), or, for a
+        sweep stored without roles, the one with the most cells."""
+        for info in self.sweep.interpreters or []:
+            if info.get("label") and info.get("role") != ROLE_DEFAULT_BUILD:
+                return str(info["label"])
         return main_interpreter(self.results)
 
     def frame(self) -> pd.DataFrame:
@@ -162,8 +168,8 @@ def results_frame(results: Iterable[Any], sweep_name: str | None = None) -> pd.D
 
 
 def main_interpreter_of(frame: pd.DataFrame) -> str | None:
-    """The interpreter that ran the whole matrix (the one with the most rows)."""
-    return None if frame.empty else str(frame["interpreter"].value_counts().idxmax())
+    """The interpreter that ran the whole matrix (`results.tables.main_interpreter`)."""
+    return main_interpreter(frame.to_dict("records"))
 
 
 def main_rows(frame: pd.DataFrame) -> pd.DataFrame:

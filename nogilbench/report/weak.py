@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from nogilbench.model import is_oversubscribed
 from nogilbench.report.data import method_label, ok_rows
 from nogilbench.results import stats
 
@@ -49,7 +50,7 @@ def weak_frame(frame: pd.DataFrame, cores: int, main: str | None = None) -> pd.D
                 "efficiency": ratio.estimate, "efficiency_low": ratio.low,
                 "efficiency_high": ratio.high,
                 "ideal": stats.ideal_weak_efficiency(method, workers, cores),
-                "oversubscribed": workers > cores,
+                "oversubscribed": is_oversubscribed(method, workers, cores),
             })  # fmt: skip
     return pd.DataFrame(found, columns=list(COLUMNS))
 

@@ -12,14 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from nogilbench.errors import InvalidParameter, SweepBusy
-from nogilbench.results import stats
+from nogilbench.model import ROLE_DEFAULT_BUILD, CellKey, GroupKey, cell_key
 from nogilbench.store.db import make_engine, migrate
 from nogilbench.store.models import Measurement, Result, Sweep, SweepRound, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version_nogilbench"
-
-CellKey = stats.CellKey
 
 
 def open_store(url: str | None = None) -> Engine:
@@ -27,11 +25,6 @@ def open_store(url: str | None = None) -> Engine:
     engine = make_engine(url)
     migrate(engine, MIGRATIONS, VERSION_TABLE)
     return engine
-
-
-def cell_key(row: Result | dict[str, Any]) -> CellKey:
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return (get("workload"), get("method"), get("workers"), get("images"), get("interpreter"))
 
 
 def start_or_resume_sweep(
@@ -168,9 +161,6 @@ def forget_errors(session: Session, sweep_id: int) -> int:
     return len(failed)
 
 
-GroupKey = tuple[str, int]  # (workload, images): the cells compared with each other
-
-
 def _in_groups(table: Any, groups: Iterable[GroupKey] | None) -> Any:
     """A WHERE clause for rows of `table` in `groups` (None: every row)."""
     if groups is None:
@@ -198,33 +188,23 @@ RESULT_FIELDS = tuple(
 )
 
 
-def refresh_results(
-    session: Session, sweep_id: int, groups: Iterable[GroupKey] | None = None
+def replace_results(
+    session: Session,
+    sweep: Sweep,
+    summaries: list[dict[str, Any]],
+    groups: Iterable[GroupKey] | None = None,
 ) -> list[Result]:
-    """Recompute every cell's result row of a sweep from its measurements (stats module).
-
-    Derived values are never stored alone: a crash between a measurement's commit and this
-    refresh leaves nothing stale, because the next refresh (each round, each resume, each
-    read through `results_for`) recomputes them all. `groups`: recompute only these
-    (workload, images) groups (every speedup pairs cells of one group, so the others cannot
-    change); the whole sweep's rows are returned either way.
-    """
-    sweep = session.get(Sweep, sweep_id)
-    if sweep is None:
-        return []
-    groups = None if groups is None else list(groups)
-    summaries = stats.summarize_sweep(
-        measurements_of(session, sweep_id, groups), usable_cores_of(sweep),
-        default_build_of(sweep),
-    )  # fmt: skip
+    """Store `summaries` as the sweep's result rows for `groups` (all when None), dropping
+    rows of those groups that no summary names; returns the whole sweep's rows."""
+    assert sweep.id is not None
     described = {info.get("label"): info for info in sweep.interpreters}
-    existing = {cell_key(row): row for row in _stored_results(session, sweep_id, groups)}
+    existing = {cell_key(row): row for row in _stored_results(session, sweep.id, groups)}
     for summary in summaries:
         info = described.get(summary["interpreter"], {})
         summary.setdefault("interpreter_path", info.get("path") or "")
         summary.setdefault("interpreter_version", info.get("version") or "")
         summary.setdefault("free_threaded_build", bool(info.get("free_threaded_build")))
-        row = existing.pop(cell_key(summary), None) or Result(sweep_id=sweep_id)
+        row = existing.pop(cell_key(summary), None) or Result(sweep_id=sweep.id)
         for name in RESULT_FIELDS:
             default = [] if name in ("wall_times_s", "cpu_per_core", "wall_rounds") else None
             value = summary.get(name, default)
@@ -239,7 +219,7 @@ def refresh_results(
     for stale in existing.values():
         session.delete(stale)
     session.commit()
-    return list(_stored_results(session, sweep_id))
+    return list(_stored_results(session, sweep.id))
 
 
 def usable_cores_of(sweep: Sweep) -> int:
@@ -249,7 +229,7 @@ def usable_cores_of(sweep: Sweep) -> int:
 def default_build_of(sweep: Sweep) -> str | None:
     """The label of the sweep's default (GIL) build, if it measured one."""
     for info in sweep.interpreters:
-        if info.get("role") == "default-build" and info.get("label"):
+        if info.get("role") == ROLE_DEFAULT_BUILD and info.get("label"):
             return str(info["label"])
     return None
 

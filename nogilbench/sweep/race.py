@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.concurrency.base import gil_enabled
 from nogilbench.host.interpreters import InterpreterInfo
 from nogilbench.paths import PROJECT_ROOT
 

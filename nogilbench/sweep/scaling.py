@@ -18,10 +18,9 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from nogilbench.concurrency.base import MAX_WORKERS
 from nogilbench.errors import InvalidParameter
 from nogilbench.host.topology import Topology, affinity_cpus, read_topology
-
-MAX_WORKERS = 256  # same bound as nogilbench.concurrency.runners.MAX_WORKERS
 
 
 def auto_worker_counts(cores: int, max_workers: int = MAX_WORKERS) -> list[int]:
@@ -54,11 +53,6 @@ def resolve_worker_counts(text: str, cores: int, max_workers: int = MAX_WORKERS)
     if not counts or counts[0] < 1 or counts[-1] > max_workers:
         raise InvalidParameter(f"workers must be between 1 and {max_workers}, got {text!r}")
     return counts
-
-
-def is_oversubscribed(method: str, workers: int, cores: int) -> bool:
-    """More workers than usable cores (sync runs one item at a time whatever it is given)."""
-    return method != "sync" and workers > cores
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from typing import Any
 
 import psutil
 
-from nogilbench.concurrency.runners import MethodUnavailable, Runner, gil_enabled, make_runner
+from nogilbench.concurrency.base import MethodUnavailable, Runner, gil_enabled
+from nogilbench.concurrency.runners import make_runner
 from nogilbench.concurrency.workloads import WORKLOADS, load_file
 from nogilbench.errors import NogilbenchError
 from nogilbench.host.interpreters import usable_cores

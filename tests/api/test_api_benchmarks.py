@@ -90,11 +90,11 @@ def test_benchmark_errors(client, operator_headers):
 
 
 def test_job_method_label_fits_its_column():
-    from api.services.benchmarks import METHOD_COLUMN_CHARS, method_label
+    from api.services.benchmarks import METHOD_COLUMN_CHARS, methods_column
 
-    assert method_label(["sync", "threading", "sync"]) == "sync,threading"
+    assert methods_column(["sync", "threading", "sync"]) == "sync,threading"
     every = ["sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters"]
-    assert method_label(every * 2) == ",".join(every)  # VARCHAR(255) since migration 0002
+    assert methods_column(every * 2) == ",".join(every)  # VARCHAR(255) since migration 0002
     many = [f"method-{n:03d}" for n in range(40)]
-    assert len(method_label(many)) <= METHOD_COLUMN_CHARS
-    assert method_label(many) == "40 methods"
+    assert len(methods_column(many)) <= METHOD_COLUMN_CHARS
+    assert methods_column(many) == "40 methods"

@@ -8,8 +8,8 @@ import anyio
 import pytest
 from api_helpers import OPS, image_bytes, upload
 
-import api.services.images as image_service
-from api.services.container import CpuLimiter
+from api.services.cpu_limiter import CpuLimiter
+from nogilbench.imaging.pipeline import Pipeline
 
 
 def test_limiter_caps_concurrency():
@@ -42,14 +42,14 @@ def test_busy_cpu_limiter_does_not_block_auth_or_health(client, app, auth_header
     app.state.services.cpu = CpuLimiter(1)
     image_id = upload(client, auth_headers, image_bytes()).json()["id"]
     entered, release = threading.Event(), threading.Event()
-    real_render = image_service.render
+    real_render = Pipeline.render
 
-    def slow_render(*args, **kwargs):
+    def slow_render(self, *args, **kwargs):
         entered.set()
         release.wait(30)
-        return real_render(*args, **kwargs)
+        return real_render(self, *args, **kwargs)
 
-    monkeypatch.setattr(image_service, "render", slow_render)
+    monkeypatch.setattr(Pipeline, "render", slow_render)
     results = {}
 
     def process(key: str) -> None:

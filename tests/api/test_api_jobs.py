@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from api.core.models import Image, Job, JobItem, utcnow
 from api.main import create_app
-from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.concurrency.base import gil_enabled
 from nogilbench.store.db import make_engine
 
 PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 32}], "format": "png"}

@@ -6,7 +6,7 @@ import logging
 
 from api_helpers import OPS
 
-from nogilbench.concurrency.runners import gil_enabled
+from nogilbench.concurrency.base import gil_enabled
 from nogilbench.imaging.operations import OPERATIONS
 
 

@@ -14,7 +14,7 @@ from test_api_benchmarks import TINY
 
 from api.main import create_app
 from api.services.benchmarks import benchmark_cost
-from nogilbench.sweep.manager import SweepConfig
+from nogilbench.sweep.config import SweepConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,171 @@
+"""Rounds: every cell of a group once, in a seeded shuffled order stored before the round
+starts, each measurement committed as it is taken; then extra rounds for imprecise groups."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from nogilbench.errors import SweepCancelled
+from nogilbench.model import GroupKey
+from nogilbench.results import summarize
+from nogilbench.store import repository
+from nogilbench.store.models import Sweep
+from nogilbench.sweep.config import SweepConfig
+from nogilbench.sweep.launch import measure_once
+from nogilbench.sweep.plan import Group, PlannedCell, unavailable_row
+from nogilbench.sweep.scaling import plan_pinning
+
+LEASE_TTL_S = 1800.0  # longer than any cell (cell timeout 900 s): renewed after each one
+
+
+# on_cell(done, total, row): once with row=None before the first measurement, then once per
+# measurement (one round of one cell); total grows when extra rounds are scheduled.
+OnCell = Callable[[int, int, dict[str, Any] | None], None]
+
+
+@dataclass
+class Progress:
+    """Rounds measured so far, for the on_cell callback (its total grows with extra rounds)."""
+
+    done: int = 0
+    total: int = 0
+    callback: OnCell | None = None
+
+    def step(self, row: dict[str, Any] | None) -> None:
+        if row is not None:
+            self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total, row)
+
+
+class RoundRunner:
+    """Runs rounds of groups for one sweep, skipping what is already stored."""
+
+    def __init__(
+        self, session: Session, sweep: Sweep, owner: str, progress: Progress,
+        timeout_s: float, stop_event: threading.Event | None,
+    ) -> None:  # fmt: skip
+        assert sweep.id is not None
+        self.session, self.sweep, self.sweep_id, self.owner = session, sweep, sweep.id, owner
+        self.progress, self.timeout_s, self.stop_event = progress, timeout_s, stop_event
+        self.measured = repository.measured_rounds(session, self.sweep_id)
+        # kept beside `measured` so neither question scans every measurement of the sweep
+        self.failed_keys = {key for (key, _), status in self.measured.items() if status != "ok"}
+        self.rounds: dict[GroupKey, int] = {}
+        for key, number in self.measured:
+            group_key = (key[0], key[3])
+            self.rounds[group_key] = max(self.rounds.get(group_key, 0), number + 1)
+        self.pin = False
+        self.durations: dict[tuple[str, int], list[float]] = {}
+
+    def rounds_done(self, group: Group) -> int:
+        return self.rounds.get((group.workload, group.images), 0)
+
+    def failed(self, cell: PlannedCell) -> bool:
+        """A cell that errored or is unavailable is not measured again in this sweep."""
+        return cell.key in self.failed_keys
+
+    def pending(self, group: Group, number: int) -> int:
+        return sum(
+            (cell.key, number) not in self.measured and not self.failed(cell)
+            for cell in group.cells
+        )
+
+    def run(self, group: Group, number: int, seed: int) -> None:
+        order = repository.round_order(
+            self.session, self.sweep_id, group.workload, group.images, number,
+            group.shuffled(seed, number),
+        )  # fmt: skip
+        started = time.perf_counter()
+        for position, order_key in enumerate(order):
+            cell = group.cell(order_key)
+            if cell is None or (cell.key, number) in self.measured or self.failed(cell):
+                continue
+            if self.stop_event is not None and self.stop_event.is_set():
+                raise SweepCancelled(f"sweep {self.sweep.name!r} was cancelled")
+            if cell.interpreter is None:
+                row = unavailable_row(cell)
+            else:
+                cpus = None
+                if self.pin:  # sync uses one core whatever its workers setting
+                    workers = 1 if cell.spec.method == "sync" else cell.spec.workers
+                    cpus = plan_pinning(workers).cpus
+                row = measure_once(
+                    cell.spec, cell.interpreter, self.timeout_s, self.stop_event, cpus
+                )
+                row["details"]["gil_requested"] = cell.spec.gil_requested
+            row.update(round=number, position=position)
+            repository.save_measurement(self.session, self.sweep_id, row)
+            self.measured[(cell.key, number)] = row["status"]
+            if row["status"] != "ok":
+                self.failed_keys.add(cell.key)
+            name = (group.workload, group.images)
+            self.rounds[name] = max(self.rounds.get(name, 0), number + 1)
+            repository.acquire_lease(self.session, self.sweep, self.owner, LEASE_TTL_S)
+            self.progress.step(row)
+        self.durations.setdefault((group.workload, group.images), []).append(
+            time.perf_counter() - started
+        )
+
+    def round_cost(self, group: Group) -> float:
+        """Seconds one more round of `group` is expected to take (0 if none ran here yet)."""
+        spent = self.durations.get((group.workload, group.images))
+        return statistics.median(spent) if spent else 0.0
+
+
+def widest(results: list[Any], group: Group) -> float:
+    """The widest relative interval among the group's measured cells (0 if none)."""
+    widths = [
+        max(r.wall_high_s / r.wall_median_s - 1, 1 - r.wall_low_s / r.wall_median_s)
+        for r in results
+        if r.workload == group.workload and r.images == group.images and r.status == "ok"
+        and r.wall_median_s and r.wall_low_s is not None and r.wall_high_s is not None
+    ]  # fmt: skip
+    return max(widths, default=0.0)
+
+
+def has_anomaly(results: list[Any], group: Group) -> bool:
+    return any(
+        r.anomaly for r in results if r.workload == group.workload and r.images == group.images
+    )
+
+
+def extra_rounds(
+    runner: RoundRunner, config: SweepConfig, groups: list[Group], started: float
+) -> None:
+    """More rounds for imprecise groups (widest first) and one more for an anomaly."""
+    remeasured: set[tuple[str, int]] = set()
+    skipped: set[tuple[str, int]] = set()
+    results = summarize.refresh_results(runner.session, runner.sweep_id)
+    while True:
+        wanted = []
+        for group in groups:
+            name = (group.workload, group.images)
+            rounds = runner.rounds_done(group)
+            anomaly = has_anomaly(results, group) and name not in remeasured
+            width = widest(results, group)
+            cap = config.max_rounds + (1 if anomaly else 0)
+            if name in skipped or rounds >= cap or not (anomaly or width > config.target):
+                continue
+            wanted.append((not anomaly, -width, group))
+        if not wanted:
+            return
+        _, _, group = min(wanted, key=lambda item: item[:2])
+        name = (group.workload, group.images)
+        elapsed = time.perf_counter() - started
+        if config.budget_s is not None and elapsed + runner.round_cost(group) > config.budget_s:
+            skipped.add(name)  # a cheaper group may still fit
+            continue
+        if has_anomaly(results, group):
+            remeasured.add(name)
+        runner.progress.total += runner.pending(group, runner.rounds_done(group))
+        runner.run(group, runner.rounds_done(group), config.seed)
+        # only this group's measurements changed: recompute its rows from them
+        results = summarize.refresh_results(runner.session, runner.sweep_id, [name])
