@@ -173,15 +173,27 @@ def past_the_cores(frame: pd.DataFrame, question: Question, rounds: dict, cores:
         return None
     decided = compare_family(pairs)  # this = at the cores, other = beyond them
     most = next(iter(question.beyond.values()))[2]
-    words = {FASTER: "slower", SLOWER: "faster", EQUIVALENT: "within 5% (no different)"}
     parts = []
     for name, decision in decided.items():
-        word = words.get(decision.outcome, "cannot tell")
+        word = _change_word(decision)
         parts.append(f"{method_label(name[0])} {word} (time ratio {interval_text(decision.ratio)})")
     return (
         f"On {question.workload}, {most} workers instead of {question.workers} (beyond the "
         f"{cores} cores, {question.images} images): {'; '.join(parts)}."
     )
+
+
+def _change_word(decision: Decision) -> str:
+    """How the time changed going past the cores, from the at-the-cores side."""
+    if decision.outcome == FASTER:
+        return "slower"
+    if decision.outcome == SLOWER:
+        return "faster"
+    if decision.outcome == EQUIVALENT:
+        return f"no different (within {decision.margin:.0%})"
+    if decision.significant:  # the direction is known, the size is near the margin
+        return "slightly slower" if decision.ratio.low > 1 else "slightly faster"
+    return "cannot tell"
 
 
 def memory(frame: pd.DataFrame, question: Question) -> str | None:

@@ -18,16 +18,20 @@ from nogilbench.results.tables import UNSTABLE_HALF_WIDTH, method_order
 
 def measurement_quality(sweep: Any) -> list[str]:
     """A sweep's measurement notes (`report.data.SweepData`): design, then host."""
-    frame = sweep.frame()
-    return design_notes(
-        sweep.measurements, frame, sweep.cores, (sweep.sweep.host or {})
-    ) + host_notes(sweep.measurements, sweep.cores)
+    return design_notes(sweep) + host_notes(sweep.measurements, sweep.cores)
 
 
-def design_notes(
-    measurements: list[dict[str, Any]], frame: pd.DataFrame, cores: int, host: dict[str, Any]
-) -> list[str]:
+def _passes(rows: pd.DataFrame) -> int:
+    """Rounds that measured only some cells of their group: the question passes."""
+    ran = rows.groupby(["workload", "images", "round"]).size()
+    full = ran.groupby(level=["workload", "images"]).transform("max")
+    return int((ran < full).sum())
+
+
+def design_notes(sweep: Any) -> list[str]:
     """Where the rounds went, what was measured again, and what stayed undecided."""
+    measurements, frame, cores = sweep.measurements, sweep.frame(), sweep.cores
+    host = sweep.sweep.host or {}
     rows = pd.DataFrame(measurements)
     if rows.empty or "round" not in rows:
         return []
@@ -38,14 +42,25 @@ def design_notes(
         .groupby(["workload", "method", "workers", "images", "interpreter"])["round"]
         .nunique()
     )
+    low = int(per_cell.min()) if not per_cell.empty else 0
+    high = int(per_cell.max()) if not per_cell.empty else 0
+    seed = (
+        "a new seed per sweep, stored with it"
+        if getattr(sweep.sweep, "order_seed", None) is not None
+        else "the image seed: this sweep predates a seed of its own"
+    )
+    passes = _passes(rows)
     lines.append(
-        f"{len(rows)} measurements, each one round of one cell in a fresh process; rounds per "
-        f"cell from {int(per_cell.min()) if not per_cell.empty else 0} to "
-        f"{int(per_cell.max()) if not per_cell.empty else 0}: every cell at least "
-        f"{int(groups.min())} times in a seeded shuffled order (a new seed per sweep, stored "
-        "with it), then the cells of the report's questions in passes of their own, each "
-        "pass followed by its mirror image so a drift of the host falls on both sides of "
-        "every comparison alike."
+        f"{len(rows)} measurements, each one round of one cell in a fresh process, {low} to "
+        f"{high} rounds per cell: every cell at least {int(groups.min())} times, each round in "
+        f"a shuffled order ({seed})"
+        + (
+            f", then {passes} passes over only the cells of the report's questions, each "
+            "pass followed by its mirror image so a drift of the host falls on both sides of "
+            "every comparison alike."
+            if passes
+            else "; extra rounds went to whole groups."
+        )
     )
     state = host.get("speed_state") or {}
     if state.get("samples"):
@@ -146,13 +161,6 @@ def host_notes(measurements: list[dict], cores: int) -> list[str]:
         return []
     measured = rows[rows["status"] == "ok"]
     lines = []
-    groups = rows.groupby(["workload", "images"])["round"].max() + 1
-    lines.append(
-        f"{len(rows)} measurements, each one round of one cell in a fresh process, in "
-        f"{len(groups)} groups (workload x image count) of {int(groups.min())}"
-        + (f" to {int(groups.max())}" if groups.max() != groups.min() else "")
-        + " rounds; cells of a round ran in a seeded shuffled order stored with the sweep."
-    )
     load = measured["load_1m"].dropna() if "load_1m" in measured else pd.Series(dtype=float)
     if not load.empty:
         most = int(measured["workers"].max()) if "workers" in measured else cores
