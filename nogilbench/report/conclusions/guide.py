@@ -47,11 +47,11 @@ def _advice(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
     names = [name_of(name, main) for name in found.leaders]
     sync_leads = any(name[0] == "sync" for name in found.leaders)
     if sync_leads and len(found.leaders) == 1:
-        return f"{head} stay sequential: every concurrency model was slower than sync here."
+        return f"{head} stay sequential: every concurrency model was slower than sync here"
     if sync_leads:
         return (
             f"{head} no concurrency model was surely faster than sync: {', '.join(names)} "
-            "could each be the fastest."
+            "could each be the fastest"
         )
     workers = workers_text(question.workers)
     if found.winner is not None:
