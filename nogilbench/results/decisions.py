@@ -24,16 +24,16 @@ The outcomes exclude each other (faster needs the estimate outside the band, equ
 whole interval inside it). Error rates of one comparison whose interval has level 1 - a:
 P(faster | not truly faster) <= a/2, since the interval's lower end is a one-sided test;
 P(equivalent | truly 5% or more apart) <= a/2 (two one-sided tests, TOST, each at a/2: the
-usual TOST at 5% uses a 90% interval, this is the stricter form). A true difference under 5%
-that is surely there (e.g. [1.01, 1.04]) reads "equivalent": real, but below what a reader
-would act on. The margin is tested on the estimate for "faster" rather than on the interval's
-end: on a noisy host (per-round SD of a log ratio 0.09) a true 10% difference is decided 9
-times in 10 after 12 rounds by this rule, but only 8 times in 10 after 30 rounds if low > 1.05
-were required (a minimum-effect test); and this rule still calls a difference in the wrong
-direction at most a/2 of the time. A true difference close to 5% cannot be settled quickly by any rule: it stays
-"cannot tell" until the interval is narrower than its distance from the band. The old guard
-"every round points the same way" is dropped: at 3-4 rounds a significant t implies it, and
-beyond that it only costs power.
+usual TOST at 5% uses a 90% interval, this is the stricter form). A true difference under
+5% that is surely there (e.g. [1.01, 1.04]) reads "equivalent": real, but below what a
+reader would act on. The margin is tested on the estimate for "faster" rather than on the
+interval's end: on a noisy host (per-round SD of a log ratio 0.09) a true 10% difference
+is decided 9 times in 10 after 12 rounds by this rule, but only 8 times in 10 after 30
+rounds if low > 1.05 were required (a minimum-effect test); and this rule still calls a
+difference in the wrong direction at most a/2 of the time. A true difference close to 5%
+cannot be settled quickly by any rule: it stays "cannot tell" until the interval is
+narrower than its distance from the band. The old guard "every round points the same way"
+is dropped: at 3-4 rounds a significant t implies it, and beyond that it only costs power.
 
 **Multiplicity.** Each family of comparisons is controlled at a family-wise error of 5%
 (FAMILY_ERROR) by Holm's step-down on the paired t p-values (valid under any dependence

@@ -37,14 +37,16 @@ runs high (by about 0.1 in the replays).
 
 **How good it is.** tests/results/test_reproducibility.py replays known truths (many real
 reruns simulated directly under a noisy host's noise: per-round SD of a log ratio 0.09, a
-shared host state per round) and checks the estimate against them: ties and tiers (true
-agreement about 0.92: estimated about 0.85), well-separated candidates (true about 1:
-estimated 0.93 from 6 rounds, but only 0.7 from 4, where the noise scale itself is uncertain),
-mixed cases near the decision thresholds (true 0.25-0.4: estimated within about 0.1). Over
-random truths its mean error is within 0.05 and its mean absolute error about 0.15: one
-run's estimate is itself noisy, and estimates near 0.9 came from truths of 0.75-0.85 on
-average. Deterministic for a given seed; 500 replicates of 8 candidates x 10 rounds take a
-few hundredths of a second.
+shared host state per round) and compares the mean estimate of 40 runs with them. Over five
+seeds: all tied (true agreement 0.92) estimated 0.02-0.06 low; two tiers (0.94) 0.05-0.10
+low; well separated (1.00) 0.06-0.08 low, the noise scale itself being uncertain; candidates
+near the thresholds (0.36) within 0.03; a ladder of 5% steps at 4 rounds (0.26) 0.04-0.08
+high; a single comparison whose true difference is exactly at the 5% margin (0.48) about
+0.1 high: one run cannot tell such a truth from one just beside it. Over random truths the
+mean error is within 0.05, but one run's estimate is itself noisy (mean absolute error
+about 0.15), and estimates near 0.9 came from truths of 0.75-0.85 on average: read "about 9
+times in 10" as "most reruns", not a guarantee. Deterministic for a given seed; 500
+replicates of 8 candidates x 10 rounds take a few hundredths of a second.
 """
 
 from __future__ import annotations
