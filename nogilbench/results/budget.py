@@ -155,6 +155,7 @@ class QuestionState:
     rounds_needed: int | None  # total rounds likely (P >= power) to decide it; None: > cap
     open: tuple[str, ...]  # the comparisons still undecided, "a vs b"
     round_seconds: float | None = None  # cost of one more round of its group
+    blocked: tuple[str, ...] = ()  # open comparisons `cap` rounds would not likely decide
 
     @property
     def more_rounds(self) -> int | None:
@@ -179,7 +180,8 @@ class QuestionState:
         if self.rounds < 2:
             return head + " (too few rounds to estimate the noise)"
         if self.rounds_needed is None:
-            return head + f"; not likely decided within {CAP} rounds on this host"
+            why = f" ({', '.join(self.blocked)}: too close to the margin)" if self.blocked else ""
+            return head + f"; not likely decided within {CAP} rounds on this host{why}"
         cost = self.more_seconds
         spent = f" (~{_duration(cost)})" if cost is not None else ""
         return head + f"; about {self.more_rounds} more rounds{spent} would likely decide it"
@@ -201,17 +203,19 @@ def _shared_rounds(data: Mapping[str, Rounds], cells: Sequence[str]) -> int:
 def _needed(
     decisions: Sequence[tuple[str, float, float, int]], alpha: float, margin: float, power: float,
     cap: int,
-) -> int | None:  # fmt: skip
-    """The most rounds any open comparison (label, mean log ratio, se, rounds) needs."""
+) -> tuple[int | None, tuple[str, ...]]:  # fmt: skip
+    """The most rounds any open comparison (label, mean log ratio, se, rounds) needs (None if
+    one would need more than `cap`), and the labels of those that would."""
     level = alpha / max(len(decisions), 1)
-    most = 0
-    for _, mean, se, rounds in decisions:
+    most, blocked = 0, []
+    for label, mean, se, rounds in decisions:
         sd = se * math.sqrt(rounds)
         found = rounds_to_decide(mean, sd, alpha=level, margin=margin, power=power, cap=cap)
         if found is None:
-            return None
-        most = max(most, found)
-    return most
+            blocked.append(label)
+        else:
+            most = max(most, found)
+    return (None if blocked else most), tuple(blocked)
 
 
 def assess(
@@ -252,9 +256,9 @@ def assess(
         raise ValueError(f"unknown kind of question {question.kind!r}: {LEADERS}, {COMPARISONS}")
     if not open_:
         return QuestionState(question, True, rounds, rounds, (), round_seconds)
-    needed = _needed(open_, alpha, margin, power, cap)
+    needed, blocked = _needed(open_, alpha, margin, power, cap)
     labels = tuple(label for label, *_ in open_)
-    return QuestionState(question, False, rounds, needed, labels, round_seconds)
+    return QuestionState(question, False, rounds, needed, labels, round_seconds, blocked)
 
 
 # ------------------------------------------------------------------ the plan

@@ -130,6 +130,17 @@ def outcome_codes(
     return codes
 
 
+def decide(interval: Interval, margin: float = EQUIVALENCE_MARGIN) -> str:
+    """The rule on an interval already made, e.g. an unpaired (Welch) ratio between two
+    sweeps from `stats.unpaired_ratio`: its `estimate` must be the centre of its log-scale
+    interval. The ratio is time(other) / time(this); the outcome is from `this`'s side."""
+    if interval.n < 2 or interval.low <= 0:
+        return CANNOT_TELL
+    mean = math.log(interval.estimate)
+    half = (math.log(interval.high) - math.log(interval.low)) / 2
+    return OUTCOMES[int(outcome_codes(np.array(mean), np.array(1.0), half, margin))]
+
+
 def p_values(mean: np.ndarray, se: np.ndarray, rounds: int) -> np.ndarray:
     """Two-sided paired t p-values of "no difference" (1 below 2 rounds; 0 if the rounds
     agree exactly on a non-zero difference)."""

@@ -44,6 +44,15 @@ def test_the_rule_on_intervals(ratio: float, low: float, high: float, expected: 
     assert _code(mean, half) == expected
 
 
+def test_an_unpaired_interval_is_decided_by_the_same_rule() -> None:
+    quick, slow = [1.0, 1.02, 0.98, 1.01], [1.5, 1.53, 1.47, 1.52]
+    faster = stats.unpaired_ratio(slow, quick)  # time(slow) / time(quick): quick is faster
+    assert decisions.decide(faster) == FASTER
+    assert decisions.decide(faster.inverted()) == SLOWER
+    assert decisions.decide(stats.unpaired_ratio(quick, quick)) == EQUIVALENT
+    assert decisions.decide(stats.unpaired_ratio([1.0], [2.0])) == CANNOT_TELL  # one round
+
+
 def test_compare_is_paired_by_round_and_oriented() -> None:
     # the host's state moves both cells by up to 40% per round; the ratio is a steady 1.5
     host = [1.0, 1.4, 0.8, 1.2, 1.1]
