@@ -54,7 +54,7 @@ intervals, each at level >= 95%.
   direction), a single winner among truly tied candidates needs one too, and when all are
   tied the set is "all of them" in at least 95% of runs. Controlling only the k - 1
   comparisons with the best (Hsu's MCB) keeps the fastest in the set just as surely but
-  excludes some tied candidate in up to k x 2.5% of runs (13% for 7 tied ones in a replay):
+  excludes some tied candidate in up to k x 2.5% of runs (12-13% for 7 tied ones in a replay):
   the set then changes from run to run, which is what this report must not do. Sentences at
   that point (free-threaded vs each rival, "the fastest was ...") read their decisions off
   the same family (`LeaderSet.decision`), so they cannot contradict the set. The leaders
