@@ -398,7 +398,10 @@ class LeaderSet(Generic[K]):
 
     @property
     def winner(self) -> K | None:
-        """The one candidate left, if only one is: faster than every other (family-wise)."""
+        """The one candidate left, if only one is. Every other was shown slower than some
+        candidate, so a wrong winner needs a false "faster" in the family: it is the fastest
+        with 95% family-wise confidence (though not necessarily "faster" than each other one
+        by itself: read those from `decision`)."""
         return self.leaders[0] if len(self.leaders) == 1 else None
 
     @property
@@ -424,6 +427,8 @@ class LeaderSet(Generic[K]):
     def behind_fastest(self, name: K) -> Decision:
         """The observed fastest vs `name`: its ratio is time(name) / time(fastest). The
         fastest is only the reference shown; who leads never depends on it."""
+        if name == self.order[0]:
+            raise ValueError(f"{name!r} is the observed fastest itself")
         return self.decisions[(self.order[0], name)]
 
 
