@@ -72,9 +72,9 @@ def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
         best = found.winner
         cell = row_of(frame, question.cells[best])
         return (
-            f"{head} the fastest was {name_of(best, main)} ({times}, {speedup_text(cell)} "
-            f"sync of its build): every other configuration was slower by more than the "
-            f"{EQUIVALENCE_MARGIN:.0%} margin ({basis})."
+            f"{head} the fastest was {name_of(best, main)} at {found.times[best]:.2f} s "
+            f"({speedup_text(cell)} sync of its build): every other configuration was slower "
+            f"than one of the others by more than the {EQUIVALENCE_MARGIN:.0%} margin ({basis})."
         )
     if found.decided:
         return (
