@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, Table, select
 from sqlmodel import Session
 
-from nogilbench.cli import main
+from nogilbench.cli.main import main
 from nogilbench.results.bundle import (
     FORMAT,
     InvalidBundle,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from nogilbench.cli import main
+from nogilbench.cli.main import main
 from nogilbench.results import summarize
 from nogilbench.results.compare import compare_sweeps, regressions
 from nogilbench.store import repository

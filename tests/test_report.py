@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sqlmodel import Session
 
-from nogilbench.cli import main
+from nogilbench.cli.main import main
 from nogilbench.concurrency.runners import MATRIX_METHODS
 from nogilbench.concurrency.runners import METHODS as ALL_METHODS
 from nogilbench.errors import InvalidParameter

@@ -143,7 +143,7 @@ def _store(url: str) -> Any:
 
 def test_the_report_renders_two_bundles_side_by_side(tmp_path: Path) -> None:
     """The whole report (papermill + nbconvert) over two imported bundles from two hosts."""
-    from nogilbench.cli import main
+    from nogilbench.cli.main import main
 
     url = f"sqlite:///{tmp_path / 'two.db'}"
     assert main(["import", str(SHIPPED), "--database-url", url]) == 0
