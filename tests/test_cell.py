@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import tiny_images
 
 from nogilbench.concurrency.base import WorkerSeen
 from nogilbench.concurrency.runners import SyncRunner
 from nogilbench.host.interpreters import InterpreterInfo, describe
 from nogilbench.sweep.launch import measure_once
 from nogilbench.sweep.worker import CellOutcome, CellSpec, verify
+from tests.support.images import tiny_images
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import struct
 import zlib
 
 import pytest
-from helpers import png_bytes
 from PIL import Image
 
 from nogilbench.errors import ImageTooLarge, UnsupportedImage
 from nogilbench.imaging.codec import decode_image, encode_image
+from tests.support.images import png_bytes
 
 
 def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:

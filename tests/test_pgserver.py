@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pgserver import PostgresServer
+
+from tests.support.pg import PostgresServer
 
 pytestmark = pytest.mark.postgres
 

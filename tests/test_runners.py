@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import tiny_images
 
 from nogilbench.concurrency.base import MethodUnavailable, gil_enabled
 from nogilbench.concurrency.runners import make_runner
 from nogilbench.concurrency.workloads import WORKLOADS, load_file
 from nogilbench.errors import NogilbenchError
+from tests.support.images import tiny_images
 
 
 @pytest.fixture(scope="module")

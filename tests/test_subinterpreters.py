@@ -7,11 +7,11 @@ import json
 import subprocess
 
 import pytest
-from helpers import tiny_images
 
 from nogilbench.host.interpreters import InterpreterInfo, InterpreterUnavailable, find_default_build
 from nogilbench.sweep.launch import PROJECT_ROOT, cell_environment, measure_once
 from nogilbench.sweep.worker import CellSpec
+from tests.support.images import tiny_images
 
 # Runs in the interpreter under test: sync vs subinterpreters on each workload.
 SCRIPT = """

@@ -198,10 +198,9 @@ def test_a_cell_pinned_at_spawn_sees_its_cpus(tmp_path: Path) -> None:
     cores, hence its oversubscription and ideal, follow the pin."""
     from dataclasses import asdict
 
-    from helpers import tiny_images
-
     from nogilbench.sweep.launch import PROJECT_ROOT, cell_environment
     from nogilbench.sweep.worker import CellSpec
+    from tests.support.images import tiny_images
 
     first = min(os.sched_getaffinity(0))
     spec = CellSpec("pure-python", "threading", 2, tiny_images(tmp_path, 2))

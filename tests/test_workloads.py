@@ -6,13 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from helpers import tiny_images
 from PIL import Image
 
 from nogilbench.concurrency.workloads import WORKLOADS, run_workload
 from nogilbench.errors import InvalidParameter
 from nogilbench.imaging.kernels import convolve3x3
 from nogilbench.imaging.samples import generate_images, parse_size
+from tests.support.images import tiny_images
 
 
 def test_generator_is_deterministic(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import PASSWORD, assert_envelope, bearer, login, register
+from tests.support.api import PASSWORD, assert_envelope, bearer, login, register
 
 
 class TestRegister:

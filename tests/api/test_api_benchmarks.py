@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from api_helpers import assert_envelope
 from test_api_jobs import wait_for
+
+from tests.support.api import assert_envelope
 
 TINY = {
     "workloads": ["pillow"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from api_helpers import assert_envelope, image_bytes, upload
 from test_api_jobs import upload_many, wait_for
 
 import api.services.images as image_service
 import api.services.job_runner as job_runner
+from tests.support.api import assert_envelope, image_bytes, upload
 
 # The attack: a 4x4 PNG resized to 8192x8192, then rotated 45 degrees with expand.
 GROWING = {

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import psutil
-from api_helpers import assert_envelope, bearer, login, make_settings, promote, register
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 from test_api_benchmarks import TINY
@@ -21,6 +20,7 @@ from api.core.models import Job, utcnow
 from api.main import create_app
 from nogilbench.store import repository
 from nogilbench.store.db import make_engine
+from tests.support.api import assert_envelope, bearer, login, make_settings, promote, register
 
 
 def _hang_cells(monkeypatch, pid_file: Path) -> None:

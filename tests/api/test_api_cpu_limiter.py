@@ -6,10 +6,10 @@ import threading
 
 import anyio
 import pytest
-from api_helpers import OPS, image_bytes, upload
 
 from api.services.cpu_limiter import CpuLimiter
 from nogilbench.imaging.pipeline import Pipeline
+from tests.support.api import OPS, image_bytes, upload
 
 
 def test_limiter_caps_concurrency():

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import make_settings
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from loadtest.server import ServerProcess
+from tests.support.api import make_settings
 
 ASSETS = "/static-offline-docs"
 

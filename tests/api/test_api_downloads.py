@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from api_helpers import assert_envelope
+
+from tests.support.api import assert_envelope
 
 PIPELINE = {"operations": [{"op": "grayscale"}], "format": "png"}
 

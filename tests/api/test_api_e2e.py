@@ -6,10 +6,11 @@ from __future__ import annotations
 import io
 import zipfile
 
-from api_helpers import PASSWORD, image_bytes, promote
 from PIL import Image
 from test_api_benchmarks import TINY
 from test_api_jobs import read_events, wait_for
+
+from tests.support.api import PASSWORD, image_bytes, promote
 
 
 def test_e2e_flow(client, settings):

@@ -12,7 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from api_helpers import PASSWORD, assert_envelope, bearer, login, make_settings, register, upload
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -20,6 +19,15 @@ import api.services.images as image_service
 from api.core.schemas import MAX_ID, MAX_OFFSET
 from api.core.security import PasswordHasher
 from api.main import create_app
+from tests.support.api import (
+    PASSWORD,
+    assert_envelope,
+    bearer,
+    login,
+    make_settings,
+    register,
+    upload,
+)
 
 TOO_BIG = 2**64  # SQLite's driver raises OverflowError beyond 2**63 - 1
 # MAX_ID + 1 is out of range for PostgreSQL's INTEGER id columns (a DataError, a 500).

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import OPS, assert_envelope, register
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from api.main import create_app
+from tests.support.api import OPS, assert_envelope, register
 
 
 def test_error_has_error_code_and_message(client):
@@ -138,7 +138,7 @@ def test_app_starts_with_the_database_down_and_recovers(settings):
 
 @pytest.mark.postgres
 def test_real_postgres_server_outage(postgres_server, tmp_path):
-    from api_helpers import make_settings
+    from tests.support.api import make_settings
 
     url = postgres_server.new_database("api_outage")
     app = create_app(make_settings(url, tmp_path / "data"))

@@ -52,7 +52,7 @@ def test_uvicorn_under_free_threaded_python_reports_gil_disabled(ft_python, tmp_
             f"{base}/auth/login", data={"username": "ft@example.com", "password": password}
         ).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
-        from api_helpers import image_bytes
+        from tests.support.api import image_bytes
 
         image = httpx.post(
             f"{base}/api/images/upload",

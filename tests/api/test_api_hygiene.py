@@ -14,7 +14,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-from api_helpers import SECRET, assert_envelope, bearer, make_settings, register
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +26,7 @@ from api.core.security import load_or_create_secret_key
 from api.core.settings import Settings
 from api.main import create_app
 from nogilbench.errors import StoreUnavailable
+from tests.support.api import SECRET, assert_envelope, bearer, make_settings, register
 
 ROOT = Path(__file__).resolve().parents[2]
 

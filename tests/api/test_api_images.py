@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
-from api_helpers import assert_envelope, image_bytes, upload
 from PIL import Image
 
 from api.services.images import display_name
+from tests.support.api import assert_envelope, image_bytes, upload
 
 
 class TestUpload:

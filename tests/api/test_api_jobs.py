@@ -8,7 +8,14 @@ import time
 import zipfile
 from datetime import timedelta
 
-from api_helpers import (
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from api.core.models import Image, Job, JobItem, utcnow
+from api.main import create_app
+from nogilbench.concurrency.base import gil_enabled
+from nogilbench.store.db import make_engine
+from tests.support.api import (
     OPS,
     assert_envelope,
     bearer,
@@ -18,13 +25,6 @@ from api_helpers import (
     register,
     upload,
 )
-from fastapi.testclient import TestClient
-from sqlmodel import Session, select
-
-from api.core.models import Image, Job, JobItem, utcnow
-from api.main import create_app
-from nogilbench.concurrency.base import gil_enabled
-from nogilbench.store.db import make_engine
 
 PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 32}], "format": "png"}
 

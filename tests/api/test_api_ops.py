@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from api_helpers import OPS
-
 from nogilbench.concurrency.base import gil_enabled
 from nogilbench.imaging.operations import OPERATIONS
+from tests.support.api import OPS
 
 
 def test_health(client):

@@ -7,12 +7,12 @@ import json
 from datetime import timedelta
 
 import pytest
-from api_helpers import assert_envelope, bearer, login, make_settings, register
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.core.models import Job, utcnow
 from api.main import create_app
+from tests.support.api import assert_envelope, bearer, login, make_settings, register
 
 
 @pytest.fixture

@@ -5,12 +5,20 @@ from __future__ import annotations
 import threading
 
 import pytest
-from api_helpers import assert_envelope, bearer, image_bytes, login, make_settings, register, upload
 from fastapi.testclient import TestClient
 from test_api_jobs import PIPELINE, wait_for
 
 import api.services.job_runner as job_runner
 from api.main import create_app
+from tests.support.api import (
+    assert_envelope,
+    bearer,
+    image_bytes,
+    login,
+    make_settings,
+    register,
+    upload,
+)
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from api_helpers import PASSWORD, assert_envelope, login, make_settings, register
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from api.main import create_app
+from tests.support.api import PASSWORD, assert_envelope, login, make_settings, register
 
 
 @pytest.fixture

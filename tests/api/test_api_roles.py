@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api_helpers import OPS, assert_envelope, bearer, login, make_settings, register
 from fastapi.testclient import TestClient
 from test_api_benchmarks import TINY
 
 from api.main import create_app
 from api.services.benchmarks import benchmark_cost
 from nogilbench.sweep.config import SweepConfig
+from tests.support.api import OPS, assert_envelope, bearer, login, make_settings, register
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,7 +129,7 @@ def test_budget_is_a_setting(db_url, tmp_path):
     settings = make_settings(db_url, tmp_path / "data", benchmark_budget_pixels=1000)
     with TestClient(create_app(settings)) as client:
         register(client, "op@example.com")
-        from api_helpers import promote
+        from tests.support.api import promote
 
         promote(settings, "op@example.com")
         headers = bearer(login(client, "op@example.com")["access_token"])

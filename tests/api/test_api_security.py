@@ -10,12 +10,20 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from api_helpers import PASSWORD, SECRET, assert_envelope, bearer, login, make_settings, register
 from fastapi.testclient import TestClient
 
 from api.core.errors import InvalidToken
 from api.core.security import PasswordHasher, TokenService, load_or_create_secret_key
 from api.main import create_app
+from tests.support.api import (
+    PASSWORD,
+    SECRET,
+    assert_envelope,
+    bearer,
+    login,
+    make_settings,
+    register,
+)
 
 
 def _b64(data: dict) -> str:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api_helpers import bearer, login, make_settings, register, upload
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from loadtest.load import parse_server_timing
+from tests.support.api import bearer, login, make_settings, register, upload
 
 PIPELINE = {"operations": [{"op": "grayscale"}], "format": "png"}
 

@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from api_helpers import PASSWORD, assert_envelope, bearer, login, make_settings, register
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.core.models import RefreshToken, utcnow
 from api.main import create_app
+from tests.support.api import PASSWORD, assert_envelope, bearer, login, make_settings, register
 
 
 def refresh(client: TestClient, token: str):

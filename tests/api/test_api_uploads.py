@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from api_helpers import MAX_UPLOAD, OPS, assert_envelope, bomb_png, image_bytes, upload
 from PIL import Image
+
+from tests.support.api import MAX_UPLOAD, OPS, assert_envelope, bomb_png, image_bytes, upload
 
 BOUNDARY = "nogilbench-test-boundary"
 

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_helpers import (
+
+from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Browsing,

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live import free_port, live_server, seed, server_env, wait_for_job
 from PIL import Image
+
+from tests.support.servers import free_port, live_server, seed, server_env, wait_for_job
 
 DOWNLOADS = 50
 PIPELINES = [

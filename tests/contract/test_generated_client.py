@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from live import free_port, live_server, png, server_env
 from openapi_spec_validator import validate
 from PIL import Image
 
 from api.core.settings import Settings
 from api.main import create_app
+from tests.support.servers import free_port, live_server, png, server_env
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 # The generator reads one response media type per status; the download's image types and the

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from live import ROOT, free_port, live_server, seed, server_env
+
+from tests.support.servers import ROOT, free_port, live_server, seed, server_env
 
 EXAMPLES = os.environ.get("NOGILBENCH_ST_EXAMPLES", "25")
 ST = Path(sys.executable).with_name("st")

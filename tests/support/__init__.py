@@ -1,0 +1,1 @@
+"""What the test suites share, one home each; test modules import helpers only from here."""
