@@ -87,7 +87,7 @@ def browsing(chromium: object, tmp_path: Path) -> Iterator[Browsing]:
 
 # --------------------------------------------------------------------------- tiny stored sweeps
 # Both workloads, 2 images, 1 and 2 workers, every matrix method, 2 repeats of small images
-# (as tests/test_notebooks.py runs them): tens of seconds. A second, smaller sweep gives
+# (as tests/notebook/test_notebooks.py runs them): tens of seconds. A second, smaller sweep gives
 # explore.ipynb something to overlay.
 TINY_A = {
     "workloads": ["pillow", "pure-python"],

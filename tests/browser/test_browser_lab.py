@@ -24,10 +24,10 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from playwright.sync_api import expect
 
-from loadtest.server import free_port
 from nogilbench.notebook import lab
 from nogilbench.report.render import NOTEBOOKS_DIR
 from tests.support.browser import Browsing, TinyStore
+from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.server import ServerProcess
 from tests.support.browser import Browsing
+from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

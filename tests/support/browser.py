@@ -1,5 +1,5 @@
-"""Shared by the browser tests: Chromium's location and flags, the loopback check, and the
-page-with-guard object the `browsing` fixture yields (fixtures live in conftest.py)."""
+"""For the browser tests: Chromium's location and flags, the loopback check, and the
+page-with-guard object the `browsing` fixture yields (fixtures: tests/browser/conftest.py)."""
 
 from __future__ import annotations
 

@@ -13,11 +13,12 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.support.servers import free_port
 
 SUPERUSER = "postgres"
 START_TIMEOUT_S = 60
@@ -47,18 +48,12 @@ def find_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class PostgresServer:
     """A PostgreSQL cluster in a temporary directory; trust auth on loopback."""
 
     def __init__(self, bindir: Path | None = None, port: int | None = None) -> None:
         self.bindir = bindir or find_bindir()
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.host = "127.0.0.1"
         self.user = SUPERUSER
         self._run_as: pwd.struct_passwd | None = None
