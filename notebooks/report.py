@@ -76,7 +76,7 @@ for sweep in loaded:
 # %% [markdown]
 # ## The final table
 # Methods as rows; median wall time for each batch size, then peak memory of the whole process
-# tree (MB), CPU utilisation (100% = one core) and speedup vs `sync`, all at the largest batch.
+# tree (MiB), CPU utilisation (100% = one core) and speedup vs `sync`, all at the largest batch.
 # `—` marks a cell that did not run; the note says why.
 
 # %% tags=["nbval-ignore-output"]
@@ -188,14 +188,16 @@ for sweep in loaded:
 
 # %% [markdown]
 # ## Measurement quality
-# How the rounds went, what the host was doing (load, CPU steal, clock), a busy host, and the
-# cells whose interval is wider than ±10% of their median (imprecise: read them with it).
+# Where the rounds went (every cell, then the cells of the report's questions until a rerun
+# would give the same answers), measurements taken again because the machine was taken from
+# them, what the host was doing (its speed states, load, CPU steal, clock), what this run left
+# open, and the cells whose interval is wider than ±10% of their median (read them with it).
 
 # %% tags=["nbval-ignore-output"]
 for sweep in loaded:
     if several:
         present.heading(sweep.name)
-    notes = conclusions.measurement_quality(sweep.measurements, sweep.cores)
+    notes = conclusions.measurement_quality(sweep)
     notes += conclusions.contention_notes(frames[sweep.name])
     notes += conclusions.unstable_notes(frames[sweep.name])
     present.show_markdown(notes, "Nothing recorded.")

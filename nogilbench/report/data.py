@@ -232,7 +232,7 @@ def headline_frame(results: Sequence[Any], workload: str, workers: int) -> pd.Da
         row: dict[str, Any] = {"method": method_label(line["method"], line["interpreter"], main)}
         for count in counts:
             row[f"{count} images (s)"] = _interval_cell(line, count)
-        row["memory (MB)"] = line.get("memory_mb")
+        row["memory (MiB)"] = line.get("memory_mib")
         row["CPU %"] = line.get("cpu_percent")
         row["speedup vs sync, same build"] = _ratio_text(line, "speedup")
         row["speedup vs sync, default build"] = _ratio_text(line, "speedup_default")
@@ -252,16 +252,21 @@ def headline_frame(results: Sequence[Any], workload: str, workers: int) -> pd.Da
 
 
 def _interval_cell(line: dict[str, Any], count: int) -> str | None:
-    """'2.931 [2.85, 3.10]': a median wall time with its interval."""
+    """'2.931 [2.85, 3.10]': a median wall time with its interval, and the interval's level
+    where it is not 95% (fewer than 6 rounds: [min, max], e.g. 75% at 3 rounds)."""
     value = line.get(f"time_{count}_s")
     low, high = line.get(f"time_{count}_low_s"), line.get(f"time_{count}_high_s")
     if value is None:
         return None
-    return f"{value:.3f}" if low is None else f"{value:.3f} [{low:.3f}, {high:.3f}]"
+    if low is None or high is None:
+        return f"{value:.3f}"
+    level = line.get(f"time_{count}_confidence")
+    shown = f" ({level:.0%})" if level is not None and level < 0.95 - 1e-9 else ""
+    return f"{value:.3f} [{low:.3f}, {high:.3f}]{shown}"
 
 
 def _ratio_text(line: dict[str, Any], name: str) -> str | None:
-    """'1.89x [1.71, 2.08]' from a line's estimate and interval columns."""
+    """'1.89x [1.71, 2.08]' from a line's estimate and interval columns (95%, paired t)."""
     value, low, high = line.get(name), line.get(f"{name}_low"), line.get(f"{name}_high")
     if value is None:
         return None
@@ -280,12 +285,12 @@ def _unstable_counts(
         if row["interpreter"] == main and row["workers"] != workers:
             continue
         flagged.setdefault((row["method"], row["interpreter"]), []).append(row["images"])
-    return {key: sorted(counts) for key, counts in flagged.items()}
+    return {key: sorted(set(counts)) for key, counts in flagged.items()}
 
 
 def style_headline(table: pd.DataFrame) -> Any:
     """The headline table formatted for the report (missing values say so, not NaN)."""
-    formats: dict[str, Any] = {"memory (MB)": "{:.0f}", "CPU %": "{:.0f}"}
+    formats: dict[str, Any] = {"memory (MiB)": "{:.0f}", "CPU %": "{:.0f}"}
     return table.style.format(formats, na_rep="—").hide(axis="index")
 
 

@@ -29,7 +29,7 @@ PALETTE = {
     "subinterpreters": "#9467bd",
 }
 UNSTABLE_LABEL = f"imprecise: interval wider than ±{UNSTABLE_HALF_WIDTH:.0%}"
-INTERVAL_NOTE = "bars: 95% interval (min-max, a lower level, under 6 rounds)"
+INTERVAL_NOTE = "bars: 95% interval of the median (under 6 rounds: min-max, a lower level)"
 PAIRED_NOTE = "bars: 95% interval, paired by round"
 
 
@@ -208,9 +208,7 @@ def speedup_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
         extra.append(_unstable_handle())
     if anomalous:
         extra.append(_anomaly_handle())
-    fig.suptitle(
-        f"Speedup vs sync, same build, paired by round ({INTERVAL_NOTE}; higher is better)"
-    )
+    fig.suptitle(f"Speedup vs sync, same build ({PAIRED_NOTE}, t on log ratios; higher is better)")
     _legend(fig, methods, extra)
     return fig
 
@@ -324,7 +322,7 @@ def memory_figure(frame: pd.DataFrame, cores: int) -> Figure | None:
             hue_order=methods, palette=PALETTE, ax=ax, legend=False,
         )  # fmt: skip
         ax.set_title(f"{workload}, {count} images", fontsize=10)
-        ax.set_ylabel("peak memory, process tree (MB)" if j == 0 else "")
+        ax.set_ylabel("peak memory, process tree (MiB)" if j == 0 else "")
     kind = (
         str(rows["memory_kind"].dropna().iloc[0]).upper()
         if rows["memory_kind"].notna().any()

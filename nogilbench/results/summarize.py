@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from nogilbench.model import CellKey, GroupKey, cell_key, is_oversubscribed
 from nogilbench.results import stats
+from nogilbench.results.decisions import scaling_anomaly
 from nogilbench.store import repository
 from nogilbench.store.models import Result
 
@@ -165,12 +166,19 @@ def _add_speedups(
         return
     ideal = summary["ideal_speedup"]
     _store(summary, "efficiency", stats.efficiency(speedup, ideal))
-    if stats.is_anomaly(speedup, ideal):
-        summary["anomaly"] = (
-            f"speedup {speedup.text('x')} lies above the physical limit of {ideal:g}x "
-            f"(min(workers, usable cores, what a {summary['images']}-image batch allows)): "
-            "a measurement anomaly, not a finding"
-        )
+    # Plausibility against the method's own 1-worker time where it was measured (a method
+    # may do an item faster than sync does), else against sync; with a margin (decisions.
+    # ANOMALY_MARGIN). An anomaly annotates the cell, it never removes it.
+    one_worker = cells.get(
+        (summary["workload"], summary["method"], 1, summary["images"], summary["interpreter"])
+    )
+    reference = _rounds(one_worker) if summary["workers"] > 1 and one_worker else None
+    if reference is None and baseline is not None and summary["method"] != "sync":
+        reference = _rounds(baseline)
+    if reference is not None and len(set(reference) & set(own)) >= 2:
+        anomaly = scaling_anomaly(reference, own, ideal)
+        if anomaly is not None:
+            summary["anomaly"] = anomaly.text()
 
 
 def refresh_results(

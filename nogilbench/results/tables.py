@@ -77,8 +77,9 @@ def final_table(results: Sequence[Any], workload: str, workers: int) -> list[dic
         line[f"time_{count}_s"] = value_of(r, "wall_median_s") if ok else None
         line[f"time_{count}_low_s"] = value_of(r, "wall_low_s") if ok else None
         line[f"time_{count}_high_s"] = value_of(r, "wall_high_s") if ok else None
+        line[f"time_{count}_confidence"] = value_of(r, "wall_confidence") if ok else None
         if value_of(r, "images") == largest:
-            line["memory_mb"] = value_of(r, "peak_rss_mb") if ok else None
+            line["memory_mib"] = value_of(r, "peak_rss_mb") if ok else None
             line["cpu_percent"] = value_of(r, "cpu_percent") if ok else None
             for name in ("speedup", "speedup_low", "speedup_high", "speedup_default",
                          "speedup_default_low", "speedup_default_high", "anomaly"):  # fmt: skip

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -35,6 +35,9 @@ class Sweep(SQLModel, table=True):
     )
     git_commit: str | None = Field(default=None, max_length=64)
     cell_count: int = 0
+    # Drawn when the sweep is created, kept on resume: the seed of its rounds' shuffled orders
+    # (None: a sweep stored before it existed, whose orders used the image seed alone).
+    order_seed: int | None = Field(default=None, sa_type=BigInteger())
     # Who is measuring this sweep now: one process at a time (see repository.acquire_lease).
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_expires_at: datetime | None = Field(default=None, sa_type=DateTime())

@@ -17,6 +17,7 @@ commit is refused.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
@@ -27,18 +28,28 @@ from sqlmodel import Session
 
 from nogilbench.host.interpreters import (
     host_info,
+    usable_cores,
 )
+from nogilbench.host.noise import speed_state
 from nogilbench.imaging.samples import generate_images
 from nogilbench.paths import PROJECT_ROOT
 from nogilbench.results import summarize
 from nogilbench.store import repository
 from nogilbench.sweep.config import ADDED_PARAMETERS, SweepConfig
-from nogilbench.sweep.launch import DEFAULT_CELL_TIMEOUT_S
+from nogilbench.sweep.launch import DEFAULT_CELL_TIMEOUT_S, interpreter_label
 from nogilbench.sweep.plan import Interpreters, group_cells, plan
 from nogilbench.sweep.provenance import git_commit, library_versions
-from nogilbench.sweep.rounds import LEASE_TTL_S, OnCell, Progress, RoundRunner, extra_rounds
+from nogilbench.sweep.rounds import (
+    LEASE_TTL_S,
+    OnCell,
+    Progress,
+    RoundRunner,
+    extra_rounds,
+    focus_rounds,
+)
 
 DEFAULT_IMAGE_DIR = PROJECT_ROOT / "data" / "images"
+SPEED_PROBE_S = 8.0  # the host's speed-state probe before a new sweep's first round
 
 
 def run_sweep(
@@ -65,19 +76,27 @@ def run_sweep(
             size_dir, max(config.image_counts()), config.image_size, config.seed, stop_event
         )
     ]
-    cells = plan(config, paths, interpreters)
-    groups = group_cells(cells)
+    cores = usable_cores()
+    cells = plan(config, paths, interpreters, cores)
+    # the headline groups (largest image count) first: the report's sentences are about them
+    groups = sorted(group_cells(cells), key=lambda group: -group.images)
     owner = f"pid {os.getpid()} on {socket.gethostname()}"
     with Session(engine) as session:
+        host = host_info()
+        adaptive = config.budget_s != 0 and (config.max_rounds or 0) > config.repeats
+        if adaptive and repository.get_sweep_by_name(session, config.name) is None:
+            # how long the host's speed states last, once, before the first round
+            host["speed_state"] = speed_state(SPEED_PROBE_S)
         sweep = repository.start_or_resume_sweep(
             session,
             config.name,
             config.parameters(),
-            host=host_info(),
+            host=host,
             interpreters=interpreters.as_list(),
             library_versions=library_versions(),
             git_commit=git_commit(),
             cell_count=len(cells),
+            order_seed=secrets.randbelow(2**62),  # kept when the sweep is resumed
             parameter_defaults=ADDED_PARAMETERS,
         )
         if sweep.status == "completed" and not retry_errors:
@@ -93,19 +112,24 @@ def run_sweep(
             progress = Progress(callback=on_cell)
             runner = RoundRunner(session, sweep, owner, progress, cell_timeout_s, stop_event)
             runner.pin = config.pin
-            progress.total = sum(
-                len(group.cells) * max(config.repeats, runner.rounds_done(group))
-                for group in groups
-            )
+            beyond = sum(1 for _, number in runner.measured if number >= config.repeats)
+            progress.total = beyond + sum(len(group.cells) * config.repeats for group in groups)
             progress.done = progress.total - sum(
                 runner.pending(group, number)
                 for group in groups
-                for number in range(max(config.repeats, runner.rounds_done(group)))
+                for number in range(config.repeats)
             )
             progress.step(None)
             for number in range(config.repeats):
                 for group in groups:
                     runner.run(group, number, config.seed)
+            labels = (
+                interpreter_label(interpreters.main),
+                interpreter_label(interpreters.baseline)
+                if config.baseline and interpreters.baseline
+                else None,
+            )
+            focus_rounds(runner, config, groups, started, cores, labels)
             extra_rounds(runner, config, groups, started)
         except BaseException:
             session.rollback()

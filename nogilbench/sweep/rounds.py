@@ -3,6 +3,7 @@ starts, each measurement committed as it is taken; then extra rounds for impreci
 
 from __future__ import annotations
 
+import random
 import statistics
 import threading
 import time
@@ -13,11 +14,13 @@ from typing import Any
 from sqlmodel import Session
 
 from nogilbench.errors import SweepCancelled
-from nogilbench.model import GroupKey
+from nogilbench.model import CellKey, GroupKey, cell_key
 from nogilbench.results import summarize
+from nogilbench.results.questions import Question, cell_rounds, questions, settled
 from nogilbench.store import repository
 from nogilbench.store.models import Sweep
 from nogilbench.sweep.config import SweepConfig
+from nogilbench.sweep.disturbance import disturbance, least_disturbed
 from nogilbench.sweep.launch import measure_once
 from nogilbench.sweep.plan import Group, PlannedCell, unavailable_row
 from nogilbench.sweep.scaling import plan_pinning
@@ -63,6 +66,11 @@ class RoundRunner:
             group_key = (key[0], key[3])
             self.rounds[group_key] = max(self.rounds.get(group_key, 0), number + 1)
         self.pin = False
+        # each cell's ok rows so far: the evidence a disturbed measurement is judged against
+        self.history: dict[CellKey, list[dict[str, Any]]] = {}
+        for row in repository.measurements_of(session, self.sweep_id):
+            if row["status"] == "ok":
+                self.history.setdefault(cell_key(row), []).append(row)
         self.durations: dict[tuple[str, int], list[float]] = {}
 
     def rounds_done(self, group: Group) -> int:
@@ -78,11 +86,21 @@ class RoundRunner:
             for cell in group.cells
         )
 
-    def run(self, group: Group, number: int, seed: int) -> None:
+    def order_seed(self, seed: int) -> str | int:
+        """The seed of the rounds' orders: the sweep's own draw beside the image seed, so two
+        runs of the same parameters put cells in different positions (None: an older sweep)."""
+        drawn = self.sweep.order_seed
+        return seed if drawn is None else f"{seed}:{drawn}"
+
+    def run(
+        self, group: Group, number: int, seed: int, order: list[list[Any]] | None = None
+    ) -> None:
+        """Round `number` of `group`: its stored order, else `order` (a focused round: some
+        cells only), else a fresh shuffle of every cell; stored rounds are skipped."""
+        proposed = order if order is not None else group.shuffled(self.order_seed(seed), number)
         order = repository.round_order(
-            self.session, self.sweep_id, group.workload, group.images, number,
-            group.shuffled(seed, number),
-        )  # fmt: skip
+            self.session, self.sweep_id, group.workload, group.images, number, proposed
+        )
         started = time.perf_counter()
         for position, order_key in enumerate(order):
             cell = group.cell(order_key)
@@ -90,22 +108,14 @@ class RoundRunner:
                 continue
             if self.stop_event is not None and self.stop_event.is_set():
                 raise SweepCancelled(f"sweep {self.sweep.name!r} was cancelled")
-            if cell.interpreter is None:
-                row = unavailable_row(cell)
-            else:
-                cpus = None
-                if self.pin:  # sync uses one core whatever its workers setting
-                    workers = 1 if cell.spec.method == "sync" else cell.spec.workers
-                    cpus = plan_pinning(workers).cpus
-                row = measure_once(
-                    cell.spec, cell.interpreter, self.timeout_s, self.stop_event, cpus
-                )
-                row["details"]["gil_requested"] = cell.spec.gil_requested
+            row = unavailable_row(cell) if cell.interpreter is None else self._measure(cell)
             row.update(round=number, position=position)
             repository.save_measurement(self.session, self.sweep_id, row)
             self.measured[(cell.key, number)] = row["status"]
             if row["status"] != "ok":
                 self.failed_keys.add(cell.key)
+            else:
+                self.history.setdefault(cell.key, []).append(row)
             name = (group.workload, group.images)
             self.rounds[name] = max(self.rounds.get(name, 0), number + 1)
             repository.acquire_lease(self.session, self.sweep, self.owner, LEASE_TTL_S)
@@ -113,6 +123,29 @@ class RoundRunner:
         self.durations.setdefault((group.workload, group.images), []).append(
             time.perf_counter() - started
         )
+
+    def _measure(self, cell: PlannedCell) -> dict[str, Any]:
+        """One measurement; taken once more at once when its own evidence says the machine
+        was taken from it (`disturbance`), keeping the less disturbed of the two."""
+        assert cell.interpreter is not None
+        cpus = None
+        if self.pin:  # sync uses one core whatever its workers setting
+            workers = 1 if cell.spec.method == "sync" else cell.spec.workers
+            cpus = plan_pinning(workers).cpus
+        history = self.history.get(cell.key, [])
+        row = measure_once(cell.spec, cell.interpreter, self.timeout_s, self.stop_event, cpus)
+        reason = disturbance(row, history)
+        if reason is not None:
+            again = measure_once(cell.spec, cell.interpreter, self.timeout_s, self.stop_event, cpus)
+            kept = least_disturbed(row, again) if again["status"] == "ok" else row
+            dropped = again if kept is row else row
+            kept["details"]["remeasured"] = {
+                "reason": reason, "dropped_wall_s": dropped.get("wall_s"),
+                "still": disturbance(kept, history),
+            }  # fmt: skip
+            row = kept
+        row["details"]["gil_requested"] = cell.spec.gil_requested
+        return row
 
     def round_cost(self, group: Group) -> float:
         """Seconds one more round of `group` is expected to take (0 if none ran here yet)."""
@@ -169,3 +202,76 @@ def extra_rounds(
         runner.run(group, runner.rounds_done(group), config.seed)
         # only this group's measurements changed: recompute its rows from them
         results = summarize.refresh_results(runner.session, runner.sweep_id, [name])
+
+
+# ------------------------------------------------------------------ rounds for the questions
+
+
+def _focus_cost(runner: RoundRunner, cells: set[CellKey], group: Group) -> float:
+    """Seconds a round of `cells` should take: their measurements' own durations so far."""
+    spent = []
+    for key in cells:
+        rows = runner.history.get(key, [])
+        durations = [row.get("cell_wall_s") for row in rows if row.get("cell_wall_s")]
+        if durations:
+            spent.append(statistics.median(durations))
+    if spent:
+        return sum(spent) * len(cells) / len(spent)
+    return runner.round_cost(group) * len(cells) / max(len(group.cells), 1)
+
+
+def focus_rounds(
+    runner: RoundRunner,
+    config: SweepConfig,
+    groups: list[Group],
+    started: float,
+    cores: int,
+    labels: tuple[str | None, str | None],
+) -> list[Question]:
+    """Rounds of only the cells of the report's undecided questions, until every question is
+    settled, its cells have `max_rounds` rounds, or the time budget ends; returns the
+    questions left unsettled.
+
+    Each pass measures one workload's question cells twice: once in a fresh shuffled order
+    and once in the mirror of that order, so a drift of the host's speed within the pass
+    falls on both sides of every pair alike (the cells of a pass are seconds apart, within
+    one of the host's speed states more often than a whole group's round).
+    """
+    by_group = {(group.workload, group.images): group for group in groups}
+    skipped: set[tuple[str, int]] = set()
+    while True:
+        results = summarize.refresh_results(runner.session, runner.sweep_id)
+        rounds = cell_rounds(results)
+        open_questions = [
+            question
+            for question in questions(results, cores, *labels)
+            if not settled(question, rounds)
+        ]
+        wanted: dict[tuple[str, int], set[CellKey]] = {}
+        for question in open_questions:
+            name = (question.workload, question.images)
+            if name in by_group and name not in skipped:
+                wanted.setdefault(name, set()).update(question.all_cells)
+        wanted = {
+            name: cells
+            for name, cells in wanted.items()
+            if runner.rounds_done(by_group[name]) + 2 <= config.max_rounds
+        }
+        if not wanted:
+            return open_questions
+        # the group whose cells have had the fewest rounds goes next
+        name = min(wanted, key=lambda group_name: runner.rounds_done(by_group[group_name]))
+        group, cells = by_group[name], wanted[name]
+        cost = 2 * _focus_cost(runner, cells, group)
+        elapsed = time.perf_counter() - started
+        if config.budget_s is not None and elapsed + cost > config.budget_s:
+            skipped.add(name)  # another workload's pass may still fit
+            continue
+        focus = [cell.order_key for cell in group.cells if cell.key in cells]
+        number = runner.rounds_done(group)
+        forward = [focus[i] for i in random.Random(
+            f"{runner.order_seed(config.seed)}:focus:{group.workload}:{group.images}:{number}"
+        ).sample(range(len(focus)), len(focus))]  # fmt: skip
+        for offset, order in enumerate((forward, forward[::-1])):
+            runner.progress.total += len(order)
+            runner.run(group, number + offset, config.seed, order)

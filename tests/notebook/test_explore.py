@@ -113,3 +113,10 @@ def test_sweeps_frame_lists_the_stored_sweeps(tmp_path: Path) -> None:
     assert list(listed["sweep"]) == ["older", "newer"]
     assert list(listed["cells"]) == ["0/3", "0/3"]
     assert list(listed["workloads"]) == ["pillow", "pillow"]
+    assert explore.newest_sweep(listed, url) == "newer"
+
+
+def test_an_empty_store_says_to_run_the_report_first(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(InvalidParameter, match=r"no sweep stored in sqlite:///.*empty\.db yet"):
+        explore.newest_sweep(explore.sweeps_frame(url), url)

@@ -1,0 +1,105 @@
+"""Which model when: the advice per workload, only as sure as the data, with how often a
+rerun on this host would give the same advice.
+
+The advice reads the same leader set as the findings (`findings.leaders_of`), so the guide
+and the findings cannot disagree; its reproducibility is `results.reproducibility`'s replay
+of this run's own noise through the same decision procedure.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nogilbench.report.conclusions.common import (
+    default_build_of,
+    main_of,
+    name_of,
+    questions_of,
+    rounds_of,
+    row_of,
+    speedup_text,
+    workers_text,
+)
+from nogilbench.report.conclusions.findings import leaders_of
+from nogilbench.report.data import ok_rows
+from nogilbench.results.decisions import EQUIVALENCE_MARGIN, FASTER, LeaderSet
+from nogilbench.results.questions import LEADERS, Question
+from nogilbench.results.reproducibility import leader_reproducibility
+
+
+def _today(found: LeaderSet, default: str | None) -> list[tuple[str, str]]:
+    """The default build's configurations no other default-build one beat (same intervals)."""
+    if default is None:
+        return []
+    ours = [name for name in found.order if name[1] == default]
+    beaten = {
+        name
+        for name in ours
+        for other in ours
+        if other != name and found.decision(other, name).outcome == FASTER
+    }
+    return [name for name in ours if name not in beaten]
+
+
+def _advice(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
+    main = main_of(frame)
+    head = f"**{question.workload}**, {question.images}-image batches:"
+    names = [name_of(name, main) for name in found.leaders]
+    sync_leads = any(name[0] == "sync" for name in found.leaders)
+    if sync_leads and len(found.leaders) == 1:
+        return f"{head} stay sequential: every concurrency model was slower than sync here"
+    if sync_leads:
+        return (
+            f"{head} no concurrency model was surely faster than sync: {', '.join(names)} "
+            "could each be the fastest"
+        )
+    workers = workers_text(question.workers)
+    if found.winner is not None:
+        cell = row_of(frame, question.cells[found.winner])
+        return (
+            f"{head} use {names[0]} with {workers} ({speedup_text(cell)} sync of its build); "
+            f"every other configuration was slower by more than {EQUIVALENCE_MARGIN:.0%}"
+        )
+    if found.decided:
+        return (
+            f"{head} use any of {', '.join(names)} with {workers}: they were within "
+            f"{EQUIVALENCE_MARGIN:.0%} of each other, and every other configuration was slower"
+        )
+    return (
+        f"{head} use one of {', '.join(names)} with {workers}: every other configuration was "
+        "slower, and this run cannot order these ones"
+    )
+
+
+def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
+    """A short guide: which model to pick for each workload, with its reproducibility."""
+    lines = []
+    main, default = main_of(frame), default_build_of(frame)
+    rounds = rounds_of(frame)
+    for question in questions_of(frame, cores):
+        if question.kind != LEADERS:
+            continue
+        found = leaders_of(question, rounds)
+        if found is None:
+            continue
+        line = _advice(frame, question, found)
+        today = _today(found, default)
+        if today and set(today) != set(found.leaders):
+            line += ". On the default build people run today: " + " or ".join(
+                name_of(name, main) for name in today
+            )
+        candidates = {name: rounds[key] for name, key in question.cells.items() if key in rounds}
+        try:
+            again = leader_reproducibility(candidates)
+            line += f"; {again.text()} ({again.replicates} replays of this run's own noise)"
+        except ValueError:
+            line += "; too few rounds to estimate how often a rerun would agree"
+        lines.append(line + ".")
+    if lines:
+        over = ok_rows(frame)
+        if (over["workers"] > cores).any():
+            lines.append(
+                f"Workers beyond the {cores} usable cores oversubscribe them: set workers to the "
+                f"core count ({cores}) for CPU-bound work unless the speedup plot shows otherwise."
+            )
+    return lines
