@@ -5,13 +5,13 @@ the usable cores, the project's data folder)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from api.core.settings import Settings
+from tests.support import ROOT
 
-EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+EXAMPLE = ROOT / ".env.example"
 ASSIGNMENT = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*)$")
 
 
