@@ -20,14 +20,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_helpers import Browsing, TinyStore
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from playwright.sync_api import expect
 
-from loadtest.server import free_port
 from nogilbench.notebook import lab
 from nogilbench.report.render import NOTEBOOKS_DIR
+from tests.support.browser import Browsing, TinyStore
+from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -7,11 +7,11 @@ import math
 
 import numpy as np
 import pytest
-from noisy_host import as_cells, noisy_logs  # tests/results is on sys.path (rootdir)
 
 from nogilbench.results import budget, decisions
 from nogilbench.results.budget import Question
 from nogilbench.results.decisions import EQUIVALENT, OUTCOMES
+from tests.support.noisy_host import as_cells, noisy_logs
 
 HOST = [1.0, 1.4, 0.8, 1.2, 1.1, 0.9, 1.3, 1.05]  # the host's speed state per round
 

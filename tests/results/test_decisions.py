@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from noisy_host import as_cells, noisy_logs  # tests/results is on sys.path (rootdir)
 
 from nogilbench.results import decisions, stats
 from nogilbench.results.decisions import CANNOT_TELL, EQUIVALENT, FASTER, OUTCOMES, SLOWER
+from tests.support.noisy_host import as_cells, noisy_logs
 
 
 def _rounds(*values: float) -> dict[int, float]:

@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from noisy_host import as_cells, noisy_logs  # tests/results is on sys.path (rootdir)
 
 from nogilbench.results import decisions, reproducibility
+from tests.support.noisy_host import as_cells, noisy_logs
 
 
 def _true_agreement(rng: np.random.Generator, means: list[float], rounds: int) -> float:
