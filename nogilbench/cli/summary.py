@@ -9,13 +9,10 @@ from nogilbench.cli.output import console, fmt
 
 
 def stored_usable_cores(sweep: Any, results: Sequence[Any]) -> int:
-    """The cores the sweep's cells could use, as recorded where it ran: its host record, else
-    the cores its cells recorded. Never this machine's: the sweep may come from another host
-    (a bundle). Same rule as the report's `SweepData.cores`."""
-    recorded = (sweep.host or {}).get("usable_cores")
-    if recorded:
-        return int(recorded)
-    return max((r.cores for r in results if r.cores), default=1)
+    """The cores the sweep's cells could use, as recorded where it ran (the store's rule)."""
+    from nogilbench.store.repository import usable_cores_of
+
+    return usable_cores_of(sweep, results)
 
 
 def print_summary(engine: Any, sweep_id: int, workers: int | None) -> None:
@@ -46,12 +43,12 @@ def print_summary(engine: Any, sweep_id: int, workers: int | None) -> None:
         table = Table(title=f"{workload}: median wall time at {headline_workers} workers")
         for column in ["method", "interpreter", *(f"{n} images (s)" for n in counts)]:
             table.add_column(column)
-        for column in ("memory (MB)", "CPU %", "speedup"):
+        for column in ("memory (MiB)", "CPU %", "speedup"):
             table.add_column(column, justify="right")
         for line in lines:
             cells = [fmt(line.get(f"time_{n}_s"), "{:.3f}") for n in counts]
             table.add_row(
-                line["method"], line["interpreter"], *cells, fmt(line.get("memory_mb"), "{:.0f}"),
+                line["method"], line["interpreter"], *cells, fmt(line.get("memory_mib"), "{:.0f}"),
                 fmt(line.get("cpu_percent"), "{:.0f}"), fmt(line.get("speedup"), "{:.2f}x"),
             )  # fmt: skip
         out.print(table)

@@ -20,32 +20,19 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from nogilbench.host.interpreters import usable_cores
-    from nogilbench.imaging.samples import parse_size
     from nogilbench.store.repository import open_store
-    from nogilbench.sweep.config import SweepConfig
     from nogilbench.sweep.manager import run_sweep
+    from nogilbench.sweep.parameters import sweep_config
     from nogilbench.sweep.plan import Interpreters
-    from nogilbench.sweep.scaling import resolve_worker_counts
 
-    config = SweepConfig(
-        name=args.name,
-        workloads=args.workloads,
-        images=args.images,
-        workers=resolve_worker_counts(args.workers, usable_cores()),
-        methods=args.methods,
-        repeats=args.repeats,
-        image_size=parse_size(args.image_size),
-        baseline=not args.no_baseline,
-        start_method=args.start_method,
-        max_rounds=args.max_rounds,
-        target=args.target,
-        budget_s=args.budget,
-        pin=args.pin,
-        past_cores=args.past_cores,
-        scaling=args.scaling,
-        images_per_worker=args.images_per_worker,
-    ).validate()
+    config = sweep_config(args.name, {
+        "workloads": args.workloads, "images": args.images, "workers": args.workers,
+        "methods": args.methods, "repeats": args.repeats, "image_size": args.image_size,
+        "baseline": not args.no_baseline, "start_method": args.start_method,
+        "max_rounds": args.max_rounds, "target": args.target, "budget_s": args.budget,
+        "pin": args.pin, "past_cores": args.past_cores, "scaling": args.scaling,
+        "images_per_worker": args.images_per_worker,
+    })  # fmt: skip
     if args.cell_timeout <= 0:
         raise InvalidParameter("--cell-timeout must be positive")
     engine = open_store(args.database_url)  # fails before any work if the store is unreachable

@@ -97,10 +97,7 @@ class SweepData:
     @property
     def cores(self) -> int:
         """Cores the sweep's cells could use (host affinity), as recorded with the sweep."""
-        recorded = self.sweep.host.get("usable_cores") if self.sweep.host else None
-        if recorded:
-            return int(recorded)
-        return max((r.cores for r in self.results if r.cores), default=1)
+        return repository.usable_cores_of(self.sweep, self.results)
 
     @property
     def scaling(self) -> str:

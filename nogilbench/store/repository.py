@@ -222,8 +222,15 @@ def replace_results(
     return list(_stored_results(session, sweep.id))
 
 
-def usable_cores_of(sweep: Sweep) -> int:
-    return int((sweep.host or {}).get("usable_cores") or 1)
+def usable_cores_of(sweep: Sweep, results: Iterable[Any] = ()) -> int:
+    """The cores the sweep's cells could use, as recorded where it ran: its host record, else
+    the most its cells recorded, else 1. Never this machine's: a sweep may come from another
+    host (a bundle). The one home of this rule (summaries, the report, the CLI)."""
+    recorded = (sweep.host or {}).get("usable_cores")
+    if recorded:
+        return int(recorded)
+    cores = [getattr(row, "cores", None) or 0 for row in results]
+    return max([int(count) for count in cores if count], default=1)
 
 
 def default_build_of(sweep: Sweep) -> str | None:

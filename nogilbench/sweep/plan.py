@@ -16,7 +16,7 @@ from nogilbench.host.interpreters import (
     find_free_threaded,
     usable_cores,
 )
-from nogilbench.model import CellKey
+from nogilbench.model import ROLE_DEFAULT_BUILD, ROLE_FREE_THREADED, CellKey
 from nogilbench.sweep.config import SweepConfig
 from nogilbench.sweep.launch import interpreter_label
 from nogilbench.sweep.worker import CellSpec
@@ -90,7 +90,7 @@ class Interpreters:
         found = [self.main] + ([self.baseline] if self.baseline else [])
         described = [{**info.as_dict(), "label": interpreter_label(info)} for info in found]
         if self.free_threaded is None:
-            described.append({"role": "free-threaded", "unavailable": self.free_threaded_reason})
+            described.append({"role": ROLE_FREE_THREADED, "unavailable": self.free_threaded_reason})
         return described
 
 
@@ -167,9 +167,9 @@ def largest_plan(config: SweepConfig, cores: int | None = None) -> list[PlannedC
     main = InterpreterInfo(
         path="free-threaded", version="0", implementation="cpython", free_threaded_build=True,
         can_disable_gil=True, gil_enabled_default=False, has_interpreter_pool=False,
-        pillow_version=None, psutil_version=None, role="free-threaded",
+        pillow_version=None, psutil_version=None, role=ROLE_FREE_THREADED,
     )  # fmt: skip
-    baseline = replace(main, path="default", free_threaded_build=False, role="default")
+    baseline = replace(main, path="default", free_threaded_build=False, role=ROLE_DEFAULT_BUILD)
     interpreters = Interpreters(main, main, "", baseline if config.baseline else None)
     return plan(config, [""] * max(config.image_counts()), interpreters, cores)
 

@@ -70,7 +70,7 @@ def test_report_page_loads_fits_and_has_contents(
     tables = page.locator("main table")
     assert tables.count() >= 3  # environment + a final table per workload
     headers = " ".join(page.locator("main table th").all_inner_texts())
-    for column in ("memory (MB)", "CPU %", "2 images (s)"):
+    for column in ("memory (MiB)", "CPU %", "2 images (s)"):
         assert column in headers
 
     contents = page.evaluate(CONTENTS)

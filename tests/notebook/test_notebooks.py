@@ -68,7 +68,7 @@ def test_html_report_has_tables_figures_and_no_code(rendered) -> None:
         assert section in html
     for workload in ("pillow", "pure-python"):
         assert re.search(rf"<h3[^>]*>{workload}: 2 workers", html), workload
-    assert "2 images (s)" in html and "memory (MB)" in html and "CPU %" in html
+    assert "2 images (s)" in html and "memory (MiB)" in html and "CPU %" in html
     assert "free-threaded (GIL off)" in html
     embedded = re.findall(r'<img[^>]+src="data:image/png;base64,', html)
     assert len(embedded) >= 5

@@ -27,7 +27,7 @@ def test_results_frame_and_headline_table_shape() -> None:
         "free-threaded (GIL off)",
     ]  # fmt: skip
     assert list(table.columns) == [
-        "method", "100 images (s)", "memory (MB)", "CPU %", "speedup vs sync, same build",
+        "method", "100 images (s)", "memory (MiB)", "CPU %", "speedup vs sync, same build",
         "speedup vs sync, default build", "note",
     ]  # fmt: skip
     assert data.style_headline(table).to_html().count("<tr>") >= 6

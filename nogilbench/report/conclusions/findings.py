@@ -60,6 +60,30 @@ def leaders_of(question: Question, rounds: dict) -> LeaderSet | None:
         return None
 
 
+def flagged(frame: pd.DataFrame, question: Question, names: tuple) -> str:
+    """' (X: flagged as a measurement anomaly, see below)' for flagged leaders, else ''."""
+    main = main_of(frame)
+    marked = []
+    for name in names:
+        cell = row_of(frame, question.cells[name])
+        if cell is not None and isinstance(cell.get("anomaly"), str) and cell["anomaly"]:
+            marked.append(name_of(name, main))
+    if not marked:
+        return ""
+    return f" ({', '.join(marked)}: flagged as a measurement anomaly, see below)"
+
+
+def anomalies(frame: pd.DataFrame, workload: str) -> list[str]:
+    """Every flagged cell of a workload: shown, never removed from a comparison."""
+    main = main_of(frame)
+    rows = frame[(frame["workload"] == workload) & frame["anomaly"].fillna("").astype(bool)]
+    return [
+        f"Anomaly on {workload}: {method_label(row['method'], row['interpreter'], main)} at "
+        f"{workers_text(row['workers'])}, {row['images']} images: {row['anomaly']}."
+        for _, row in rows.iterrows()
+    ]
+
+
 def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
     main = main_of(frame)
     head = f"**{question.workload}** ({question.images} images, {workers_text(question.workers)}):"
@@ -74,16 +98,19 @@ def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
         return (
             f"{head} the fastest was {name_of(best, main)} at {found.times[best]:.2f} s "
             f"({speedup_text(cell)} sync of its build): every other configuration was slower "
-            f"than one of the others by more than the {EQUIVALENCE_MARGIN:.0%} margin ({basis})."
+            f"than one of the others by more than the {EQUIVALENCE_MARGIN:.0%} margin ({basis})"
+            f"{flagged(frame, question, found.leaders)}."
         )
     if found.decided:
         return (
             f"{head} no single winner: {times} were within {EQUIVALENCE_MARGIN:.0%} of each "
-            f"other, and every other configuration was slower ({basis})."
+            f"other, and every other configuration was slower ({basis})"
+            f"{flagged(frame, question, found.leaders)}."
         )
     return (
         f"{head} the fastest is one of {times}; this run cannot order them (their differences "
-        f"are below its precision), and every other configuration was slower ({basis})."
+        f"are below its precision), and every other configuration was slower ({basis})"
+        f"{flagged(frame, question, found.leaders)}."
     )
 
 
@@ -318,4 +345,5 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
             lines += [line] if line else []
         if leaders is not None:
             lines += filter(None, [memory(frame, leaders), cpu(frame, leaders, cores)])
+        lines += anomalies(frame, workload)
     return lines + build_costs(frame)

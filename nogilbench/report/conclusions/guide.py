@@ -20,7 +20,7 @@ from nogilbench.report.conclusions.common import (
     speedup_text,
     workers_text,
 )
-from nogilbench.report.conclusions.findings import leaders_of
+from nogilbench.report.conclusions.findings import flagged, leaders_of
 from nogilbench.report.data import ok_rows
 from nogilbench.results.decisions import EQUIVALENCE_MARGIN, FASTER, LeaderSet
 from nogilbench.results.questions import LEADERS, Question
@@ -82,7 +82,7 @@ def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
         found = leaders_of(question, rounds)
         if found is None:
             continue
-        line = _advice(frame, question, found)
+        line = _advice(frame, question, found) + flagged(frame, question, found.leaders)
         today = _today(found, default)
         if today and set(today) != set(found.leaders):
             line += ". On the default build people run today: " + " or ".join(

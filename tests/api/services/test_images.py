@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import text
 
 import api.services.images as image_service
+from nogilbench.imaging.pipeline import Pipeline
 from tests.support.api import GROWING_PIPELINE, assert_envelope, upload
 from tests.support.images import image_bytes
 
@@ -22,13 +23,13 @@ def test_concurrent_process_of_one_image_orphans_no_output(client, app, auth_hea
         f"/api/images/{image['id']}/process", json=PIPELINE, headers=auth_headers
     ).is_success
     barrier = threading.Barrier(2, timeout=30)
-    real_render = image_service.render
+    real_render = Pipeline.render
 
     def render_together(*args):
         barrier.wait()  # both have read processed_name = the first output
         return real_render(*args)
 
-    monkeypatch.setattr(image_service, "render", render_together)
+    monkeypatch.setattr(Pipeline, "render", render_together)
     with ThreadPoolExecutor(2) as pool:
         futures = [
             pool.submit(
@@ -76,7 +77,7 @@ def _forbid(monkeypatch, module, name: str) -> None:
 def test_growing_pipeline_refused_before_any_pixel_is_allocated(client, auth_headers, monkeypatch):
     image_id = upload(client, auth_headers, image_bytes((4, 4))).json()["id"]
     # Neither decoding nor any operation may run: the refusal comes from the stored size.
-    _forbid(monkeypatch, image_service, "render")
+    _forbid(monkeypatch, Pipeline, "render")
     _forbid(monkeypatch, image_service, "decode_image")
     response = client.post(
         f"/api/images/{image_id}/process", json=GROWING_PIPELINE, headers=auth_headers
@@ -91,7 +92,7 @@ def test_growing_pipeline_refused_before_any_pixel_is_allocated(client, auth_hea
 def test_each_step_counts_not_only_the_last(client, auth_headers, monkeypatch):
     # 1200x1200 (1.44 MP) passes the 2 MP test limit; rotating it by 45 degrees (2.9 MP) does not.
     image_id = upload(client, auth_headers, image_bytes((4, 4))).json()["id"]
-    _forbid(monkeypatch, image_service, "render")
+    _forbid(monkeypatch, Pipeline, "render")
     pipeline = {
         "operations": [
             {"op": "resize", "width": 1200, "height": 1200, "keep_aspect": False},
