@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
                        "B / A", "verdict"):  # fmt: skip
             table.add_column(column)
         for cell in compared:
-            if cell.verdict == "not significant" and not args.all:
+            if not cell.changed and not args.all:
                 continue
             workload, method, workers, images, build = cell.key
             table.add_row(
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         out.print(summary_line(compared, args.relative))
         if failing:
             out.print(
-                f"[red]{len(failing)} cell(s) of {args.b} are significantly slower than "
+                f"[red]{len(failing)} cell(s) of {args.b} are slower than "
                 f"{args.a} by {args.fail_on:.0%} or more[/]"
             )
     return 1 if failing else 0

@@ -188,15 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
         "compare",
         help="two stored sweeps cell by cell: ratio with its interval, significance",
         description="Matches cells on workload, method, workers, images and build, and prints "
-        "time(B)/time(A) with a 95%% Welch t interval on log times; 'not significant' where "
-        "the interval includes 1 or the difference is under 2%%. With --fail-on, exits 1 when "
-        "B is significantly slower than A by at least that much in any cell (a CI gate).",
+        "time(B)/time(A) with a 95%% Welch t interval on log times, decided by the report's "
+        "one rule: B faster or slower when the interval is clear of 1 and the estimate beyond "
+        "5%%, 'within 5%%' when the whole interval is inside +-5%%, else 'cannot tell'. With "
+        "--fail-on, exits 1 when B is slower than A by at least that much in any cell (a CI "
+        "gate).",
     )
     compare.add_argument("a", metavar="A", help="the reference sweep's name")
     compare.add_argument("b", metavar="B", help="the sweep compared with it")
     compare.add_argument(
         "--fail-on", type=percent, metavar="PCT",
-        help="exit 1 if any cell of B is significantly slower by at least PCT (e.g. 10%%)",
+        help="exit 1 if any cell of B is slower by at least PCT (e.g. 10%%)",
     )  # fmt: skip
     compare.add_argument("--json", action="store_true", help="machine-readable output")
     compare.add_argument("--all", action="store_true", help="also list cells with no difference")

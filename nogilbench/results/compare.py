@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nogilbench.results import stats
+from nogilbench.results.decisions import EQUIVALENCE_MARGIN, EQUIVALENT, FASTER, SLOWER, decide
 from nogilbench.results.tables import method_order, value_of
 
 MatchKey = tuple[str, str, int, int, str]  # workload, method, workers, images, build
@@ -42,7 +43,12 @@ class CellComparison:
     a_median_s: float
     b_median_s: float
     ratio: stats.Interval  # time(B) / time(A): above 1, B is slower
-    verdict: str  # "B slower" | "B faster" | "not significant"
+    verdict: str  # "B slower" | "B faster" | "within 5%" | "cannot tell"
+
+    @property
+    def changed(self) -> bool:
+        """B is faster or slower than A by the one rule (results.decisions)."""
+        return self.verdict in ("B slower", "B faster")
 
     @property
     def change(self) -> float:
@@ -87,8 +93,10 @@ def compare_sweeps(
         if not a_walls or not b_walls:
             continue
         ratio = stats.unpaired_ratio(b_walls, a_walls)
-        outcome = stats.verdict(ratio.inverted()).verdict  # "faster": B's time is lower
-        verdict = {"faster": "B faster", "slower": "B slower"}.get(outcome, "not significant")
+        outcome = decide(ratio.inverted())  # "faster": B's time is lower (the one rule)
+        verdict = {FASTER: "B faster", SLOWER: "B slower", EQUIVALENT: "within 5%"}.get(
+            outcome, "cannot tell"
+        )
         a_median = value_of(first[key], "wall_median_s")
         b_median = value_of(second[key], "wall_median_s")
         compared.append(CellComparison(key, a_median, b_median, ratio, verdict))
@@ -101,17 +109,19 @@ def _order(key: MatchKey) -> tuple[Any, ...]:
 
 
 def regressions(compared: Sequence[CellComparison], threshold: float) -> list[CellComparison]:
-    """Cells where B is significantly slower than A by at least `threshold` (0.10 = 10%)."""
+    """Cells where B is slower than A (the one rule) by at least `threshold` (0.10 = 10%)."""
     return [c for c in compared if c.verdict == "B slower" and c.change >= threshold]
 
 
 def summary_line(compared: Sequence[CellComparison], relative: bool = False) -> str:
     slower = sum(c.verdict == "B slower" for c in compared)
     faster = sum(c.verdict == "B faster" for c in compared)
-    same = len(compared) - slower - faster
+    same = sum(c.verdict == "within 5%" for c in compared)
+    unknown = len(compared) - slower - faster - same
     what = "cells compared, each relative to its group's sync" if relative else "cells compared"
     return (
-        f"{len(compared)} {what}: {slower} significantly slower in B, {faster} "
-        f"significantly faster, {same} not significant (95% Welch t interval on log times; "
-        f"differences under {stats.MINIMUM_EFFECT:.0%} never count)"
+        f"{len(compared)} {what}: {slower} slower in B, {faster} faster, {same} within "
+        f"{EQUIVALENCE_MARGIN:.0%} of each other, {unknown} cannot tell (95% Welch t interval "
+        "on log times; faster or slower only with the interval clear of 1 and the estimate "
+        f"beyond {EQUIVALENCE_MARGIN:.0%}: results.decisions)"
     )

@@ -235,39 +235,6 @@ def efficiency(speedup: Interval, ideal: float) -> Interval:
     return speedup.scaled(1 / ideal)
 
 
-def is_anomaly(speedup: Interval, ideal: float) -> bool:
-    """A speedup whose whole interval lies above the physical limit cannot be a finding."""
-    return speedup.low > ideal * 1.0001
-
-
-# ------------------------------------------------------------------ significance
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """How A compares with B: 'faster', 'slower' or 'indistinguishable', with the ratio."""
-
-    verdict: str
-    ratio: Interval  # time(B) / time(A): > 1 means A is faster
-
-    @property
-    def significant(self) -> bool:
-        return self.verdict != "indistinguishable"
-
-
-MINIMUM_EFFECT = 0.02  # a difference under 2% is never stated as a win, even if "significant"
-
-
-def verdict(ratio: Interval, minimum_effect: float = MINIMUM_EFFECT) -> Verdict:
-    """`ratio` is time(other) / time(this): a winner only if its interval excludes 1, the
-    estimate differs from 1 by at least `minimum_effect` (a host's drift is not a finding)
-    and, for a ratio paired by round, every round points the same way."""
-    large_enough = abs(math.log(ratio.estimate)) >= math.log1p(minimum_effect)
-    if ratio.n < 2 or not ratio.excludes(1.0) or not large_enough or not ratio.rounds_agree:
-        return Verdict("indistinguishable", ratio)
-    return Verdict("faster" if ratio.low > 1.0 else "slower", ratio)
-
-
 def interval_from_dict(values: dict[str, Any] | None) -> Interval | None:
     """An Interval from its stored dict form (JSON columns), or None."""
     if not values:

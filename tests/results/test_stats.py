@@ -8,6 +8,14 @@ import random
 import pytest
 
 from nogilbench.results import stats
+from nogilbench.results.decisions import (
+    CANNOT_TELL,
+    EQUIVALENT,
+    FASTER,
+    SLOWER,
+    decide,
+    scaling_anomaly,
+)
 
 
 def _coverage(make_interval, draw, truth: float, trials: int = 2000) -> float:  # type: ignore[no-untyped-def]
@@ -69,23 +77,23 @@ def test_unpaired_ratio_covers_the_true_ratio_about_95_percent(n_a: int, n_b: in
     assert 0.925 <= coverage <= 0.975, coverage
 
 
-def test_verdict_needs_the_interval_to_exclude_one() -> None:
+def test_a_win_needs_the_interval_to_exclude_one() -> None:
     tie = stats.paired_ratio([1.00, 1.02, 0.99], [1.01, 1.00, 1.00])
-    assert stats.verdict(tie).verdict == "indistinguishable"
+    assert decide(tie) not in (FASTER, SLOWER)
     clear = stats.paired_ratio([2.0, 2.1, 1.95], [1.0, 1.02, 0.99])
-    assert stats.verdict(clear).verdict == "faster"
-    assert stats.verdict(stats.paired_ratio([1.0, 1.0, 1.01], [2.0, 2.1, 1.9])).verdict == "slower"
+    assert decide(clear) == FASTER
+    assert decide(stats.paired_ratio([1.0, 1.0, 1.01], [2.0, 2.1, 1.9])) == SLOWER
 
 
 def test_unpaired_significance_of_a_real_and_of_no_difference() -> None:
     same_a = [1.00, 1.04, 0.97, 1.02, 0.99, 1.01]
     same_b = [1.01, 0.98, 1.03, 1.00, 0.96, 1.02]
-    assert not stats.verdict(stats.unpaired_ratio(same_a, same_b)).significant
-    # Significant but tiny (1%): a host's drift, never stated as a win.
+    assert decide(stats.unpaired_ratio(same_a, same_b)) not in (FASTER, SLOWER)
+    # Significant but tiny (1%): a host's drift, never stated as a win, and within 5%.
     tight = [1.0, 1.0001, 0.9999]
-    assert not stats.verdict(stats.unpaired_ratio([v * 1.01 for v in tight], tight)).significant
+    assert decide(stats.unpaired_ratio([v * 1.01 for v in tight], tight)) == EQUIVALENT
     slower = [value * 1.3 for value in same_b]
-    assert stats.verdict(stats.unpaired_ratio(slower, same_a)).verdict == "faster"
+    assert decide(stats.unpaired_ratio(slower, same_a)) == FASTER
 
 
 def test_ideal_speedup_is_bounded_by_workers_cores_and_the_batch() -> None:
@@ -96,16 +104,15 @@ def test_ideal_speedup_is_bounded_by_workers_cores_and_the_batch() -> None:
 
 
 def test_an_impossible_speedup_is_an_anomaly() -> None:
-    impossible = stats.paired_ratio([6.0, 6.9, 6.5], [2.5, 2.8, 2.6])
-    assert impossible.low > 2
-    assert stats.is_anomaly(impossible, stats.ideal_speedup("free-threaded", 2, 2, 100))
-    fine = stats.paired_ratio([6.0, 6.9, 6.5], [3.2, 3.6, 3.3])
-    assert not stats.is_anomaly(fine, 2.0)
+    one_worker = {0: 6.0, 1: 6.9, 2: 6.5}
+    ideal = stats.ideal_speedup("free-threaded", 2, 2, 100)
+    assert scaling_anomaly(one_worker, {0: 2.5, 1: 2.8, 2: 2.6}, ideal) is not None
+    assert scaling_anomaly(one_worker, {0: 3.2, 1: 3.6, 2: 3.3}, ideal) is None
 
 
 def test_rounds_that_disagree_are_never_a_win() -> None:
     # Two rounds say A is much faster, one says it is slower: not a finding.
     mixed = stats.paired_ratio([2.0, 2.1, 0.9], [1.0, 1.0, 1.0])
     assert not mixed.rounds_agree
-    assert stats.verdict(mixed).verdict == "indistinguishable"
+    assert decide(mixed) == CANNOT_TELL
     assert stats.paired_ratio([2.0, 2.1, 1.9], [1.0, 1.0, 1.0]).rounds_agree
