@@ -23,6 +23,7 @@ from api.errors import install_error_handlers
 from api.metrics import Metrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi, operation_id
+from api.passwords import PasswordPool
 from api.ratelimit import AuthRateLimiter
 from api.routers import auth, benchmarks, images, jobs, ops
 from api.security import PasswordHasher, TokenService, load_or_create_secret_key
@@ -100,7 +101,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics=metrics,
         cpu=cpu,
         jobs=manager,
-        passwords=CpuLimiter(settings.password_hash_workers),
+        passwords=PasswordPool(settings.password_hash_workers),
         auth_limits=AuthRateLimiter(
             settings.rate_limit_storage_url,
             settings.auth_rate_limit_account,
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             services.jobs.stop()
+            services.passwords.close()
             services.database.dispose()
             logger.info("stopped: running jobs stopped, database closed")
 

@@ -14,6 +14,7 @@ import anyio.to_thread
 from api.database import Database
 from api.limiter import CpuLimiter
 from api.metrics import Metrics
+from api.passwords import PasswordPool
 from api.ratelimit import AuthRateLimiter
 from api.security import PasswordHasher, TokenService
 from api.services.job_runner import JobManager
@@ -64,6 +65,6 @@ class AppServices:
     metrics: Metrics
     cpu: CpuLimiter
     jobs: JobManager
-    passwords: CpuLimiter  # bcrypt: its own bounded pool, apart from the image work
+    passwords: PasswordPool  # bcrypt: its own bounded pool, fair between clients
     auth_limits: AuthRateLimiter
     streams: PerUserSlots
