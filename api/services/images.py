@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from api import timing
 from api.downloads import OpenedFile, open_stored
-from api.errors import Forbidden, ImageNotFound, ImageNotProcessed, PayloadTooLarge, QuotaExceeded
+from api.errors import ImageNotFound, ImageNotProcessed, PayloadTooLarge, QuotaExceeded
 from api.metrics import Metrics
 from api.models import Image, User, utcnow
 from api.repositories import images
@@ -61,11 +61,11 @@ def display_name(raw: str | None) -> str:
 
 
 def owned_image(session: Session, image_id: int, user: User) -> Image:
+    """The user's image; another user's answers exactly like a missing one (404), so ids
+    cannot be probed for what exists."""
     image = images.get(session, image_id)
-    if image is None:
+    if image is None or image.owner_id != user.id:
         raise ImageNotFound(f"image {image_id} does not exist")
-    if image.owner_id != user.id:
-        raise Forbidden("this image belongs to another user")
     return image
 
 
