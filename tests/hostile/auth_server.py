@@ -14,9 +14,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from PIL import Image
 
 from api.admin import change_user
@@ -37,12 +39,43 @@ BASE_ENV = {
 }
 
 
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def database_for(request: pytest.FixtureRequest, folder: Path) -> str:
+    """A fresh database for a fixture parametrized with DATABASES: a SQLite file in `folder`,
+    or a new database on the session's PostgreSQL server (tests/conftest.py)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{folder / 'api.db'}"
+    postgres = request.getfixturevalue("postgres_server")
+    if not postgres.is_running():  # a fault test stopped it
+        postgres.start()
+    return str(postgres.new_database(request.node.name))
+
+
 @contextmanager
 def live_server(tmp_path: Path, database_url: str, **env: str) -> Iterator[ServerProcess]:
     """`uvicorn api.main:app` on 127.0.0.1 (one worker) with BASE_ENV and `env`."""
     server = ServerProcess(sys.executable, tmp_path / "data", database_url, env={**BASE_ENV, **env})
     with server:
         yield server
+
+
+@dataclass(frozen=True)
+class Shared:
+    """One server (default settings) that the tests of a module share, and its database."""
+
+    server: ServerProcess
+    database_url: str
+
+
+@contextmanager
+def shared_server(request: pytest.FixtureRequest, folder: Path) -> Iterator[Shared]:
+    """For a module-scoped fixture parametrized with DATABASES: starting a server per test
+    would cost seconds each; tests that share one use e-mails of their own."""
+    database_url = database_for(request, folder)
+    with live_server(folder, database_url) as server:
+        yield Shared(server, database_url)
 
 
 def client(server: ServerProcess, address: str = VICTIM, **options: object) -> httpx.Client:

@@ -18,17 +18,21 @@ import jwt
 import pytest
 from auth_server import (
     ATTACKER,
+    DATABASES,
     PASSWORD,
     VICTIM,
+    Shared,
     admin,
     assert_envelope,
     async_client,
     bearer,
     client,
+    database_for,
     live_server,
     login,
     png,
     register,
+    shared_server,
     user,
 )
 from fastapi.testclient import TestClient
@@ -42,11 +46,16 @@ from nogilbench.store import repository
 WRONG = "not the password at all"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'api.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    """For the tests that need settings of their own (and so a server of their own)."""
+    return database_for(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    with shared_server(request, tmp_path_factory.mktemp("shared")) as running:
+        yield running
 
 
 # -- 5: every credential check is rate-limited, and guesses cannot starve other logins ------
@@ -151,6 +160,7 @@ def _queue_ms(server_timing: str) -> float:
     return float(phases["queue"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_password_guesses_do_not_delay_another_users_login(
     database_url: str, tmp_path: Path, attack: str
@@ -229,10 +239,11 @@ def _refresh(http: httpx.Client, token: str) -> httpx.Response:
     return http.post("/auth/refresh", json={"refresh_token": token})
 
 
-def test_concurrent_refreshes_yield_one_successor(database_url: str, tmp_path: Path) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
-        register(http, "ada@example.com")
-        first = login(http, "ada@example.com")["refresh_token"]
+def test_concurrent_refreshes_yield_one_successor(shared: Shared) -> None:
+    server = shared.server
+    with client(server) as http:
+        register(http, "rotate@example.com")
+        first = login(http, "rotate@example.com")["refresh_token"]
         responses = asyncio.run(_refresh_many(server, first, 10))
         assert [response.status_code for response in responses] == [200] * 10, [
             response.text for response in responses
@@ -258,12 +269,13 @@ async def _refresh_and_logout_all(server, refresh_token: str, access_token: str)
         )
 
 
-def test_a_refresh_racing_logout_all_leaves_no_session(database_url: str, tmp_path: Path) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
-        register(http, "ada@example.com")
+def test_a_refresh_racing_logout_all_leaves_no_session(shared: Shared) -> None:
+    server = shared.server
+    with client(server) as http:
+        register(http, "race@example.com")
         outcomes: Counter[int] = Counter()
         for _ in range(12):
-            tokens = login(http, "ada@example.com")
+            tokens = login(http, "race@example.com")
             refreshed, logged_out = asyncio.run(
                 _refresh_and_logout_all(server, tokens["refresh_token"], tokens["access_token"])
             )
@@ -342,20 +354,19 @@ def test_logout_all_in_the_middle_of_a_refresh_ends_its_successor(
         assert live == []
 
 
-def test_a_deactivated_account_can_neither_refresh_nor_log_in(
-    database_url: str, tmp_path: Path
-) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
-        register(http, "ada@example.com")
-        tokens = login(http, "ada@example.com")
-        admin(database_url, "deactivate", "ada@example.com")
+def test_a_deactivated_account_can_neither_refresh_nor_log_in(shared: Shared) -> None:
+    server, database_url = shared.server, shared.database_url
+    with client(server) as http:
+        register(http, "inactive@example.com")
+        tokens = login(http, "inactive@example.com")
+        admin(database_url, "deactivate", "inactive@example.com")
         assert_envelope(_refresh(http, tokens["refresh_token"]), 403, "FORBIDDEN")
-        form = {"username": "ada@example.com", "password": PASSWORD}
+        form = {"username": "inactive@example.com", "password": PASSWORD}
         assert_envelope(http.post("/auth/login", data=form), 403, "FORBIDDEN")
         # A wrong password says nothing about the account's state.
         form["password"] = WRONG
         assert_envelope(http.post("/auth/login", data=form), 401, "INVALID_CREDENTIALS")
-        admin(database_url, "activate", "ada@example.com")
+        admin(database_url, "activate", "inactive@example.com")
         # The refused refresh did not use the token up: it works once the account is back.
         assert _refresh(http, tokens["refresh_token"]).status_code == 200
 
@@ -363,10 +374,9 @@ def test_a_deactivated_account_can_neither_refresh_nor_log_in(
 # -- suspected: 403 vs 404 tells which ids exist -------------------------------------------
 
 
-def test_another_users_ids_answer_exactly_like_missing_ones(
-    database_url: str, tmp_path: Path
-) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
+def test_another_users_ids_answer_exactly_like_missing_ones(shared: Shared) -> None:
+    server = shared.server
+    with client(server) as http:
         owner = user(http, "owner@example.com")
         intruder = user(http, "intruder@example.com")
         files = {"file": ("a.png", png(), "image/png")}
@@ -434,8 +444,9 @@ def _stored_sweep(database_url: str) -> int:
         engine.dispose()
 
 
-def test_host_details_are_for_operators_only(database_url: str, tmp_path: Path) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
+def test_host_details_are_for_operators_only(shared: Shared) -> None:
+    server, database_url = shared.server, shared.database_url
+    with client(server) as http:
         plain = user(http, "user@example.com")
         register(http, "op@example.com")
         admin(database_url, "promote", "op@example.com")

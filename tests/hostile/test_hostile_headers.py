@@ -14,12 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 from auth_server import (
+    DATABASES,
     OPS_TOKEN,
+    Shared,
     assert_envelope,
     bearer,
     client,
+    database_for,
     live_server,
     png,
+    shared_server,
     user,
 )
 from PIL import Image
@@ -37,11 +41,16 @@ HUGE_RANGES = [
 GREY = {"operations": [{"op": "grayscale"}], "format": "png"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'api.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    """For the tests that need settings of their own (and so a server of their own)."""
+    return database_for(request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    with shared_server(request, tmp_path_factory.mktemp("shared")) as running:
+        yield running
 
 
 def _processed(http: httpx.Client, headers: dict[str, str], data: bytes, pipeline=GREY) -> int:
@@ -58,9 +67,10 @@ def _open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def test_huge_range_headers_get_an_answer_not_a_500(database_url: str, tmp_path: Path) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
-        headers = user(http, "ada@example.com")
+def test_huge_range_headers_get_an_answer_not_a_500(shared: Shared) -> None:
+    server = shared.server
+    with client(server) as http:
+        headers = user(http, "range@example.com")
         image_id = _processed(http, headers, png())
         url = f"/api/images/{image_id}/download"
         whole = http.get(url, headers=headers)
@@ -92,9 +102,10 @@ def _raw_request(port: int, head: str, body: bytes = b"") -> bytes:
         return reply
 
 
-def test_other_huge_headers_are_bounded(database_url: str, tmp_path: Path) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
-        headers = user(http, "ada@example.com")
+def test_other_huge_headers_are_bounded(shared: Shared) -> None:
+    server = shared.server
+    with client(server) as http:
+        headers = user(http, "headers@example.com")
         image_id = _processed(http, headers, png())
         url = f"/api/images/{image_id}/download"
         # If-Range that is not this version's ETag: the whole file.
@@ -152,8 +163,9 @@ def _labels(text: str, label: str) -> set[str]:
     return values
 
 
-def test_invented_methods_and_paths_do_not_grow_metrics(database_url: str, tmp_path: Path) -> None:
-    with live_server(tmp_path, database_url) as server, client(server) as http:
+def test_invented_methods_and_paths_do_not_grow_metrics(shared: Shared) -> None:
+    server = shared.server
+    with client(server) as http:
         ops = bearer(OPS_TOKEN)
         for _ in range(3):
             http.get("/health")
@@ -183,6 +195,7 @@ def _random_jpeg(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow
 def test_a_range_request_does_not_cost_the_whole_file(database_url: str, tmp_path: Path) -> None:
     env = {"MAX_UPLOAD_BYTES": str(40 * 2**20), "MAX_PIXELS": str(25_000_000)}
     with live_server(tmp_path, database_url, **env) as server, client(server) as http:
