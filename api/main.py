@@ -32,6 +32,7 @@ from api.services.benchmarks import sweep_runner
 from api.services.container import AppServices
 from api.services.cpu_limiter import CpuLimiter
 from api.services.job_runner import JobManager
+from api.services.passwords import PasswordPool
 from api.services.slots import PerUserSlots
 from api.services.system import SystemService
 from nogilbench.concurrency.base import gil_enabled
@@ -102,7 +103,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         metrics=metrics,
         cpu=cpu,
         jobs=manager,
-        passwords=CpuLimiter(settings.password_hash_workers),
+        passwords=PasswordPool(settings.password_hash_workers),
         auth_limits=AuthRateLimiter(
             settings.rate_limit_storage_url,
             settings.auth_rate_limit_account,
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             services.jobs.stop()
+            services.passwords.close()
             services.database.dispose()
             logger.info("stopped: running jobs stopped, database closed")
 

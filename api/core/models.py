@@ -50,6 +50,8 @@ class RefreshToken(SQLModel, table=True):
     # The token this one replaced (None: issued by a login); the family's absolute start.
     parent_jti: str | None = Field(default=None, max_length=64, index=True)
     family_started_at: datetime | None = Field(default=None, sa_type=DateTime())
+    # The one token this one was exchanged for (set with used_at, in one conditional UPDATE).
+    successor_jti: str | None = Field(default=None, max_length=64)
 
 
 class Image(SQLModel, table=True):

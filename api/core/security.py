@@ -113,6 +113,7 @@ class RefreshClaims:
     jti: str
     family_id: str
     expires_at: datetime
+    issued_at: datetime  # what `iat` says (whole seconds once encoded)
 
 
 def _now() -> datetime:
@@ -153,18 +154,22 @@ class TokenService:
         expires = now + self.refresh_lifetime
         if not_after is not None:
             expires = min(expires, not_after)
-        claims = RefreshClaims(user_id, uuid.uuid4().hex, family_id, expires)
-        token = self._encode(
+        claims = RefreshClaims(user_id, uuid.uuid4().hex, family_id, expires, now)
+        return self.encode_refresh(claims), claims
+
+    def encode_refresh(self, claims: RefreshClaims) -> str:
+        """The refresh token of `claims`. HS256 is deterministic: the claims of a stored token
+        (its row) give that very token again, so it can be handed out a second time."""
+        return self._encode(
             {
-                "sub": str(user_id),
+                "sub": str(claims.user_id),
                 "type": REFRESH,
-                "iat": now,
+                "iat": claims.issued_at,
                 "exp": claims.expires_at,
                 "jti": claims.jti,
-                "fam": family_id,
+                "fam": claims.family_id,
             }
         )
-        return token, claims
 
     def decode(self, token: str, expected_type: str) -> dict[str, Any]:
         """Verified claims of a token of `expected_type`; InvalidToken otherwise."""
@@ -210,9 +215,13 @@ class TokenService:
 
     def refresh_claims(self, token: str) -> RefreshClaims:
         claims = self.decode(token, REFRESH)
+        if any(isinstance(claims[name], bool) or not isinstance(claims[name], int | float)
+               for name in ("iat", "exp")):  # fmt: skip
+            raise InvalidToken("the token is invalid")
         return RefreshClaims(
             int(claims["sub"]),
             claims["jti"],
             claims["fam"],
             datetime.fromtimestamp(claims["exp"], UTC),
+            datetime.fromtimestamp(claims["iat"], UTC),
         )

@@ -100,13 +100,18 @@ class Settings(BaseSettings):
         "(shared by every worker and host; needs the `redis` package)",
     )
     auth_rate_limit_account: str = Field(
-        default="10/minute", description="login/register attempts per e-mail address"
+        default="10/minute",
+        description="credential checks (login, register, password change) per e-mail from one "
+        "client address",
     )
     auth_rate_limit_address: str = Field(
-        default="60/minute", description="login/register attempts per client address"
+        default="60/minute", description="credential checks per client address"
     )
     password_hash_workers: int = Field(
-        default=2, ge=1, le=64, description="bcrypt runs at most this many at once"
+        default=2,
+        ge=1,
+        le=64,
+        description="bcrypt runs at most this many at once (one per client address)",
     )
     refresh_family_max_days: int = Field(
         default=30, ge=1, le=365, description="a login's refresh chain ends after this long"

@@ -7,8 +7,13 @@ POSIX an unlinked or renamed-over file lives on for the handles already open on 
 `Content-Length` is always sent, never chunked encoding, so a client can tell a complete body.
 
 `Range: bytes=...` (one range) answers 206; a range past the end answers 416. A Range header
-that is not a single byte range is ignored (a full 200), as RFC 9110 allows; `If-Range` with an
-ETag other than the current one also gets the full file.
+that is not a single byte range is ignored (a full 200), as RFC 9110 allows, and so is one
+longer than MAX_RANGE_CHARS or with a position of more than MAX_POSITION_DIGITS digits (no
+stored file is that large; an unbounded number would cost an unbounded parse); `If-Range` with
+an ETag other than the current one also gets the full file.
+
+The ETag is the SHA-256 of the file, computed once per stored file (`DIGESTS`), not on every
+request: a one-byte Range request costs the same on a large file as on a small one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -29,7 +36,11 @@ from starlette.types import Receive, Scope, Send
 from nogilbench.errors import NogilbenchError
 
 CHUNK_BYTES = 64 * 1024
-_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+MAX_RANGE_CHARS = 64
+MAX_POSITION_DIGITS = 18  # 10^18 bytes: beyond any stored file, and within int64
+_SINGLE_RANGE = re.compile(
+    rf"^bytes=(\d{{0,{MAX_POSITION_DIGITS}}})-(\d{{0,{MAX_POSITION_DIGITS}}})$"
+)
 
 
 class RangeNotSatisfiable(NogilbenchError):
@@ -52,16 +63,49 @@ class OpenedFile:
         self.handle.close()
 
 
+class DigestCache:
+    """SHA-256 of stored files, by the identity of the file version that was hashed.
+
+    Stored files are never changed in place: each version is written under a temporary name
+    and renamed to a fresh random name (api/core/storage.py). So the name, device, inode, size and
+    modification time of an open file identify its bytes, and the digest is computed once per
+    version and process. Least recently used entries go first past `entries`.
+    """
+
+    def __init__(self, entries: int = 4096) -> None:
+        self.entries = entries
+        self._lock = threading.Lock()
+        self._digests: OrderedDict[tuple[object, ...], str] = OrderedDict()
+
+    def digest(self, path: Path, handle: BinaryIO) -> str:
+        info = os.fstat(handle.fileno())
+        key = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        with self._lock:
+            known = self._digests.get(key)
+            if known is not None:
+                self._digests.move_to_end(key)
+                return known
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()  # outside the lock
+        handle.seek(0)
+        with self._lock:
+            self._digests[key] = digest
+            while len(self._digests) > self.entries:
+                self._digests.popitem(last=False)
+        return digest
+
+
+DIGESTS = DigestCache()
+
+
 def open_stored(path: Path) -> OpenedFile | None:
-    """Open and hash `path`; None if it does not exist (deleted or replaced meanwhile)."""
+    """Open `path` with its ETag; None if it does not exist (deleted or replaced meanwhile)."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
         return None
     try:
         size = os.fstat(handle.fileno()).st_size
-        digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        handle.seek(0)
+        digest = DIGESTS.digest(path, handle)
     except BaseException:
         handle.close()
         raise
@@ -71,8 +115,8 @@ def open_stored(path: Path) -> OpenedFile | None:
 def _requested_range(headers: Headers, opened: OpenedFile) -> tuple[int, int] | None:
     """(first, last) byte of a single satisfiable range; None for the whole file."""
     raw = headers.get("range")
-    if raw is None:
-        return None
+    if raw is None or len(raw) > MAX_RANGE_CHARS:
+        return None  # absent, or longer than any single range of a stored file: ignored
     if_range = headers.get("if-range")
     if if_range is not None and if_range != opened.etag:
         return None  # the client's copy is another version: send it all
@@ -106,12 +150,16 @@ class OpenFileResponse(Response):
     def __init__(
         self, opened: OpenedFile, media_type: str, filename: str, request_headers: Headers
     ) -> None:
+        self.opened = opened
         try:
-            byte_range = _requested_range(request_headers, opened)
-        except RangeNotSatisfiable:
+            self._prepare(media_type, filename, request_headers)
+        except BaseException:  # a 416 or anything else: the handle never outlives a refusal
             opened.close()
             raise
-        self.opened = opened
+
+    def _prepare(self, media_type: str, filename: str, request_headers: Headers) -> None:
+        opened = self.opened
+        byte_range = _requested_range(request_headers, opened)
         first, last = byte_range or (0, opened.size - 1)
         self.first = first
         self.length = last - first + 1 if opened.size else 0

@@ -26,6 +26,11 @@ from api.http.metrics import Metrics
 access_logger = logging.getLogger("api.access")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Metric label values come from a fixed set: any other method is "other" and a request no
+# route matched is "unmatched", so invented methods and paths cannot add series to /metrics.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A Content-Length of more digits than this is past any limit (and int() would refuse it).
+MAX_LENGTH_DIGITS = 18
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -84,8 +89,9 @@ class RequestContextMiddleware:
                 getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
             )
             method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
+            label = method if method in METRIC_METHODS else "other"
+            self.metrics.requests.labels(label, template, str(status)).inc()
+            self.metrics.latency.labels(label, template).observe(elapsed)
             client = scope.get("client")
             client_ip = client[0] if client else "-"
             elapsed_ms = elapsed * 1000
@@ -128,7 +134,12 @@ class BodyLimitMiddleware:
             return
         limit = self.limit_for(scope)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and (len(declared) > MAX_LENGTH_DIGITS or int(declared) > limit)
+        ):
             await _send_too_large(send, limit)
             return
         received = 0

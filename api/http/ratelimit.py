@@ -1,4 +1,9 @@
-"""Login and registration attempts, limited per account and per client address (`limits`).
+"""Credential checks (login, registration, password change), limited per client address and
+per account from that address (`limits`).
+
+Never per account alone: then anyone could lock a user out by failing to log in as them (or
+registering their e-mail) ten times. A password change, which needs the account's own access
+token, also counts per account from every address together.
 
 Storage is in memory by default (per process: with several workers each counts its own
 attempts); `RATE_LIMIT_STORAGE_URL=redis://host:6379/0` shares the counters between every
@@ -46,7 +51,8 @@ def parse_limit(text: str) -> RateLimitItem:
 
 
 class AuthRateLimiter:
-    """Counts an attempt against the client address and the account; 429 past either."""
+    """Counts an attempt against the client address and the account-and-address; 429 past
+    either."""
 
     def __init__(self, storage_url: str, per_account: str, per_address: str) -> None:
         url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
@@ -59,18 +65,28 @@ class AuthRateLimiter:
         self.per_account = parse_limit(per_account)
         self.per_address = parse_limit(per_address)
 
-    async def hit(self, account: str, address: str) -> None:
-        """Record one attempt; RateLimited (with the seconds to wait) once over a limit."""
-        checks = (
-            (self.per_address, "address", address, "from this address"),
-            (self.per_account, "account", account.strip().lower(), "for this account"),
-        )
-        for item, kind, key, whom in checks:
+    async def hit(self, account: str, address: str, *, account_wide: bool = False) -> None:
+        """Record one attempt; RateLimited (with the seconds to wait) once over a limit.
+
+        `account_wide`: also count the account from every address (only for callers that
+        already hold the account's token, who alone could use it up)."""
+        account = account.strip().lower()
+        checks = [
+            (self.per_address, ("address", address), "from this address"),
+            (
+                self.per_account,
+                ("account-address", account, address),
+                "for this account from this address",
+            ),
+        ]
+        if account_wide:
+            checks.append((self.per_account, ("account", account), "for this account"))
+        for item, key, whom in checks:
             try:
-                allowed = await self._limiter.hit(item, NAMESPACE, kind, key)
+                allowed = await self._limiter.hit(item, NAMESPACE, *key)
                 if allowed:
                     continue
-                stats = await self._limiter.get_window_stats(item, NAMESPACE, kind, key)
+                stats = await self._limiter.get_window_stats(item, NAMESPACE, *key)
             except Exception as exc:  # the shared storage (Redis) is down: refuse, never skip
                 logger.warning("rate-limit storage unavailable: %s", exc)
                 raise RateLimitUnavailable("the rate limiter is unavailable; retry later") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from api.core.models import RefreshToken, utcnow
 
@@ -19,6 +19,7 @@ def add(
     *,
     parent_jti: str | None = None,
     family_started_at: datetime | None = None,
+    issued_at: datetime | None = None,
 ) -> RefreshToken:
     token = RefreshToken(
         jti=jti,
@@ -27,6 +28,7 @@ def add(
         expires_at=expires_at,
         parent_jti=parent_jti,
         family_started_at=family_started_at,
+        issued_at=issued_at or utcnow(),
     )
     session.add(token)
     return token
@@ -36,8 +38,10 @@ def get(session: Session, jti: str) -> RefreshToken | None:
     return session.get(RefreshToken, jti)
 
 
-def mark_used(session: Session, jti: str) -> bool:
-    """Atomically mark an unused, unrevoked token used; False when someone else was first."""
+def mark_used(session: Session, jti: str, successor_jti: str) -> bool:
+    """Atomically mark an unused, unrevoked token used and name its one successor; False when
+    another refresh (or a revocation) was first. One conditional UPDATE: of concurrent
+    refreshes exactly one wins, on SQLite and PostgreSQL alike."""
     result = session.exec(  # type: ignore[call-overload]
         update(RefreshToken)
         .where(
@@ -45,17 +49,9 @@ def mark_used(session: Session, jti: str) -> bool:
             col(RefreshToken.used_at).is_(None),
             col(RefreshToken.revoked_at).is_(None),
         )
-        .values(used_at=utcnow())
+        .values(used_at=utcnow(), successor_jti=successor_jti)
     )
     return result.rowcount == 1
-
-
-def has_used_child(session: Session, jti: str) -> bool:
-    """Whether a token issued from `jti` was itself used: the chain has moved past it."""
-    query = select(RefreshToken.jti).where(
-        col(RefreshToken.parent_jti) == jti, col(RefreshToken.used_at).is_not(None)
-    )
-    return session.exec(query.limit(1)).first() is not None
 
 
 def revoke_family(session: Session, family_id: str) -> int:

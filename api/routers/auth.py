@@ -42,9 +42,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def count_attempt(services: AppServices, request: Request, account: str) -> None:
-    """429 RATE_LIMITED (with Retry-After) past the per-address or per-account limit."""
-    await services.auth_limits.hit(account, client_address(request))
+async def count_attempt(
+    services: AppServices, request: Request, account: str, *, account_wide: bool = False
+) -> None:
+    """429 RATE_LIMITED (with Retry-After) past the per-address or per-account-and-address
+    limit (and with `account_wide`, the per-account one)."""
+    await services.auth_limits.hit(account, client_address(request), account_wide=account_wide)
 
 
 @router.post(
@@ -54,14 +57,15 @@ async def count_attempt(services: AppServices, request: Request, account: str) -
     summary="Create an account",
     description="Registers an e-mail address (stored lower-cased) with a password of 8 "
     "to 128 characters. The password is kept only as a bcrypt hash (of its SHA-256). "
-    "Attempts are rate-limited per address and per e-mail (429 with Retry-After).",
+    "Attempts are rate-limited per address and per e-mail from that address (429 with "
+    "Retry-After).",
     responses=error_responses("DUPLICATE_EMAIL", "RATE_LIMITED"),
 )
 async def register(
     body: RegisterRequest, request: Request, services: Services, auth: Auth
 ) -> UserRead:
     await count_attempt(services, request, body.email)
-    user = await auth.register(body.email, body.password)
+    user = await auth.register(body.email, body.password, client_address(request))
     return UserRead.model_validate(user, from_attributes=True)
 
 
@@ -71,8 +75,10 @@ async def register(
     summary="Log in (OAuth2 password form)",
     description="Form fields `username` (your e-mail) and `password`. Returns a short-lived "
     "access token and a refresh token. Works with Swagger's Authorize button. Attempts are "
-    "rate-limited per address and per account (429 with Retry-After).",
-    responses=error_responses("INVALID_CREDENTIALS", "RATE_LIMITED"),
+    "rate-limited per address and per account from that address (429 with Retry-After), so "
+    "nobody else's failed attempts can lock you out. A deactivated account gets 403 after "
+    "the right password.",
+    responses=error_responses("INVALID_CREDENTIALS", "FORBIDDEN", "RATE_LIMITED"),
 )
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -81,7 +87,7 @@ async def login(
     auth: Auth,
 ) -> TokenPair:
     await count_attempt(services, request, form.username)
-    return await auth.login(form.username, form.password)
+    return await auth.login(form.username, form.password, client_address(request))
 
 
 @router.post(
@@ -92,9 +98,10 @@ async def login(
     "token works once; presenting a used one again revokes its whole chain (all tokens "
     "descended from the same login), so a stolen token is useless once either party uses it. "
     "Exception: the token just rotated may be presented again for a few seconds while its "
-    "successor is unused (two tabs refreshing at once both succeed). A chain ends after an "
-    "absolute lifetime however often it is refreshed.",
-    responses=error_responses("INVALID_TOKEN"),
+    "successor is unused, and gets that same successor again (two tabs refreshing at once "
+    "both succeed and share one chain). A chain ends after an absolute lifetime however "
+    "often it is refreshed. A deactivated account gets 403.",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN"),
 )
 def refresh(body: RefreshRequest, auth: Auth) -> TokenPair:
     return auth.refresh(body.refresh_token)
@@ -133,11 +140,24 @@ def logout_all(user: CurrentUser, auth: Auth) -> Response:
     response_model=TokenPair,
     summary="Change the password",
     description="Needs the current password. Ends every session of the account (as "
-    "`/auth/logout-all`) and returns a fresh token pair for this one.",
-    responses=error_responses("INVALID_TOKEN", "INVALID_CREDENTIALS"),
+    "`/auth/logout-all`) and returns a fresh token pair for this one. Attempts are "
+    "rate-limited per address, per account from that address and per account (429 with "
+    "Retry-After).",
+    responses=error_responses("INVALID_TOKEN", "INVALID_CREDENTIALS", "RATE_LIMITED"),
 )
-async def change_password(body: PasswordChangeRequest, user: CurrentUser, auth: Auth) -> TokenPair:
-    return await auth.change_password(user, body.current_password, body.new_password)
+async def change_password(
+    body: PasswordChangeRequest,
+    user: CurrentUser,
+    request: Request,
+    services: Services,
+    auth: Auth,
+) -> TokenPair:
+    # Only the account's own token reaches here: counting the account from every address
+    # lets nobody else lock it, and bounds a stolen token's guesses however many addresses.
+    await count_attempt(services, request, user.email, account_wide=True)
+    return await auth.change_password(
+        user, body.current_password, body.new_password, client_address(request)
+    )
 
 
 @router.get(

@@ -26,10 +26,17 @@ from nogilbench.errors import InvalidParameter
 router = APIRouter(prefix="/api/benchmarks", tags=["benchmarks"])
 
 
-def benchmark_service(services: Services, session: SessionDep) -> BenchmarkService:
+def benchmark_service(
+    services: Services, session: SessionDep, user: CurrentUser
+) -> BenchmarkService:
     settings = services.settings
     return BenchmarkService(
-        session, services.jobs, settings.benchmark_budget_pixels, settings.quota_active_jobs
+        session,
+        services.jobs,
+        settings.benchmark_budget_pixels,
+        settings.quota_active_jobs,
+        # Host details: the rule of /api/system (operators, or everyone when public).
+        host_details=user.role == "operator" or settings.public_operations,
     )
 
 
@@ -106,7 +113,9 @@ def compare_benchmarks(
     "/{sweep_id:int}",
     response_model=SweepDetail,
     summary="One benchmark",
-    description="The sweep's parameters, host, interpreters and its summary table.",
+    description="The sweep's parameters, interpreters and its summary table. The host "
+    "(CPU, kernel, memory), the interpreters' paths and the commit only for operators (the "
+    "rule of `/api/system`); a user sees `host` empty and `git_commit` null.",
     responses=error_responses("INVALID_TOKEN", "BENCHMARK_NOT_FOUND"),
 )
 def get_benchmark(sweep_id: PathId, user: CurrentUser, service: Benchmarks) -> SweepDetail:

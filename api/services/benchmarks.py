@@ -32,6 +32,13 @@ from nogilbench.sweep.parameters import sweep_config
 from nogilbench.sweep.plan import largest_plan
 
 METHOD_COLUMN_CHARS = 255  # jobs.method is VARCHAR(255) since migration 0002
+# What a stored interpreter entry may say to a user: which interpreter and build measured the
+# results, never where it lives (its path) or why one was missing (which names paths too).
+PUBLIC_INTERPRETER_FIELDS = (
+    "role", "label", "version", "implementation", "free_threaded_build", "can_disable_gil",
+    "gil_enabled_default", "has_interpreter_pool", "subinterpreters_api", "pillow_version",
+    "psutil_version",
+)  # fmt: skip
 
 
 def _jsonable(value: Any) -> Any:
@@ -113,7 +120,7 @@ def sweep_runner(database: Database, image_dir: Path) -> BenchmarkRunner:
     return run
 
 
-def _sweep_view(sweep: Any) -> SweepRead:
+def _sweep_view(sweep: Any, host_details: bool) -> SweepRead:
     return SweepRead(
         id=sweep.id,
         name=sweep.name,
@@ -122,8 +129,15 @@ def _sweep_view(sweep: Any) -> SweepRead:
         finished_at=sweep.finished_at,
         parameters=_jsonable(sweep.parameters or {}),
         cell_count=sweep.cell_count or 0,
-        git_commit=sweep.git_commit,
+        git_commit=sweep.git_commit if host_details else None,
     )
+
+
+def public_interpreter(entry: dict[str, Any]) -> dict[str, Any]:
+    """An interpreter entry without what it says about the host (its path, its search)."""
+    if "unavailable" in entry:
+        return {"role": entry.get("role"), "unavailable": "not available on the benchmark host"}
+    return {key: entry[key] for key in PUBLIC_INTERPRETER_FIELDS if key in entry}
 
 
 class BenchmarkService:
@@ -133,11 +147,15 @@ class BenchmarkService:
         manager: JobManager,
         budget_pixels: int = 0,
         active_jobs_quota: int = 0,
+        host_details: bool = False,
     ) -> None:
         self.session = session
         self.manager = manager
         self.budget_pixels = budget_pixels
         self.active_jobs_quota = active_jobs_quota
+        # The host (CPU, kernel, memory), interpreter paths and the commit: for operators only,
+        # the rule of /api/system. Users see the results without them.
+        self.host_details = host_details
 
     def submit(self, user: User, request: BenchmarkRequest) -> Job:
         name = request.name or (f"api-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}")
@@ -172,7 +190,9 @@ class BenchmarkService:
         return job
 
     def list_sweeps(self) -> list[SweepRead]:
-        return [_sweep_view(sweep) for sweep in repository.list_sweeps(self.session)]
+        return [
+            _sweep_view(sweep, self.host_details) for sweep in repository.list_sweeps(self.session)
+        ]
 
     def _sweep(self, sweep_id: int) -> Any:
         sweep = repository.get_sweep(self.session, sweep_id)
@@ -186,10 +206,13 @@ class BenchmarkService:
 
     def detail(self, sweep_id: int) -> SweepDetail:
         sweep = self._sweep(sweep_id)
+        interpreters = _jsonable(sweep.interpreters or [])
+        if not self.host_details:
+            interpreters = [public_interpreter(entry) for entry in interpreters]
         return SweepDetail(
-            **_sweep_view(sweep).model_dump(),
-            host=_jsonable(sweep.host or {}),
-            interpreters=_jsonable(sweep.interpreters or []),
+            **_sweep_view(sweep, self.host_details).model_dump(),
+            host=_jsonable(sweep.host or {}) if self.host_details else {},
+            interpreters=interpreters,
             library_versions=_jsonable(sweep.library_versions or {}),
             summary=self._rows([sweep_id]),
         )
@@ -200,5 +223,5 @@ class BenchmarkService:
             raise InvalidParameter("give at least one benchmark id: ?ids=1,2")
         if len(unique) > MAX_COMPARE:
             raise InvalidParameter(f"compare at most {MAX_COMPARE} benchmarks at once")
-        sweeps = [_sweep_view(self._sweep(sweep_id)) for sweep_id in unique]
+        sweeps = [_sweep_view(self._sweep(sweep_id), self.host_details) for sweep_id in unique]
         return CompareRead(sweeps=sweeps, rows=self._rows(unique))

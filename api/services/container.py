@@ -13,6 +13,7 @@ from api.http.metrics import Metrics
 from api.http.ratelimit import AuthRateLimiter
 from api.services.cpu_limiter import CpuLimiter
 from api.services.job_runner import JobManager
+from api.services.passwords import PasswordPool
 from api.services.slots import PerUserSlots
 
 T = TypeVar("T")
@@ -30,6 +31,6 @@ class AppServices:
     metrics: Metrics
     cpu: CpuLimiter
     jobs: JobManager
-    passwords: CpuLimiter  # bcrypt: its own bounded pool, apart from the image work
+    passwords: PasswordPool  # bcrypt: its own bounded pool, fair between clients
     auth_limits: AuthRateLimiter
     streams: PerUserSlots

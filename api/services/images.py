@@ -12,7 +12,6 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.core.errors import (
-    Forbidden,
     ImageNotFound,
     ImageNotProcessed,
     PayloadTooLarge,
@@ -55,11 +54,11 @@ def display_name(raw: str | None) -> str:
 
 
 def owned_image(session: Session, image_id: int, user: User) -> Image:
+    """The user's image; another user's answers exactly like a missing one (404), so ids
+    cannot be probed for what exists."""
     image = images.get(session, image_id)
-    if image is None:
+    if image is None or image.owner_id != user.id:
         raise ImageNotFound(f"image {image_id} does not exist")
-    if image.owner_id != user.id:
-        raise Forbidden("this image belongs to another user")
     return image
 
 

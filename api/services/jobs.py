@@ -13,7 +13,6 @@ from sqlmodel import Session
 
 from api.core.database import Database
 from api.core.errors import (
-    Forbidden,
     ImageNotFound,
     JobNotFound,
     JobNotReady,
@@ -76,11 +75,10 @@ def job_view(job: Job) -> JobRead:
 
 
 def owned_job(session: Session, job_id: int, user: User, kind: str | None = None) -> Job:
+    """The user's job; another user's answers exactly like a missing one (404)."""
     job = jobs.get(session, job_id)
-    if job is None or (kind is not None and job.kind != kind):
+    if job is None or job.owner_id != user.id or (kind is not None and job.kind != kind):
         raise JobNotFound(f"job {job_id} does not exist")
-    if job.owner_id != user.id:
-        raise Forbidden("this job belongs to another user")
     return job
 
 
@@ -126,10 +124,8 @@ class JobService:
         found = images.get_many(self.session, request.image_ids)
         for image_id in request.image_ids:
             image = found.get(image_id)
-            if image is None:
+            if image is None or image.owner_id != user.id:  # another's: as if missing
                 raise ImageNotFound(f"image {image_id} does not exist")
-            if image.owner_id != user.id:
-                raise Forbidden(f"image {image_id} belongs to another user")
             pipeline.check_size((image.width, image.height), self.max_pixels)
         job = Job(
             owner_id=user.id,  # type: ignore[arg-type]

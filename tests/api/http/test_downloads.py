@@ -76,3 +76,83 @@ def test_output_gone_from_disk_is_an_error_not_a_broken_200(
     for path in app.state.services.outputs.root.iterdir():
         path.unlink()
     assert_envelope(client.get(processed, headers=auth_headers), 409, "IMAGE_NOT_PROCESSED")
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    "header", [f"bytes=0-{HUGE}", f"bytes={HUGE}-", f"bytes=-{HUGE}", "bytes=0-" + "0" * 80]
+)
+def test_huge_range_numbers_are_ignored_not_a_500(client, auth_headers, processed, header):
+    whole = client.get(processed, headers=auth_headers).content
+    response = client.get(processed, headers={**auth_headers, "Range": header})
+    assert response.status_code == 200 and response.content == whole
+
+
+def _opened(tmp_path, data: bytes = b"0123456789"):
+    """Store `data` the way the service does (a temporary file renamed over the name), open it."""
+    import os
+
+    from api.http.downloads import open_stored
+
+    path = tmp_path / f"{'a' * 32}.bin"
+    staged = tmp_path / ".tmp-staged"
+    staged.write_bytes(data)
+    os.replace(staged, path)
+    opened = open_stored(path)
+    assert opened is not None
+    return opened
+
+
+@pytest.mark.parametrize("header", ["bytes=0-3", "bytes=10-", f"bytes=0-{HUGE}", "bytes=-0", None])
+def test_the_opened_file_is_closed_on_every_path(tmp_path, header):
+    """Refused (416), failed in the constructor, or the client gone mid-send: closed."""
+    import asyncio
+
+    from starlette.datastructures import Headers
+
+    from api.http.downloads import OpenFileResponse
+
+    opened = _opened(tmp_path)
+    headers = Headers({"range": header} if header else {})
+    try:
+        response = OpenFileResponse(opened, "application/octet-stream", "a.bin", headers)
+    except Exception:
+        assert opened.handle.closed  # the refusal closed it
+        return
+    assert not opened.handle.closed
+
+    async def gone(_message) -> None:
+        raise OSError("the client went away")
+
+    with pytest.raises(OSError):
+        asyncio.run(response({"type": "http", "method": "GET"}, None, gone))  # type: ignore[arg-type]
+    assert opened.handle.closed
+
+
+def test_the_digest_is_computed_once_per_file_version(tmp_path, monkeypatch):
+    from api.http import downloads
+
+    real_file_digest = hashlib.file_digest
+    calls = []
+
+    def counting(handle, name):
+        calls.append(name)
+        return real_file_digest(handle, name)
+
+    monkeypatch.setattr(downloads, "DIGESTS", downloads.DigestCache())
+    monkeypatch.setattr(hashlib, "file_digest", counting)
+    first = _opened(tmp_path)
+    first.close()
+    second = _opened(tmp_path, b"another version")  # renamed over the same name
+    second.close()
+    assert len(calls) == 2 and first.etag != second.etag
+    path = tmp_path / f"{'a' * 32}.bin"
+    for _ in range(5):
+        opened = downloads.open_stored(path)
+        assert opened is not None and opened.etag == second.etag
+        assert opened.handle.read() == b"another version"
+        opened.close()
+    assert len(calls) == 2  # read from the cache, not hashed again
+    assert second.etag == f'"sha256-{hashlib.sha256(b"another version").hexdigest()}"'

@@ -191,7 +191,7 @@ class TestAuthRequired:
 class TestOwnership:
     def test_access_other_user_image(self, client, other_headers, uploaded):
         response = client.get(f"/api/images/{uploaded['id']}", headers=other_headers)
-        assert_envelope(response, 403, "FORBIDDEN")
+        assert_envelope(response, 404, "IMAGE_NOT_FOUND")  # as if missing
 
     def test_process_other_user_image(self, client, other_headers, uploaded):
         response = client.post(
@@ -199,7 +199,7 @@ class TestOwnership:
             json={"operations": [{"op": "grayscale"}]},
             headers=other_headers,
         )
-        assert_envelope(response, 403, "FORBIDDEN")
+        assert_envelope(response, 404, "IMAGE_NOT_FOUND")  # as if missing
 
     def test_download_other_user_image(self, client, auth_headers, other_headers, uploaded):
         client.post(
@@ -208,11 +208,11 @@ class TestOwnership:
             headers=auth_headers,
         )
         response = client.get(f"/api/images/{uploaded['id']}/download", headers=other_headers)
-        assert_envelope(response, 403, "FORBIDDEN")
+        assert_envelope(response, 404, "IMAGE_NOT_FOUND")  # as if missing
 
     def test_delete_other_user_image(self, client, auth_headers, other_headers, uploaded):
         response = client.delete(f"/api/images/{uploaded['id']}", headers=other_headers)
-        assert_envelope(response, 403, "FORBIDDEN")
+        assert_envelope(response, 404, "IMAGE_NOT_FOUND")  # as if missing
         assert client.get(f"/api/images/{uploaded['id']}", headers=auth_headers).status_code == 200
 
     def test_other_user_list_is_empty(self, client, other_headers, uploaded):

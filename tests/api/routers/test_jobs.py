@@ -123,7 +123,7 @@ def test_batch_validation(client, auth_headers, other_headers):
     response = client.post(
         "/api/jobs/batch", json={"image_ids": ids, "pipeline": PIPELINE}, headers=other_headers
     )
-    assert_envelope(response, 403, "FORBIDDEN")
+    assert_envelope(response, 404, "IMAGE_NOT_FOUND")  # another user's image: as if missing
 
 
 def test_jobs_are_private(client, auth_headers, other_headers):
@@ -134,7 +134,7 @@ def test_jobs_are_private(client, auth_headers, other_headers):
     wait_for_job(client, auth_headers, job_id)
     for path in ("", "/result", "/events"):
         assert_envelope(
-            client.get(f"/api/jobs/{job_id}{path}", headers=other_headers), 403, "FORBIDDEN"
+            client.get(f"/api/jobs/{job_id}{path}", headers=other_headers), 404, "JOB_NOT_FOUND"
         )
     assert client.get("/api/jobs/", headers=other_headers).json() == []
     assert_envelope(client.get("/api/jobs/", headers={}), 401, "INVALID_TOKEN")

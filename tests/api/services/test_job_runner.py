@@ -59,7 +59,8 @@ def test_delete_finished_batch_removes_rows_and_files(
     outputs = list((settings.outputs_dir).iterdir())
     results = list((settings.results_dir).iterdir())
     assert len(outputs) == 2 and len(results) == 1
-    assert_envelope(client.delete(f"/api/jobs/{job_id}", headers=other_headers), 403, "FORBIDDEN")
+    other = client.delete(f"/api/jobs/{job_id}", headers=other_headers)
+    assert_envelope(other, 404, "JOB_NOT_FOUND")
     response = client.delete(f"/api/jobs/{job_id}", headers=auth_headers)
     assert response.status_code == 204, response.text
     assert_envelope(client.get(f"/api/jobs/{job_id}", headers=auth_headers), 404, "JOB_NOT_FOUND")
