@@ -24,6 +24,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from nogilbench.concurrency.protocol import Workload
+
 OPERATIONS = 20_000  # per item: tens of milliseconds of pure-Python work on one core
 KEYS = 512
 
@@ -82,23 +84,21 @@ def numbered(paths: list[str]) -> list[int]:
     return list(range(len(paths)))
 
 
-def _workload(name: str, compute: Any, description: str) -> Any:
-    from nogilbench.concurrency.workloads import Workload
-
+def _workload(name: str, compute: Any, description: str) -> Workload:
     return Workload(name, compute, items=numbered, description=description)
 
 
-def shared_dict_workload() -> Any:
+def shared_dict_workload() -> Workload:
     return _workload("shared-dict", shared_dict, "get and set on one dict every thread shares")
 
 
-def shared_lock_workload() -> Any:
+def shared_lock_workload() -> Workload:
     return _workload("shared-lock", shared_lock, "a counter every thread increments under a lock")
 
 
-def shared_list_workload() -> Any:
+def shared_list_workload() -> Workload:
     return _workload("shared-list", shared_list, "append, pop and read on one shared list")
 
 
-def share_nothing_workload() -> Any:
+def share_nothing_workload() -> Workload:
     return _workload("share-nothing", share_nothing, "the shared-dict loop on the item's own dict")

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import statistics
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from nogilbench.concurrency.protocol import Workload, median_ms
 
 if TYPE_CHECKING:
     from multiprocessing.shared_memory import SharedMemory
@@ -103,8 +104,8 @@ def summary(outputs: list[Output]) -> dict[str, Any]:
     if not outputs:
         return {}
     return {
-        "receive_ms_per_item": round(1000 * statistics.median(o[1] for o in outputs), 4),
-        "work_ms_per_item": round(1000 * statistics.median(o[2] for o in outputs), 4),
+        "receive_ms_per_item": median_ms([output[1] for output in outputs]),
+        "work_ms_per_item": median_ms([output[2] for output in outputs]),
     }
 
 
@@ -149,27 +150,25 @@ def as_shared_memory(paths: list[str]) -> Iterator[list[tuple[str, int]]]:
             block.unlink()
 
 
-def _workload(name: str, compute: Any, items: Any, description: str) -> Any:
-    from nogilbench.concurrency.workloads import Workload
-
+def _workload(name: str, compute: Any, items: Any, description: str) -> Workload:
     return Workload(
         name, compute, items=items, digest=digest_of, summary=summary, description=description
     )
 
 
-def path_workload() -> Any:
+def path_workload() -> Workload:
     return _workload(
         "transfer-path", from_path, as_files, "pixels by file path, read in the worker"
     )
 
 
-def pickle_workload() -> Any:
+def pickle_workload() -> Workload:
     return _workload(
         "transfer-pickle", from_bytes, as_bytes, "pixels as bytes, pickled to the worker"
     )
 
 
-def shm_workload() -> Any:
+def shm_workload() -> Workload:
     return _workload(
         "transfer-shm", from_shared_memory, as_shared_memory, "pixels in shared memory, by name"
     )

@@ -11,7 +11,7 @@ The clients compute the same bytes two ways: `fetch` blocks (http.client; thread
 and sub-interpreters' main-interpreter step call it) and its async form `afetch` uses
 asyncio streams, so the `asyncio-loop` method overlaps every item's wait on one thread.
 
-Workloads (factories for `nogilbench.concurrency.workloads`):
+Workloads (built-ins of `nogilbench.concurrency.workloads`):
 - `io`: fetch one sample image (the wait), then a SHA-1 of its bytes (next to nothing);
 - `mixed`: fetch it, then the Pillow pipeline (what the image service does per request).
 
@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nogilbench.concurrency.asyncform import with_async
+from nogilbench.concurrency.protocol import Workload
 
 LATENCY_S = 0.02  # per request: a nearby upstream; 100 items wait 2 s in sync
 HOST = "127.0.0.1"
@@ -201,10 +202,8 @@ def serve_paths(latency_s: float = LATENCY_S) -> Any:
     return items
 
 
-def io_workload(latency_s: float = LATENCY_S) -> Any:
+def io_workload(latency_s: float = LATENCY_S) -> Workload:
     """`io`: wait on the network for one image, hash it (the wait is the work)."""
-    from nogilbench.concurrency.workloads import Workload
-
     return Workload(
         "io", digest_bytes, load=fetch, items=serve_paths(latency_s),
         suggested_workers=IO_WORKERS,
@@ -212,9 +211,9 @@ def io_workload(latency_s: float = LATENCY_S) -> Any:
     )  # fmt: skip
 
 
-def mixed_workload(latency_s: float = LATENCY_S) -> Any:
+def mixed_workload(latency_s: float = LATENCY_S) -> Workload:
     """`mixed`: fetch one image over HTTP, then the Pillow pipeline on it."""
-    from nogilbench.concurrency.workloads import Workload, pillow_compute
+    from nogilbench.concurrency.workloads import pillow_compute  # Pillow: only here
 
     return Workload(
         "mixed", pillow_compute, load=fetch, items=serve_paths(latency_s),

@@ -5,8 +5,9 @@ A workload is named by a built-in name (`pillow`, `pure-python`, `io`, `mixed`, 
 importable from the current directory or sys.path), or by an entry point of an installed
 package in the group `nogilbench.workloads`. `resolve_workload(name)` finds it, in the
 sweep's own process (to validate) and in every cell's worker process (to run it); the
-factory returns a `Workload`: how its items are made, what one item's work is, how its
-output is checked. docs/workloads.md documents the protocol with a worked example.
+factory returns a `Workload` (`nogilbench.concurrency.protocol`, stdlib only): how its items
+are made, what one item's work is, how its output is checked. docs/workloads.md documents the
+protocol with a worked example.
 
 The two image workloads, applied to one image file each call:
 
@@ -28,11 +29,9 @@ import hashlib
 import importlib
 import os
 import pickle
-import statistics
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 from PIL import Image
 
 from nogilbench.concurrency.base import MethodUnavailable
+from nogilbench.concurrency.protocol import MAX_NAME, Workload, output_digest
 from nogilbench.concurrency.staged import Staged
 from nogilbench.errors import InvalidParameter
 from nogilbench.imaging.codec import decode_image
@@ -94,70 +94,9 @@ def run_workload(name: str, path: str) -> str:
 # ------------------------------------------------------------------ the workload protocol
 
 ENTRY_POINT_GROUP = "nogilbench.workloads"
-MAX_NAME = 40  # the stored `workload` column's width
 # Set by the sweep for its cell processes (sweep.launch): where the sweep was started, so a
 # `module:function` importable from there is importable in every cell too.
 CALLER_CWD_VARIABLE = "NOGILBENCH_CALLER_CWD"
-
-
-def output_digest(output: Any) -> str:
-    """The default check of one item's output: short texts as they are, anything else a
-    SHA-1 of its bytes (bytes-like) or of its repr (numbers, tuples, lists, dicts)."""
-    if isinstance(output, str) and len(output) <= MAX_NAME:
-        return output
-    if isinstance(output, bytes | bytearray | memoryview):
-        data = bytes(output)
-    else:
-        data = repr(output).encode()
-    return hashlib.sha1(data).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Workload:
-    """What a factory returns: one item's work, how items are made, how outputs are checked.
-
-    - `compute(data) -> output`: one item's work. It runs in every method's workers, so it
-      must be a module-level function (or a picklable callable such as `Staged`) for
-      multiprocessing, and a module-level function of a module a sub-interpreter can import
-      (stdlib only, or `Staged(prepare, kernel)`: prepare in the main interpreter) for
-      subinterpreters; otherwise those cells are `unavailable` with the reason.
-    - `load(item) -> data` (optional): an I/O step timed with the work. The `asyncio` method
-      runs it and `compute` on its thread pool; `asyncio-loop` awaits its async form
-      (`nogilbench.concurrency.asyncform.with_async`) on the event loop, else calls it there.
-    - `items(paths)`: the sweep's sample image paths (one per item, `images` of them) to this
-      workload's items, made in the cell's process before any timing: a list, or a context
-      manager yielding the list and kept open for the whole cell (a server, shared memory).
-      Default: the paths themselves.
-    - `digest(output) -> str`: the check. Every method must produce, item by item, the
-      digests `sync` produces (`output_digest` by default).
-    - `summary(outputs) -> dict` (optional): what the workload measured itself, stored with
-      each measurement (details["workload"]).
-    - `suggested_workers`: worker counts that make sense for this work (waiting work: well
-      past the cores); exposed for the sweep's parameters, not applied by itself.
-    """
-
-    name: str
-    compute: Callable[[Any], Any]
-    load: Callable[[Any], Any] | None = None
-    items: Callable[[list[str]], Any] | None = None
-    digest: Callable[[Any], str] = output_digest
-    summary: Callable[[list[Any]], dict[str, Any]] | None = None
-    suggested_workers: tuple[int, ...] = ()
-    description: str = ""
-
-    @contextmanager
-    def opened(self, paths: Sequence[str]) -> Iterator[list[Any]]:
-        """The cell's items, with whatever keeps them valid held open until the end."""
-        made = list(paths) if self.items is None else self.items(list(paths))
-        if isinstance(made, AbstractContextManager):
-            with made as entered:
-                yield list(entered)
-        else:
-            yield list(made)
-
-    def run_one(self, item: Any) -> Any:
-        """One item start to end in the calling thread (load, then compute)."""
-        return self.compute(self.load(item) if self.load is not None else item)
 
 
 def _image_workload(name: str, compute: Callable[[bytes], str], description: str) -> Workload:
@@ -297,8 +236,3 @@ def check_sendable(method: str, workload: Workload, items: Sequence[Any]) -> Non
                 f"workload {workload.name!r} cannot be sent to worker processes: {what} does "
                 f"not pickle ({type(exc).__name__}: {exc})"
             ) from None
-
-
-def median_ms(values: Sequence[float]) -> float | None:
-    """Median of seconds, in milliseconds (None when empty): for `summary` functions."""
-    return round(1000 * statistics.median(values), 4) if values else None
