@@ -26,7 +26,7 @@ from typing import Any
 
 from nogilbench.concurrency.protocol import Workload
 
-OPERATIONS = 20_000  # per item: tens of milliseconds of pure-Python work on one core
+OPERATIONS = 50_000  # per item: tens of milliseconds of pure-Python work on one core
 KEYS = 512
 
 _CACHE: dict[int, int] = {}

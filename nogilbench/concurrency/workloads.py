@@ -145,6 +145,7 @@ def resolve_workload(name: str) -> Workload:
     elif name in BUILTIN_FACTORIES:
         workload = _from_factory(name, BUILTIN_FACTORIES[name])
     elif ":" in name:
+        _importable_from_caller()
         workload = _from_factory(name, name)
     else:
         workload = _from_entry_point(name)
@@ -167,7 +168,6 @@ def _from_factory(name: str, target: str) -> Workload:
             f"workload {name!r}: give a built-in name ({', '.join(BUILTIN_NAMES)}), "
             "module:function, or an installed entry point"
         )
-    _importable_from_caller()
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # a user's module: any error is theirs to see, in one line
