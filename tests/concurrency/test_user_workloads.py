@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlmodel import Session
 
 from nogilbench.concurrency.base import MethodUnavailable
@@ -20,10 +21,12 @@ from nogilbench.concurrency.workloads import (
 )
 from nogilbench.errors import InvalidParameter
 from nogilbench.host.interpreters import InterpreterInfo, InterpreterUnavailable, find_default_build
+from nogilbench.paths import PROJECT_ROOT
 from nogilbench.store import repository
 from nogilbench.sweep.config import SweepConfig
 from nogilbench.sweep.manager import run_sweep
-from nogilbench.sweep.plan import Interpreters
+from nogilbench.sweep.parameters import SWEEP_PARAMETERS, sweep_config
+from nogilbench.sweep.plan import Interpreters, largest_plan
 
 # Stdlib only, module-level functions: every method can run it, sub-interpreters included.
 USER_MODULE = '''
@@ -202,3 +205,14 @@ def test_unsendable_user_workload_is_an_unavailable_cell(
     assert "does not pickle" in rows["multiprocessing"].error
     assert rows["subinterpreters"].status == "unavailable"
     assert "only module-level functions" in rows["subinterpreters"].error
+
+
+def test_the_workloads_sweep_parameters_plan_waiting_work_past_the_cores() -> None:
+    params = yaml.safe_load((PROJECT_ROOT / "notebooks" / "params" / "workloads.yaml").read_text())
+    config = sweep_config("w", {k: params[k] for k in SWEEP_PARAMETERS if k in params})
+    assert set(config.workloads) == set(BUILTIN_NAMES) - {"pillow"}
+    assert "asyncio-loop" in config.methods
+    cells = largest_plan(config, cores=2)
+    loop = {c.spec.workers for c in cells if c.spec.method == "asyncio-loop"}
+    assert max(loop) > 2  # the waits are measured well past the cores
+    assert len(cells) == 160
