@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-LINT_PATHS := nogilbench api tests
+LINT_PATHS := nogilbench api loadtest tests
 
 # In CI the free-threaded interpreter must be provisioned and its tests must run, not skip.
 ifdef CI
@@ -18,16 +18,23 @@ endif
 # Notebooks validated by `make test` with nbval (notebook files or folders).
 NBVAL_TARGETS ?= notebooks
 NBVAL_FLAGS ?= --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+# Line coverage of the library and the service in `make test` (pytest-cov, measured in the
+# pytest process and nbval's kernel; cells, servers and .venv-ft children are not counted).
+# The suite fails below COV_FLOOR percent: the floor the full suite reaches, set after a run.
+COV_FLOOR ?= 0
+COV_FLAGS ?= --cov=nogilbench --cov=api --cov-report=term:skip-covered \
+	--cov-fail-under=$(COV_FLOOR)
 # ---------------------------------------------------------------------------------------------
 
-.PHONY: help setup test report info lint serve serve-ft lab clean
+.PHONY: help setup lock test report info lint serve serve-ft lab clean
 
 help:
-	@echo "make setup     interpreters + .venv, .venv-ft, .venv-gil (idempotent)"
+	@echo "make setup     interpreters + .venv, .venv-ft, .venv-gil from requirements/*.lock"
+	@echo "make lock      rewrite requirements/*.lock (UPGRADE=1: newest versions)"
 	@echo "make report    run (or resume) the default sweep, render reports/report.html"
-	@echo "make test      the test suite (free-threaded and PostgreSQL tests included)"
+	@echo "make test      lint, then the test suite with coverage (COV_FLOOR=N)"
 	@echo "make info      interpreters and host"
-	@echo "make lint      ruff check + ruff format --check"
+	@echo "make lint      ruff check + ruff format --check + import contracts (lint-imports)"
 	@echo "make serve     the API on the stock interpreter; serve-ft: free-threaded, GIL off"
 	@echo "make lab       JupyterLab on $(HOST):$(LAB_PORT), notebooks/ open, kernel 'nogilbench'"
 	@echo "make performance  load (3 interpreters), overhead, limits -> reports/performance.md"
@@ -37,8 +44,14 @@ help:
 setup:
 	scripts/setup.sh
 
-test: setup
-	$(PY) -m pytest -q tests $(if $(strip $(NBVAL_TARGETS)),--nbval $(NBVAL_FLAGS) $(NBVAL_TARGETS))
+# The lock files setup installs from (scripts/lock.sh says how each is resolved); commit them.
+# UPGRADE=1 moves every pin to the newest version that installs, UPGRADE_PACKAGE="a b" some.
+lock: setup
+	UPGRADE=$(UPGRADE) UPGRADE_PACKAGE="$(UPGRADE_PACKAGE)" scripts/lock.sh
+
+test: setup lint
+	$(PY) -m pytest -q $(COV_FLAGS) tests \
+		$(if $(strip $(NBVAL_TARGETS)),--nbval $(NBVAL_FLAGS) $(NBVAL_TARGETS))
 
 # matrix.ipynb (the default sweep, resumed if interrupted) -> report.ipynb -> reports/report.html
 report: setup
@@ -47,9 +60,13 @@ report: setup
 info: setup
 	$(VENV)/bin/nogilbench info
 
+# Import contracts: pyproject.toml's [tool.importlinter] (layers point down), once it exists.
 lint: setup
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	@if grep -q '^\[tool\.importlinter\]' pyproject.toml; then \
+		echo "$(VENV)/bin/lint-imports"; $(VENV)/bin/lint-imports; \
+	else echo "lint-imports: skipped (no [tool.importlinter] in pyproject.toml)"; fi
 
 # uvicorn's own access log is off: the service logs each request itself, with its id.
 serve: setup

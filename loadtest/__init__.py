@@ -6,8 +6,10 @@
   check of the database and files afterwards.
 - `limits`: the harness overhead of a sweep, the library's Pillow pipeline against Pillow
   called directly, the library's throughput at concurrency = cores.
-- `report`: runs all of it and writes `reports/performance.md` (`make performance`).
+- `measure`: runs all of it and returns the figures; `render`: writes them as markdown;
+  `report`: both, into `reports/performance.md` (`make performance`).
 
-The service is reached only over HTTP and its tables only through SQL: this package does
-not import `api` (the library's dependency direction stays one way).
+The service is driven only over HTTP; its tables are read (never written) only through the
+service's own repositories (`api.repositories`), so a schema change cannot silently break the
+check. The library (`nogilbench`) never imports this package or `api`.
 """

@@ -4,10 +4,10 @@
 share the flows (one per image): upload -> process -> download, every request timed. The
 run is bounded in requests (users x images_per_user flows) and in time (`deadline_s`).
 
-`check_integrity(database_url, data_dir, result)` then reads the service's tables with
-plain SQL and lists its storage folders: every acknowledged upload has its row and its
-file (same bytes), every downloaded result has its row and its file (same bytes), no file
-is left without a row, no row is duplicated or unacknowledged.
+`check_integrity(database_url, data_dir, result)` then reads the service's tables through
+its own repositories (`api.repositories`) and lists its storage folders: every acknowledged
+upload has its row and its file (same bytes), every downloaded result has its row and its
+file (same bytes), no file is left without a row, no row is duplicated or unacknowledged.
 
 Command line (starts its own server on loopback, with its own SQLite database):
 
@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
+from api.core.database import Database
+from api.repositories import images as images_repository
+from api.repositories import jobs as jobs_repository
+from api.repositories import users as users_repository
 from loadtest.server import ServerProcess
 from nogilbench.imaging.pipeline import BENCHMARK_PIPELINE
 from nogilbench.imaging.samples import generate_images
-from nogilbench.store.db import make_engine
 
 PASSWORD = "load-test-password-1"
 PURE_PYTHON_PIPELINE: dict[str, Any] = {
@@ -368,21 +370,14 @@ def _files(folder: Path) -> dict[str, Path]:
 
 def check_integrity(database_url: str, data_dir: Path, result: LoadResult) -> IntegrityReport:
     """Compare what the client was told (acknowledged ids, downloaded bytes) with what is stored."""
-    engine = make_engine(database_url, check=False)
+    database = Database(database_url, run_migrations=False)  # read only: never migrate
     try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT id, stored_name, processed_name, size_bytes FROM images")
-            ).all()
-            job_outputs = {
-                name
-                for (name,) in connection.execute(
-                    text("SELECT output_name FROM job_items WHERE output_name IS NOT NULL")
-                )
-            }
-            emails = [email for (email,) in connection.execute(text("SELECT email FROM users"))]
+        with database.session() as session:
+            rows = images_repository.every(session)
+            job_outputs = jobs_repository.referenced_files(session)["outputs"]
+            emails = users_repository.emails(session)
     finally:
-        engine.dispose()
+        database.engine.dispose()
     report = IntegrityReport(rows=len(rows))
     problems = report.problems
     uploads = _files(data_dir / "uploads")

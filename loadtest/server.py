@@ -2,7 +2,9 @@
 
 Each `ServerProcess` gets its own data folder and database URL from the caller, a free
 loopback port, and the interpreter and `-X gil=` flag to run under, so the same app can be
-measured on stock CPython and on the free-threaded build with the GIL on or off.
+measured on stock CPython and on the free-threaded build with the GIL on or off. The tests
+start the service with it too, with their own settings and, where they need one, their own
+entry point (`args`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,16 @@ from nogilbench.paths import PROJECT_ROOT
 
 DEFAULT_START_TIMEOUT_S = 60.0
 TEST_SECRET = "nogilbench-perf-secret-" + "0123456789abcdef" * 3
+# The service's settings for a load run, unless the caller gives its own (`settings`).
+LOAD_SETTINGS = {
+    "SECRET_KEY": TEST_SECRET,
+    "BCRYPT_ROUNDS": "4",  # auth is not what these runs measure
+    # A loopback test server: the load reads /api/system without a token, and per-user
+    # quotas are not what these runs measure either.
+    "PUBLIC_OPERATIONS": "true",
+    "QUOTA_IMAGES": str(10**9),
+    "QUOTA_STORED_BYTES": str(2**62),
+}
 
 
 def free_port() -> int:
@@ -47,6 +59,12 @@ class ServerProcess:
     port: int = 0
     workers: int = 1  # uvicorn --workers: several processes behind one socket
     log_path: Path | None = None
+    # Another entry point than `-m uvicorn api.main:app` (a test's wrapper, say): the
+    # arguments after the interpreter and its -X flag, "{port}" standing for the port.
+    args: list[str] | None = None
+    # The service's settings instead of LOAD_SETTINGS; DATABASE_URL and DATA_DIR always come
+    # from the fields above, and `env` goes on top of both.
+    settings: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,6 +73,8 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         flags = [] if self.gil is None else ["-X", f"gil={self.gil}"]
+        if self.args is not None:
+            return [self.python, *flags, *(a.replace("{port}", str(self.port)) for a in self.args)]
         return [
             self.python,
             *flags,
@@ -77,17 +97,11 @@ class ServerProcess:
             for key, value in os.environ.items()
             if not key.startswith(("PYTHON", "VIRTUAL_ENV")) and key != "DATABASE_URL"
         }
+        env.update(LOAD_SETTINGS if self.settings is None else self.settings)
         env.update(
             {
                 "DATABASE_URL": self.database_url,
                 "DATA_DIR": str(self.data_dir),
-                "SECRET_KEY": TEST_SECRET,
-                "BCRYPT_ROUNDS": "4",  # auth is not what these runs measure
-                # A loopback test server: the load reads /api/system without a token, and
-                # per-user quotas are not what these runs measure either.
-                "PUBLIC_OPERATIONS": "true",
-                "QUOTA_IMAGES": str(10**9),
-                "QUOTA_STORED_BYTES": str(2**62),
                 "PYTHONUNBUFFERED": "1",
                 "PYTHONDONTWRITEBYTECODE": "1",
             }

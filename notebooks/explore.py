@@ -16,19 +16,20 @@
 # %% [markdown]
 # # Explore a sweep
 #
-# For your own questions, in JupyterLab (`make lab`): see which sweeps the store holds, load
-# one into pandas, filter and pivot it, look at one cell's timed values and the interval of
-# their median, and overlay two sweeps. Change the parameters below (or pass them with
-# papermill `-p`) and run all cells; the panels at the end redraw as you pick.
+# For your own questions, in JupyterLab (`make lab`), on your own store (the one `make report`
+# fills): see which sweeps it holds, load one into pandas, filter and pivot it, look at one
+# cell's timed values and the interval of their median, and overlay two sweeps. Change the
+# parameters below (or pass them with papermill `-p`) and run all cells; the panels at the end
+# redraw as you pick.
 
 # %% tags=["parameters"]
-database_url = "sqlite:///data/notebook-tiny.db"  # e.g. sqlite:///data/nogilbench.db
-sweep_name = "notebook-tiny"  # e.g. "default"; None: the newest sweep in the store
+database_url = None  # None: $DATABASE_URL, else sqlite:///data/nogilbench.db (`make report`'s)
+sweep_name = None  # e.g. "default"; None: the newest sweep in the store
 compare_with = None  # a second sweep to overlay; None: the newest other one, if any
 workload = "pure-python"
 method = "free-threaded"
 workers = 2
-images = 4
+images = 10  # the default sweep's batches: 10, 50, 100
 
 # %%
 from IPython.display import display
@@ -40,7 +41,7 @@ from nogilbench.notebook import explore
 # %% tags=["nbval-ignore-output"]
 stored = explore.sweeps_frame(database_url)
 names = list(stored["sweep"])
-sweep_name = sweep_name or names[-1]
+sweep_name = sweep_name or explore.newest_sweep(stored, database_url)
 display(stored)
 
 # %% [markdown]

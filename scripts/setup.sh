@@ -5,6 +5,12 @@
 #   .venv-ft   free-threaded CPython (3.14t / 3.13t): core + api + postgres, checked with -X gil=0
 #   .venv-gil  default (GIL) build of the same version: core only
 #
+# Each environment is installed from its lock file (requirements/dev.lock,
+# requirements/ft-X.Y.lock, requirements/gil-X.Y.lock; `make lock` writes them), then the
+# project itself with --no-deps, so two hosts measure with the same library versions. A
+# free-threaded series with no lock (another host's 3.14t, say) is installed unlocked, with a
+# warning.
+#
 # Environment:
 #   NOGILBENCH_REQUIRE_FT=1   fail if no free-threaded interpreter can be had (CI sets it)
 #   NOGILBENCH_FT_PYTHON      use this free-threaded interpreter as the base of .venv-ft
@@ -70,11 +76,12 @@ install_system_packages() {
 # --------------------------------------------------------------------------- helpers
 
 # sha256 of the inputs that decide what a venv holds; a venv is rebuilt when it changes.
-inputs_hash() { # base-python-path extra-words...
+inputs_hash() { # base-python-path lock-file-or-empty extra-words...
   {
     "$1" -c 'import sys; print(sys.version)'
     printf '%s\n' "$@"
     cat pyproject.toml
+    [ -z "$2" ] || cat "$2"
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -87,23 +94,41 @@ pip_install() { # venv-dir pip-args...
     | { grep -v "^WARNING: Location 'file:.*' is ignored" || true; }
 }
 
-# make_venv DIR BASE_PYTHON PIP_ARGS...: (re)create DIR when its stamp is stale.
+# make_venv DIR BASE_PYTHON LOCK PIP_ARGS...: (re)create DIR when its stamp is stale. With a
+# LOCK: its pins (PIP_ARGS are pip options for them), then the project alone (--no-deps,
+# editable); with LOCK empty: PIP_ARGS as they are (the project and its extras, resolved now).
 make_venv() {
-  local dir=$1 base=$2
-  shift 2
+  local dir=$1 base=$2 lock=$3
+  shift 3
   local want stamp="$dir/.nogilbench-setup"
-  want=$(inputs_hash "$base" "$@")
+  want=$(inputs_hash "$base" "$lock" "$@")
   if [ -x "$dir/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
     && "$dir/bin/python" -c 'import nogilbench' 2>/dev/null; then
     say "$dir: up to date ($("$dir/bin/python" -c 'import platform; print(platform.python_version())'))"
     return
   fi
-  say "$dir: creating from $base"
+  say "$dir: creating from $base${lock:+ ($lock)}"
   rm -rf "$dir"
   "$base" -m venv "$dir"
   pip_install "$dir" --upgrade pip
-  pip_install "$dir" "$@"
+  if [ -n "$lock" ]; then
+    pip_install "$dir" "$@" -r "$lock"
+    pip_install "$dir" --no-deps -e .
+  else
+    pip_install "$dir" "$@"
+  fi
   echo "$want" >"$stamp"
+}
+
+# The lock of a provisioned interpreter's series (requirements/KIND-X.Y.lock), or nothing with
+# a warning: that environment is then resolved afresh, as `make lock` would for that series.
+series_lock() { # kind version
+  local lock="requirements/$1-${2%.*}.lock"
+  if [ -f "$lock" ]; then
+    echo "$lock"
+  else
+    say "WARNING: no $lock: .venv-$1 is installed unlocked (\`make lock\` writes one)" >&2
+  fi
 }
 
 # The Pillow features every environment must have, so that no interpreter measures a
@@ -129,7 +154,7 @@ command -v "$STOCK_PYTHON" >/dev/null || die "$STOCK_PYTHON not found (need CPyt
   || die "$STOCK_PYTHON is $("$STOCK_PYTHON" -V 2>&1); nogilbench needs >= 3.11"
 STOCK_PYTHON=$("$STOCK_PYTHON" -c 'import sys; print(sys.executable)')
 
-make_venv .venv "$STOCK_PYTHON" -e '.[dev]'
+make_venv .venv "$STOCK_PYTHON" requirements/dev.lock
 
 # The project's Jupyter kernel: .venv's interpreter, named for the project, installed inside
 # .venv (share/jupyter/kernels/nogilbench) where JupyterLab, papermill and nbval run from .venv
@@ -140,6 +165,15 @@ if ! grep -qF "\"$ROOT/.venv/bin/python\"" "$KERNEL_JSON" 2>/dev/null; then
     --display-name "nogilbench (.venv)" >/dev/null
 fi
 say "Jupyter kernel 'nogilbench': $(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["argv"][0])' "$KERNEL_JSON")"
+
+# JupyterLab's defaults in .venv (its app settings folder): no "fetch Jupyter news?" prompt and
+# no update check, since these machines have no internet (nogilbench/notebook/lab-overrides.json).
+# A user's own Lab settings still win.
+LAB_OVERRIDES=.venv/share/jupyter/lab/settings/overrides.json
+if ! cmp -s nogilbench/notebook/lab-overrides.json "$LAB_OVERRIDES"; then
+  mkdir -p "$(dirname "$LAB_OVERRIDES")"
+  cp nogilbench/notebook/lab-overrides.json "$LAB_OVERRIDES"
+fi
 
 # --------------------------------------------------------------------------- base interpreters
 PROVISION_ARGS=(--shell)
@@ -152,14 +186,13 @@ eval "$PROVISIONED"
 
 # --------------------------------------------------------------------------- free-threaded venv
 if [ -n "$FT_PYTHON" ]; then
-  FT_EXTRA=()
-  # pydantic-core ships free-threaded 3.13 wheels only up to 2.41 (pydantic < 2.13).
-  case "$FT_VERSION" in 3.13.*) FT_EXTRA+=('pydantic<2.13') ;; esac
-  # psycopg[binary] has no free-threaded wheels: plain psycopg over the system libpq instead.
-  # pydantic-core needs Rust, scipy/numpy a Fortran toolchain: wheels only, pip picks the newest
-  # version that has a free-threaded one.
-  FT_PIP=(--only-binary=pydantic-core,scipy,numpy -e '.[api]' 'psycopg>=3.2' "${FT_EXTRA[@]}")
-  make_venv .venv-ft "$FT_PYTHON" "${FT_PIP[@]}"
+  # pydantic-core needs Rust, scipy/numpy a Fortran toolchain: wheels only (the lock pins
+  # versions that have free-threaded ones). Unlocked, requirements/ft.in adds plain psycopg
+  # (psycopg[binary] has no free-threaded wheels) and the pydantic bound.
+  FT_PIP=(--only-binary=pydantic-core,scipy,numpy)
+  FT_LOCK=$(series_lock ft "$FT_VERSION")
+  [ -n "$FT_LOCK" ] || FT_PIP+=(-e '.[api]' -r requirements/ft.in)
+  make_venv .venv-ft "$FT_PYTHON" "$FT_LOCK" "${FT_PIP[@]}"
   # Everything the free-threaded side imports must keep the GIL off.
   .venv-ft/bin/python -X gil=0 -c '
 import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic, limits
@@ -178,7 +211,13 @@ fi
 
 # --------------------------------------------------------------------------- default-build venv
 if [ -n "$GIL_PYTHON" ]; then
-  make_venv .venv-gil "$GIL_PYTHON" -e .
+  GIL_VERSION=$("$GIL_PYTHON" -c 'import platform; print(platform.python_version())')
+  GIL_LOCK=$(series_lock gil "$GIL_VERSION")
+  if [ -n "$GIL_LOCK" ]; then
+    make_venv .venv-gil "$GIL_PYTHON" "$GIL_LOCK"
+  else
+    make_venv .venv-gil "$GIL_PYTHON" "" -e .
+  fi
 else
   say "no default (GIL) build of the free-threaded version; skipping .venv-gil"
 fi

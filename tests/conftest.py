@@ -9,13 +9,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from pgserver import PostgresServer, PostgresUnavailable  # tests/ is on sys.path (rootdir)
 
 from nogilbench.host.interpreters import (
     InterpreterInfo,
     InterpreterUnavailable,
     find_free_threaded,
 )
+from tests.support.pg import PostgresServer, PostgresUnavailable
 
 
 def _flag(name: str) -> bool:

@@ -82,3 +82,8 @@ def usage(session: Session, owner_id: int) -> tuple[int, int]:
         ).where(Image.owner_id == owner_id)
     ).one()
     return int(count), int(stored)
+
+
+def every(session: Session) -> list[Image]:
+    """Every image row of every owner, oldest first (an integrity audit, not a request path)."""
+    return list(session.exec(select(Image).order_by(col(Image.id))).all())

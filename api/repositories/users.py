@@ -20,3 +20,8 @@ def add(session: Session, email: str, password_hash: str) -> User:
     session.add(user)
     session.flush()
     return user
+
+
+def emails(session: Session) -> list[str]:
+    """Every user's e-mail, as stored (duplicates included: an audit looks for them)."""
+    return list(session.exec(select(User.email)).all())

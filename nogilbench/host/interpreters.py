@@ -1,71 +1,26 @@
 """Runtime discovery of the interpreters a sweep runs on, and of the host it runs on.
 
 Stdlib only (psutil is used when importable). ``describe`` asks an interpreter about itself
-in a subprocess; ``find_free_threaded`` / ``find_default_build`` walk the discovery order
-documented in ``environment.md``; ``host_info`` captures the machine for a sweep record.
+through the one probe (``host.probe``); ``find_free_threaded`` / ``find_default_build`` walk
+the discovery order documented in ``environment.md``: the variable and PATH names of
+provisioning (``host.provision.find``), with the project's virtual environments first;
+``host_info`` captures the machine for a sweep record.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from nogilbench.host import topology
+from nogilbench.host.probe import ProbeFailed, run_probe
+from nogilbench.host.provision.find import FT_PYTHON_VARIABLE, GIL_PYTHON_VARIABLE, path_names
+from nogilbench.model import ROLE_CURRENT, ROLE_DEFAULT_BUILD, ROLE_FREE_THREADED  # roles: one home
 from nogilbench.paths import PROJECT_ROOT
-
-DESCRIBE_TIMEOUT_S = 30.0
-
-ROLE_FREE_THREADED = "free-threaded"
-ROLE_DEFAULT_BUILD = "default-build"
-ROLE_CURRENT = "current"
-
-# Runs inside the interpreter being described. The GIL state is read before anything else is
-# imported, and package versions come from metadata, so no extension can re-enable the GIL
-# before it is observed.
-_DESCRIBE_SNIPPET = """
-import sys
-gil_enabled = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
-import json, platform, sysconfig
-import concurrent.futures
-from importlib import metadata
-
-def version_of(name):
-    try:
-        return metadata.version(name)
-    except Exception:
-        return None
-
-def subinterpreters_api():
-    if sys.version_info < (3, 13):
-        return None
-    try:
-        import concurrent.interpreters
-        return "concurrent.interpreters"
-    except ImportError:
-        pass
-    try:
-        import backports.interpreters
-        return f"backports.interpreters {version_of('backports.interpreters')}"
-    except ImportError:
-        return None
-
-print(json.dumps({
-    "version": platform.python_version(),
-    "implementation": sys.implementation.name,
-    "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    "gil_enabled": gil_enabled,
-    "has_interpreter_pool": hasattr(concurrent.futures, "InterpreterPoolExecutor"),
-    "subinterpreters_api": subinterpreters_api(),
-    "pillow_version": version_of("pillow"),
-    "psutil_version": version_of("psutil"),
-}))
-"""
 
 
 class InterpreterUnavailable(RuntimeError):
@@ -102,33 +57,11 @@ class InterpreterInfo:
         return asdict(self)
 
 
-def _probe_env() -> dict[str, str]:
-    # PYTHON_GIL would override the build's default; the probe wants the default.
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHON_GIL", "PYTHONHOME")}
-
-
 def _run_snippet(python: str, flags: list[str]) -> dict[str, Any]:
     try:
-        done = subprocess.run(
-            [python, *flags, "-c", _DESCRIBE_SNIPPET],
-            capture_output=True,
-            text=True,
-            timeout=DESCRIBE_TIMEOUT_S,
-            env=_probe_env(),
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise InterpreterUnavailable(f"{python}: not found") from exc
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InterpreterUnavailable(f"{python}: cannot run ({exc})") from exc
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise InterpreterUnavailable(f"{python}: exited {done.returncode} ({tail})")
-    try:
-        facts: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError) as exc:
-        raise InterpreterUnavailable(f"{python}: unreadable answer {done.stdout!r}") from exc
-    return facts
+        return run_probe(python, flags)
+    except ProbeFailed as exc:
+        raise InterpreterUnavailable(exc.reason) from exc
 
 
 def describe(python: str, role: str) -> InterpreterInfo:
@@ -203,10 +136,9 @@ def find_free_threaded() -> InterpreterInfo:
     """The free-threaded interpreter: $NOGILBENCH_FT_PYTHON, .venv-ft, python3.14t/3.13t."""
     return _first_usable(
         [
-            ("$NOGILBENCH_FT_PYTHON", os.environ.get("NOGILBENCH_FT_PYTHON")),
+            (f"${FT_PYTHON_VARIABLE}", os.environ.get(FT_PYTHON_VARIABLE)),
             (".venv-ft", str(PROJECT_ROOT / ".venv-ft" / "bin" / "python")),
-            ("python3.14t", "python3.14t"),
-            ("python3.13t", "python3.13t"),
+            *((name, name) for name in path_names(free_threaded=True)),
         ],
         ROLE_FREE_THREADED,
         free_threaded=True,
@@ -217,7 +149,7 @@ def find_default_build() -> InterpreterInfo:
     """The default (GIL) build matching the free-threaded one: $NOGILBENCH_GIL_PYTHON, .venv-gil."""
     return _first_usable(
         [
-            ("$NOGILBENCH_GIL_PYTHON", os.environ.get("NOGILBENCH_GIL_PYTHON")),
+            (f"${GIL_PYTHON_VARIABLE}", os.environ.get(GIL_PYTHON_VARIABLE)),
             (".venv-gil", str(PROJECT_ROOT / ".venv-gil" / "bin" / "python")),
         ],
         ROLE_DEFAULT_BUILD,

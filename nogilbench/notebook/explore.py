@@ -33,6 +33,8 @@ from nogilbench.report.figures import PALETTE
 from nogilbench.results import stats
 from nogilbench.results.tables import method_order
 from nogilbench.store import repository
+from nogilbench.store.db import database_url as store_url
+from nogilbench.store.db import safe_url
 from nogilbench.store.models import Result
 
 CONFIDENCE = 0.95
@@ -76,6 +78,18 @@ def sweeps_frame(database_url: str | None) -> pd.DataFrame:
         engine.dispose()
     columns = ["sweep", "status", "started (UTC)", "cells", "workloads", "CPU"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def newest_sweep(stored: pd.DataFrame, database_url: str | None) -> str:
+    """The newest sweep of a `sweeps_frame` table; one clear error when the store has none
+    (a fresh clone before `make report`)."""
+    if stored.empty:
+        where = safe_url(store_url(resolve_database_url(database_url)))
+        raise InvalidParameter(
+            f"no sweep stored in {where} yet: run `make report` (the default sweep), or set "
+            "database_url to a store that has one"
+        )
+    return str(stored["sweep"].iloc[-1])
 
 
 def other_sweep(names: Sequence[str], chosen: str, wanted: str | None = None) -> str | None:

@@ -6,7 +6,10 @@ the project's kernel, a token in the printed URL.
 
 The kernel spec `nogilbench` (this environment's interpreter) is installed by
 scripts/setup.sh; the notebooks name it in their metadata. Nothing is fetched from the
-network: no announcements feed, no update check, no extension index.
+network: no announcements feed, no update check, no extension index. Lab's own defaults for
+this environment (lab-overrides.json beside this file, copied by setup into
+share/jupyter/lab/settings/overrides.json) turn off the "fetch Jupyter news?" prompt, which
+the server flags cannot.
 """
 
 from __future__ import annotations

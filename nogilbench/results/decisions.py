@@ -7,69 +7,70 @@ equally good ones goes through this module, so no two sentences can follow diffe
 together in time, so the host's speed state of that moment is shared by the cells of the
 round. A comparison of A with B is therefore **paired by round**: the per-round log ratios
 log(time B / time A) cancel the shared state, and their mean and standard deviation give a
-Student t interval for the ratio of geometric means (the estimate is the geometric mean of
-the per-round ratios, which is also the ratio of the two cells' geometric-mean times over
-those rounds: print those times beside it, not medians).
+Student t interval for the ratio. Its estimate, the geometric mean of the per-round ratios,
+is also the ratio of the two cells' geometric-mean times over those rounds: print those
+times beside it (`LeaderSet.times`), not medians, and the numbers agree.
 
-**The rule (three outcomes and "cannot tell").** With the ratio's interval [low, high] at the
-level its family allows (below) and the practical-equivalence margin of 5%
-(EQUIVALENCE_MARGIN: ratios in [1/1.05, 1.05] are "the same" for a reader choosing a model):
+**The rule.** With the ratio's interval [low, high] at the level its family allows (below)
+and the practical-equivalence margin of 5% (EQUIVALENCE_MARGIN: ratios in [1/1.05, 1.05]
+are "the same" to a reader choosing a model):
 
 - *faster*: the whole interval lies above 1 **and** the estimate lies beyond 1.05;
 - *slower*: the mirror image (interval below 1, estimate below 1/1.05);
 - *equivalent* ("within 5% of each other"): the whole interval lies inside [1/1.05, 1.05];
-- *cannot tell*: anything else (the interval reaches both inside and outside the band).
+- *cannot tell*: anything else.
 
 The outcomes exclude each other (faster needs the estimate outside the band, equivalent the
-whole interval inside it). Error rates, per comparison at interval level 1 - a:
-P(faster | truly not faster) <= a/2 (the interval's lower end is a one-sided test);
-P(equivalent | truly 5% or more apart) <= a/2 (two one-sided tests, TOST, at a/2 each; the
-usual TOST at 5% uses a 90% interval, so this is the stricter form). The margin on the
-*estimate* keeps "faster" for differences a reader would act on, without the cost of testing
-the margin on the interval's end: requiring low > 1.05 (a minimum-effect test) would leave a
-true 10% difference undecided for some 20 rounds on a noisy host (per-round SD of a log
-ratio 0.08-0.10), while this rule decides it in about 10, and it still never calls a
-difference "faster" in the wrong direction more often than a/2. A true difference close to
-5% is the one case neither rule can settle quickly: it is reported as "cannot tell", which
-a rerun repeats, rather than a coin flip between "faster" and "equivalent".
+whole interval inside it). Error rates of one comparison whose interval has level 1 - a:
+P(faster | not truly faster) <= a/2, since the interval's lower end is a one-sided test;
+P(equivalent | truly 5% or more apart) <= a/2 (two one-sided tests, TOST, each at a/2: the
+usual TOST at 5% uses a 90% interval, this is the stricter form). A true difference under
+5% that is surely there (e.g. [1.01, 1.04]) reads "equivalent": real, but below what a
+reader would act on. The margin is tested on the estimate for "faster" rather than on the
+interval's end: on a noisy host (per-round SD of a log ratio 0.09) a true 10% difference
+is decided 9 times in 10 after 12 rounds by this rule, but only 8 times in 10 after 30
+rounds if low > 1.05 were required (a minimum-effect test); and this rule still calls a
+difference in the wrong direction at most a/2 of the time. A true difference close to 5%
+cannot be settled quickly by any rule: it stays "cannot tell" until the interval is
+narrower than its distance from the band. The old guard "every round points the same way"
+is dropped: at 3-4 rounds a significant t implies it, and beyond that it only costs power.
 
-The old guard "every round points the same way" is dropped: at 3-4 rounds a significant t
-implies it, beyond that it only costs power.
+**Multiplicity.** Each family of comparisons is controlled at a family-wise error of 5%
+(FAMILY_ERROR) by Holm's step-down on the paired t p-values (valid under any dependence
+between the comparisons). Each comparison's interval is at the level of the Holm step that
+tested it (1 - 0.05/m for the smallest p-value, ..., 95% for the last one tested), so an
+interval excludes 1 exactly when Holm rejects "no difference" for it, and every interval
+states its level (`Decision.level`). Directional claims under Holm are known to be
+controlled for independent tests (Shaffer 1980); the equivalence claims use the same
+intervals, each at level >= 95%.
 
-**Multiplicity.** A report makes dozens of comparisons; each family of them is controlled at
-a family-wise error of 5% (FAMILY_ERROR):
+- `compare_family`: a family of separate questions (e.g. the build's single-thread cost on
+  each workload, free-threaded vs each rival).
+- `leader_set`: the candidates at one point (every model at the headline workers and
+  images): **every pair** of them is one Holm family of k(k-1)/2 comparisons. A candidate
+  is excluded when some other candidate is *faster* than it; the leaders are those nobody
+  excludes. No best is picked first and then tested, so there is no selection bias: the
+  truly fastest is excluded only through a false "faster" (probability <= 5% / 2 per
+  direction), a single winner among truly tied candidates needs one too, and when all are
+  tied the set is "all of them" in at least 95% of runs. Controlling only the k - 1
+  comparisons with the best (Hsu's MCB) keeps the fastest in the set just as surely but
+  excludes some tied candidate in up to k x 2.5% of runs (12-13% for 7 tied ones in a replay):
+  the set then changes from run to run, which is what this report must not do. Sentences at
+  that point (free-threaded vs each rival, "the fastest was ...") read their decisions off
+  the same family (`LeaderSet.decision`), so they cannot contradict the set. The leaders
+  are *decided* when they are all within the margin of each other (or there is one).
 
-- a family of separate questions (e.g. the build's single-thread cost on each workload):
-  Holm's step-down on the paired t p-values, each interval at the level of the step at which
-  its comparison was tested (1 - 0.05/m for the smallest p-value, ..., 95% for the last),
-  so a comparison Holm rejects has an interval that excludes 1 and one it does not reject
-  has one that includes it (`compare_family`);
-- the candidates at one point (every model at the headline workers and images): one
-  interval per pair at 1 - 0.05/(k - 1) for k candidates (95% for two, 99.2% for seven),
-  Bonferroni over the k - 1 comparisons any one candidate takes part in (`leader_set`).
-  Any one candidate's comparisons with all the others then hold together with 95%
-  confidence, so "free-threaded vs each rival" sentences and "the fastest beat every other"
-  are both family-wise claims, and all of them read off the same intervals.
+**Anomalies** annotate, never remove (`scaling_anomaly`, passed to `leader_set` as an
+annotation): a cell whose speedup over the same method's own 1-worker cell (paired by round)
+has a 95% lower end above the physical limit min(workers, cores, batch)
+(`stats.ideal_speedup`) by more than ANOMALY_MARGIN (10%). Measured against the method's own
+time, a method that does an item 5% faster than sync is not flagged; the margin leaves room
+for mild super-linear effects (caches) and keeps false flags at a true speedup equal to the
+limit well under 2.5% per cell.
 
-**The leaders** ("comparisons with the best", Hsu 1996, in its Bonferroni form): a candidate
-is excluded when some other candidate is *faster* than it by the rule above; the leaders are
-the candidates nobody excludes. No best is picked first and then tested, so there is no
-selection bias: the truly fastest candidate is excluded only if one of its own k - 1
-comparisons errs, which happens with probability <= 0.05 / 2 (each can err only in one
-direction). A single winner is declared when exactly one candidate remains; with truly tied
-candidates that happens in well under 5% of runs (tests/results/test_decisions.py measures
-it under a noisy host's noise). The leaders are "decided" when every pair of them is
-equivalent (they are all within 5% of each other): more rounds would not change the advice.
-
-**Anomalies** annotate, never remove: a cell whose speedup over the same method's own
-1-worker cell (paired by round) has a lower end above the physical limit
-(min(workers, cores, batch); `stats.ideal_speedup`) by more than ANOMALY_MARGIN (10%).
-Against the method's own time, a method that does an item 5% faster than sync is not
-flagged; the margin leaves room for mild super-linear effects (caches) and the sampling error
-of a lower interval end (false flags at a true speedup equal to the limit: well under 2.5%).
-
-Every interval is printed with its level (`interval_text`: "1.76x [1.69, 1.84] (95%)"); the
-estimate is the centre of its log-scale interval, so it always lies inside it.
+Every interval is printed with its level (`interval_text`: "1.76x [1.69, 1.84] (95%)",
+`change_text`: "+28% [+26%, +30%] (95%)"); the estimate is the centre of its log-scale
+interval, so it always lies inside it, rounded or not.
 """
 
 from __future__ import annotations
@@ -100,11 +101,12 @@ Rounds = Mapping[int, float]  # round index -> wall time (s) of one cell
 # ------------------------------------------------------------------ the rule, vectorised
 
 
-def critical_t(rounds: int, alpha: float) -> float:
+def critical_t(rounds: int, alpha: float | np.ndarray) -> float | np.ndarray:
     """The two-sided Student t quantile of an interval at level 1 - alpha (nan below 2 rounds)."""
     if rounds < 2:
-        return math.nan
-    return float(scipy_stats.t.ppf(1 - alpha / 2, rounds - 1))
+        return np.full(np.shape(alpha), np.nan) if np.ndim(alpha) else math.nan
+    quantile = scipy_stats.t.ppf(1 - np.asarray(alpha) / 2, rounds - 1)
+    return float(quantile) if np.ndim(quantile) == 0 else quantile
 
 
 def outcome_codes(
@@ -128,6 +130,80 @@ def outcome_codes(
     return codes
 
 
+def decide(interval: Interval, margin: float = EQUIVALENCE_MARGIN) -> str:
+    """The rule on an interval already made, e.g. an unpaired (Welch) ratio between two
+    sweeps from `stats.unpaired_ratio`: its `estimate` must be the centre of its log-scale
+    interval. The ratio is time(other) / time(this); the outcome is from `this`'s side."""
+    if interval.n < 2 or interval.low <= 0:
+        return CANNOT_TELL
+    mean = math.log(interval.estimate)
+    half = (math.log(interval.high) - math.log(interval.low)) / 2
+    return OUTCOMES[int(outcome_codes(np.array(mean), np.array(1.0), half, margin))]
+
+
+def p_values(mean: np.ndarray, se: np.ndarray, rounds: int) -> np.ndarray:
+    """Two-sided paired t p-values of "no difference" (1 below 2 rounds; 0 if the rounds
+    agree exactly on a non-zero difference)."""
+    if rounds < 2:
+        return np.ones(np.shape(mean))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.abs(mean) / se
+    score = np.where(se > 0, score, np.where(mean != 0, np.inf, 0.0))
+    return 2 * scipy_stats.t.sf(score, rounds - 1)
+
+
+def holm_alphas(p: np.ndarray, alpha: float = FAMILY_ERROR) -> np.ndarray:
+    """Each comparison's alpha under Holm's step-down, along the last axis of `p`.
+
+    The smallest p-value is tested at alpha/m, the next at alpha/(m - 1) while every
+    earlier one was rejected; from the first one not rejected on, all keep that step's alpha
+    (so none of them is rejected). An interval at 1 - its alpha then excludes 1 exactly when
+    Holm rejects "no difference" for it.
+    """
+    m = p.shape[-1]
+    order = np.argsort(p, axis=-1, kind="stable")
+    ordered = np.take_along_axis(p, order, axis=-1)
+    steps = alpha / (m - np.arange(m))
+    passed = np.cumprod(ordered <= steps, axis=-1).astype(bool)
+    first_failure = np.minimum(passed.sum(axis=-1, keepdims=True), m - 1)
+    ordered_alphas = np.where(passed, steps, steps[first_failure])
+    alphas = np.empty_like(ordered_alphas)
+    np.put_along_axis(alphas, order, ordered_alphas, axis=-1)
+    return alphas
+
+
+def family_alphas(p: np.ndarray, alpha: float, adjustment: str) -> np.ndarray:
+    """Per-comparison alphas of a family (last axis of `p`): "holm", "bonferroni", "none"."""
+    m = p.shape[-1]
+    if adjustment == "holm" and m > 1:
+        return holm_alphas(p, alpha)
+    if adjustment == "bonferroni":
+        return np.full(p.shape, alpha / m)
+    if adjustment in ("holm", "none"):
+        return np.full(p.shape, alpha)
+    raise ValueError(f"unknown adjustment {adjustment!r}: holm, bonferroni or none")
+
+
+def decide_family(
+    mean: np.ndarray,
+    se: np.ndarray,
+    rounds: int,
+    *,
+    alpha: float = FAMILY_ERROR,
+    margin: float = EQUIVALENCE_MARGIN,
+    adjustment: str = "holm",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decide a family of comparisons (last axis), for one run or many at once.
+
+    `mean`, `se`: (..., m) mean per-round log ratio log(time other / time this) and its
+    standard error over `rounds` rounds. Returns (codes into OUTCOMES, each comparison's
+    alpha): its interval is at level 1 - alpha. Every decision of this module comes from here.
+    """
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
+    alphas = family_alphas(p_values(mean, se, rounds), alpha, adjustment)
+    return outcome_codes(mean, se, critical_t(rounds, alphas), margin), alphas
+
+
 def pair_moments(logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error of log(time j / time i) for every pair, paired by round.
 
@@ -143,9 +219,23 @@ def pair_moments(logs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, spread / math.sqrt(rounds)
 
 
-def leader_level(candidates: int, alpha: float = FAMILY_ERROR) -> float:
-    """The two-sided level of every pairwise interval among `candidates` (1 - a/(k - 1))."""
-    return 1 - alpha / max(candidates - 1, 1)
+def _pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(k, 1)
+
+
+def leader_family(
+    logs: np.ndarray, alpha: float = FAMILY_ERROR, margin: float = EQUIVALENCE_MARGIN
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair i < j of the candidates decided as one Holm family.
+
+    `logs`: (..., rounds, k). Returns (codes, alphas, mean, se), each (..., k(k-1)/2), for
+    "i vs j" in the order of numpy's triu_indices(k, 1).
+    """
+    first, second = _pairs(logs.shape[-1])
+    mean, se = pair_moments(logs)
+    mean, se = mean[..., first, second], se[..., first, second]
+    codes, alphas = decide_family(mean, se, logs.shape[-2], alpha=alpha, margin=margin)
+    return codes, alphas, mean, se
 
 
 def leader_masks(
@@ -154,13 +244,16 @@ def leader_masks(
     """Which candidates are leaders, for one run or many at once.
 
     `logs`: (..., rounds, k) log wall times. Returns (..., k) booleans: True where no other
-    candidate is *faster* than this one at the family's level (comparisons with the best).
+    candidate is *faster* than this one, every pair decided in one Holm family.
     """
-    rounds, k = logs.shape[-2], logs.shape[-1]
-    mean, se = pair_moments(logs)
-    codes = outcome_codes(mean, se, critical_t(rounds, 1 - leader_level(k, alpha)), margin)
-    # codes[..., i, j] == _SLOWER: i is slower than j, so j excludes i
-    return ~(codes == _SLOWER).any(axis=-1)
+    k = logs.shape[-1]
+    first, second = _pairs(k)
+    codes = leader_family(logs, alpha, margin)[0]
+    excluded = np.zeros((*codes.shape[:-1], k), dtype=bool)
+    for index, (i, j) in enumerate(zip(first, second, strict=True)):
+        excluded[..., i] |= codes[..., index] == _SLOWER
+        excluded[..., j] |= codes[..., index] == _FASTER
+    return ~excluded
 
 
 # ------------------------------------------------------------------ one comparison
@@ -175,7 +268,7 @@ class Decision:
     p_value: float  # paired t test of "no difference" (two-sided, unadjusted)
     margin: float = EQUIVALENCE_MARGIN
     family: int = 1  # comparisons in the family the level accounts for
-    adjustment: str = "none"  # "none", "Holm", "Bonferroni", "comparisons with the best"
+    adjustment: str = "none"  # "none", "holm" or "bonferroni"
 
     @property
     def decided(self) -> bool:
@@ -214,33 +307,29 @@ def _common(*cells: Rounds) -> list[int]:
     return sorted(shared)
 
 
-def _p_value(mean: float, se: float, rounds: int) -> float:
-    if rounds < 2:
-        return 1.0
-    if se == 0:
-        return 0.0 if mean != 0 else 1.0
-    return float(2 * scipy_stats.t.sf(abs(mean / se), rounds - 1))
-
-
 def _decision(
-    mean: float, se: float, rounds: int, alpha: float, margin: float, family: int, adjustment: str
-) -> Decision:
-    critical = critical_t(rounds, alpha)
-    code = int(outcome_codes(np.array(mean), np.array(se), critical, margin))
+    code: int, mean: float, se: float, rounds: int, alpha: float, margin: float, family: int,
+    adjustment: str,
+) -> Decision:  # fmt: skip
+    """A Decision object from one entry of `decide_family`'s arrays."""
     centre = math.exp(mean)
     if rounds < 2:
         interval = Interval(centre, centre, centre, 0.0, "paired t on log ratios (one round)", 1)
     else:
-        method = "paired t on log ratios" + ("" if adjustment == "none" else f", {adjustment}")
+        critical = float(critical_t(rounds, alpha))
+        shown = "" if adjustment == "none" or family == 1 else f", {adjustment} over {family}"
         interval = Interval(
             centre, math.exp(mean - critical * se), math.exp(mean + critical * se),
-            1 - alpha, method, rounds,
+            1 - alpha, f"paired t on log ratios{shown}", rounds,
         )  # fmt: skip
-    p_value = _p_value(mean, se, rounds)
-    return Decision(OUTCOMES[code], interval, p_value, margin, family, adjustment)
+    p_value = float(p_values(np.array(mean), np.array(se), rounds))
+    used = "none" if family == 1 else adjustment
+    return Decision(OUTCOMES[code], interval, p_value, margin, family, used)
 
 
-def _moments(this: Rounds, other: Rounds) -> tuple[float, float, int]:
+def paired_moments(this: Rounds, other: Rounds) -> tuple[float, float, int]:
+    """(mean, standard error, rounds) of log(time other / time this) per round, paired on the
+    rounds both cells have."""
     rounds = _common(this, other)
     if not rounds:
         raise ValueError("the two cells share no round: they cannot be paired")
@@ -249,59 +338,45 @@ def _moments(this: Rounds, other: Rounds) -> tuple[float, float, int]:
     return float(mean[0, 1]), float(se[0, 1]), len(rounds)
 
 
-def compare(
-    this: Rounds,
-    other: Rounds,
-    *,
-    family: int = 1,
-    alpha: float = FAMILY_ERROR,
-    margin: float = EQUIVALENCE_MARGIN,
-) -> Decision:
-    """`this` vs `other` (round -> wall time each), paired on the rounds both have.
-
-    `family` > 1: one of that many comparisons controlled together by Bonferroni (interval
-    at 1 - alpha/family). For a family decided together prefer `compare_family` (Holm).
-    """
-    mean, se, rounds = _moments(this, other)
-    adjustment = "none" if family == 1 else "Bonferroni"
-    return _decision(mean, se, rounds, alpha / family, margin, family, adjustment)
-
-
-def holm_levels(p_values: list[float], alpha: float = FAMILY_ERROR) -> list[float]:
-    """Each comparison's alpha under Holm's step-down: alpha/m for the smallest p-value,
-    alpha/(m-1) for the next while every earlier one was rejected; from the first one not
-    rejected on, all keep that step's alpha (so none of them is rejected)."""
-    m = len(p_values)
-    levels = [0.0] * m
-    stopped: float | None = None
-    for step, index in enumerate(sorted(range(m), key=lambda i: p_values[i])):
-        level = stopped if stopped is not None else alpha / (m - step)
-        if stopped is None and p_values[index] > level:
-            stopped = level
-        levels[index] = level
-    return levels
-
-
 def compare_family(
     pairs: Mapping[K, tuple[Rounds, Rounds]],
     *,
     alpha: float = FAMILY_ERROR,
     margin: float = EQUIVALENCE_MARGIN,
+    adjustment: str = "holm",
 ) -> dict[K, Decision]:
-    """A family of (this, other) comparisons under Holm's step-down at family-wise `alpha`.
+    """A family of (this, other) comparisons, each paired on the rounds both cells have,
+    controlled together at family-wise `alpha` (Holm's step-down unless told otherwise).
 
     Each decision's interval is at the level of the Holm step that tested it (stated in
     `Decision.level`), so an interval excludes 1 exactly when Holm rejects "no difference".
+    The comparisons may have different numbers of rounds; each is tested on its own.
     """
-    moments = {key: _moments(this, other) for key, (this, other) in pairs.items()}
-    keys = list(moments)
-    p_values = [_p_value(*moments[key]) for key in keys]
-    levels = holm_levels(p_values, alpha)
-    adjustment = "none" if len(keys) == 1 else "Holm"
-    return {
-        key: _decision(*moments[key], level, margin, len(keys), adjustment)
-        for key, level in zip(keys, levels, strict=True)
-    }
+    keys = list(pairs)
+    if not keys:
+        return {}
+    moments = [paired_moments(*pairs[key]) for key in keys]
+    p = np.array([float(p_values(np.array(m), np.array(s), n)) for m, s, n in moments])
+    alphas = family_alphas(p, alpha, adjustment)
+    decisions = {}
+    for key, (mean, se, rounds), level in zip(keys, moments, alphas, strict=True):
+        code = int(outcome_codes(np.array(mean), np.array(se), critical_t(rounds, level), margin))
+        decisions[key] = _decision(
+            code, mean, se, rounds, float(level), margin, len(keys), adjustment
+        )
+    return decisions
+
+
+def compare(
+    this: Rounds,
+    other: Rounds,
+    *,
+    alpha: float = FAMILY_ERROR,
+    margin: float = EQUIVALENCE_MARGIN,
+) -> Decision:
+    """`this` vs `other` (round -> wall time each), paired on the rounds both have: a family
+    of one. Several comparisons stated together belong in `compare_family`."""
+    return compare_family({0: (this, other)}, alpha=alpha, margin=margin)[0]
 
 
 # ------------------------------------------------------------------ the leaders
@@ -313,23 +388,26 @@ class LeaderSet(Generic[K]):
 
     order: tuple[K, ...]  # every candidate, fastest geometric-mean time first
     leaders: tuple[K, ...]  # not excluded by any other candidate, in that order
-    level: float  # two-sided level of every pairwise interval: 1 - alpha/(k - 1)
     rounds: int  # rounds every candidate has (the comparisons use these)
     times: dict[K, float]  # geometric-mean wall time over those rounds (consistent with ratios)
-    decisions: dict[tuple[K, K], Decision]  # (a, b): a vs b, every ordered pair
-    excluded_by: dict[K, K]  # excluded candidate -> the candidate faster than it (widest gap)
+    decisions: dict[tuple[K, K], Decision]  # (a, b): a vs b, every ordered pair, one family
+    excluded_by: dict[K, K]  # excluded candidate -> the candidate surest to be faster than it
     annotations: dict[K, str] = field(default_factory=dict)  # anomalies: shown, never removed
     alpha: float = FAMILY_ERROR
     margin: float = EQUIVALENCE_MARGIN
 
     @property
     def winner(self) -> K | None:
-        """The one candidate left, if only one is: the fastest with 95% confidence."""
+        """The one candidate left, if only one is. Every other was shown slower than some
+        candidate, so a wrong winner needs a false "faster" in the family: it is the fastest
+        with 95% family-wise confidence (though not necessarily "faster" than each other one
+        by itself: read those from `decision`)."""
         return self.leaders[0] if len(self.leaders) == 1 else None
 
     @property
     def decided(self) -> bool:
-        """Every pair of leaders is within the margin (one leader: trivially)."""
+        """One winner, or every pair of leaders within the margin: more rounds would not
+        change the advice."""
         return all(
             self.decisions[(a, b)].outcome == EQUIVALENT
             for a in self.leaders
@@ -337,25 +415,21 @@ class LeaderSet(Generic[K]):
             if a != b
         )
 
+    @property
+    def family(self) -> int:
+        """The number of comparisons the family controls: every pair of candidates."""
+        return len(self.order) * (len(self.order) - 1) // 2
+
     def decision(self, this: K, other: K) -> Decision:
         """`this` vs `other` on the family's intervals (use these for sentences at this point)."""
         return self.decisions[(this, other)]
 
-    def gap(self, name: K) -> Interval:
-        """time(name) / time(the fastest candidate), simultaneous over the family.
-
-        Upper end: the largest upper end of `name` against any other leader (the true fastest
-        is a leader with >= 97.5% confidence); lower end: 1, or more if `name` is surely
-        slower than someone. Confidence 1 - alpha/2 (each comparison errs one way only).
-        """
-        others = [leader for leader in self.leaders if leader != name]
-        against = [self.decisions[(other, name)].ratio for other in self.order if other != name]
-        low = max([1.0, *(ratio.low for ratio in against)])
-        high = max([low, *(self.decisions[(other, name)].ratio.high for other in others)])
-        centre = self.times[name] / self.times[self.order[0]]
-        estimate = min(max(centre, low), high)
-        method = f"comparisons with the best ({len(self.order)} candidates, Bonferroni)"
-        return Interval(estimate, low, high, 1 - self.alpha / 2, method, self.rounds)
+    def behind_fastest(self, name: K) -> Decision:
+        """The observed fastest vs `name`: its ratio is time(name) / time(fastest). The
+        fastest is only the reference shown; who leads never depends on it."""
+        if name == self.order[0]:
+            raise ValueError(f"{name!r} is the observed fastest itself")
+        return self.decisions[(self.order[0], name)]
 
 
 def leader_set(
@@ -380,17 +454,15 @@ def leader_set(
     k, n = len(names), len(rounds)
     means = logs.mean(axis=0)
     order = [names[i] for i in np.argsort(means, kind="stable")]
-    pair_mean, pair_se = pair_moments(logs)
-    level = leader_level(k, alpha)
-    adjustment = "none" if k <= 2 else "comparisons with the best"
+    codes, alphas, mean, se = leader_family(logs, alpha, margin)
     decisions: dict[tuple[K, K], Decision] = {}
-    for i, a in enumerate(names):
-        for j, b in enumerate(names):
-            if i != j:
-                decisions[(a, b)] = _decision(
-                    float(pair_mean[i, j]), float(pair_se[i, j]), n, 1 - level, margin, k - 1,
-                    adjustment,
-                )  # fmt: skip
+    for index, (i, j) in enumerate(zip(*_pairs(k), strict=True)):
+        found = _decision(
+            int(codes[index]), float(mean[index]), float(se[index]), n, float(alphas[index]),
+            margin, k * (k - 1) // 2, "holm",
+        )  # fmt: skip
+        decisions[(names[i], names[j])] = found
+        decisions[(names[j], names[i])] = found.inverted()
     mask = leader_masks(logs, alpha, margin)
     excluded_by: dict[K, K] = {}
     for i, name in enumerate(names):
@@ -404,7 +476,6 @@ def leader_set(
     return LeaderSet(
         order=tuple(order),
         leaders=tuple(name for name in order if name not in excluded_by),
-        level=level,
         rounds=n,
         times={name: float(math.exp(means[i])) for i, name in enumerate(names)},
         decisions=decisions,
@@ -444,10 +515,10 @@ def scaling_anomaly(
 ) -> Anomaly | None:
     """The anomaly of `cell` against the same method's 1-worker cell (same build, images), or
     None. `ideal` is `stats.ideal_speedup(method, workers, cores, images)`."""
-    mean, se, rounds = _moments(cell, one_worker)  # log(time one worker / time cell)
+    mean, se, rounds = paired_moments(cell, one_worker)  # log(time one worker / time cell)
     if rounds < 2:
         return None
-    scaling = _decision(mean, se, rounds, alpha, margin, 1, "none").ratio
+    scaling = _decision(_CANNOT_TELL, mean, se, rounds, alpha, margin, 1, "none").ratio
     if scaling.low > ideal * (1 + margin):
         return Anomaly(scaling, ideal, margin)
     return None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nogilbench.model import CellKey, cell_key
-from nogilbench.results.decisions import compare
+from nogilbench.results.decisions import FAMILY_ERROR, compare_family
 from nogilbench.results.reproducibility import comparison_reproducibility, leader_reproducibility
 from nogilbench.results.stats import rounds_of
 from nogilbench.results.tables import value_of
@@ -165,18 +165,21 @@ def settled(question: Question, rounds: dict[CellKey, dict[int, float]]) -> bool
         if question.kind == LEADERS:
             candidates = {name: rounds[key] for name, key in question.cells.items()}
             found = leader_reproducibility(candidates, replicates=SETTLE_REPLICATES)
-            return found.same_as_this_run >= SETTLED_REPRODUCIBILITY
+            return found.agreement >= SETTLED_REPRODUCIBILITY
         pairs = [tuple(question.cells.values())]
         if question.kind == PAST_CORES and question.beyond:
             pairs = [(question.cells[name], question.beyond[name]) for name in question.cells]
+        decided = compare_family(
+            {index: (rounds[a], rounds[b]) for index, (a, b) in enumerate(pairs)}
+        )
+        if not all(decision.decided for decision in decided.values()):
+            return False
         for first, second in pairs:
-            decision = compare(rounds[first], rounds[second], family=len(pairs))
-            if not decision.decided:
-                return False
             again = comparison_reproducibility(
-                rounds[first], rounds[second], family=len(pairs), replicates=SETTLE_REPLICATES
-            )
-            if again.same_as_this_run < SETTLED_REPRODUCIBILITY:
+                rounds[first], rounds[second], alpha=FAMILY_ERROR / len(pairs),
+                replicates=SETTLE_REPLICATES,
+            )  # fmt: skip
+            if again.agreement < SETTLED_REPRODUCIBILITY:
                 return False
         return True
     except (KeyError, ValueError):  # a cell without rounds, or fewer than 2 shared

@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import bearer, login, make_settings, promote, register, upload
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.core.settings import Settings
 from api.main import create_app
+from tests.support.api import bearer, login, make_settings, promote, register, upload
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

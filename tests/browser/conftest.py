@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_helpers import (
+
+from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Browsing,
@@ -86,7 +87,7 @@ def browsing(chromium: object, tmp_path: Path) -> Iterator[Browsing]:
 
 # --------------------------------------------------------------------------- tiny stored sweeps
 # Both workloads, 2 images, 1 and 2 workers, every matrix method, 2 repeats of small images
-# (as tests/test_notebooks.py runs them): tens of seconds. A second, smaller sweep gives
+# (as tests/notebook/test_notebooks.py runs them): tens of seconds. A second, smaller sweep gives
 # explore.ipynb something to overlay.
 TINY_A = {
     "workloads": ["pillow", "pure-python"],

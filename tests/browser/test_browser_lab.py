@@ -20,14 +20,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browser_helpers import Browsing, TinyStore
 from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 from playwright.sync_api import expect
 
-from loadtest.server import free_port
 from nogilbench.notebook import lab
 from nogilbench.report.render import NOTEBOOKS_DIR
+from tests.support.browser import Browsing, TinyStore
+from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,6 +56,12 @@ class LabServer:
     def api(self, path: str) -> dict:
         with urllib.request.urlopen(f"{self.url}/api/{path}?token={self.token}", timeout=10) as r:
             return json.loads(r.read())
+
+    def setting_default(self, plugin: str, name: str) -> object:
+        """A Lab setting's default as the server hands it out (the schema with overrides)."""
+        url = f"{self.url}/lab/api/settings/{plugin}?token={self.token}"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return json.loads(r.read())["schema"]["properties"][name]["default"]
 
 
 def _explore_copy(root: Path, store: TinyStore) -> None:
@@ -135,6 +141,11 @@ def test_lab_runs_explore_notebook_through_the_ui(
     pair = lab_server.api("contents/pair/explore.py")
     assert pair["type"] == "notebook"
     assert pair["content"]["metadata"]["kernelspec"]["name"] == lab.KERNEL_NAME
+    # The environment's Lab defaults (setup: nogilbench/notebook/lab-overrides.json): Lab
+    # neither asks to fetch Jupyter news nor checks for updates.
+    notification = "@jupyterlab/apputils-extension:notification"
+    assert lab_server.setting_default(notification, "fetchNews") == "false"
+    assert lab_server.setting_default(notification, "checkForUpdates") is False
 
     page = browsing.page
     page.goto(f"{lab_server.url}/lab/tree/explore.ipynb?token={lab_server.token}")
@@ -165,3 +176,5 @@ def test_lab_runs_explore_notebook_through_the_ui(
     expect(redrawn.first).to_be_visible(timeout=60_000)
 
     assert browsing.blocked == [], f"Lab reached beyond loopback: {browsing.blocked}"
+    # Shown (when asked) as soon as Lab is restored; by now it would be on the page.
+    assert page.get_by_text("official Jupyter news").count() == 0

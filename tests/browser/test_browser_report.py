@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser_helpers import Browsing, TinyStore
+
+from tests.support.browser import Browsing, TinyStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_helpers import Browsing
 
-from loadtest.server import ServerProcess
+from tests.support.browser import Browsing
+from tests.support.servers import ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

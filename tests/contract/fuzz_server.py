@@ -1,5 +1,5 @@
-"""`python -X gil=0 tests/contract/fuzz_server.py PORT`: the service under a real uvicorn whose
-benchmark jobs store an empty sweep instead of running one.
+"""`python -X gil=0 -m tests.contract.fuzz_server PORT` (from the repository root): the service
+under a real uvicorn whose benchmark jobs store an empty sweep instead of running one.
 
 Everything else is `api.main:app` as `uvicorn api.main:app` serves it (settings from the
 environment). Only the sweep is replaced, because a fuzzer that posts hundreds of valid

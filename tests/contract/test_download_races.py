@@ -23,20 +23,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live import free_port, live_server, seed, server_env, wait_for_job
-from PIL import Image
+
+from tests.support.api import seed, wait_for_job
+from tests.support.images import random_png
+from tests.support.servers import contract_server, live_server
 
 DOWNLOADS = 50
 PIPELINES = [
     {"operations": [{"op": "grayscale"}], "format": "png"},
     {"operations": [{"op": "blur", "radius": 2}], "format": "png"},
 ]
-
-
-def _noise_png(width: int = 700, height: int = 500) -> bytes:
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _sha(data: bytes) -> str:
@@ -118,16 +114,14 @@ def _check(results: list[tuple[int, dict, bytes]], versions: set[str], errors: s
 
 @pytest.mark.slow
 def test_downloads_survive_replace_and_delete(tmp_path: Path) -> None:
-    port = free_port()
-    env = server_env(tmp_path, f"sqlite:///{tmp_path / 'api.db'}", MAX_UPLOAD_BYTES="4000000")
-    command = [sys.executable, "-m", "uvicorn", "api.main:app",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with live_server(command, env, tmp_path / "server.log") as base:
+    url = f"sqlite:///{tmp_path / 'api.db'}"
+    server = contract_server(sys.executable, tmp_path, url, MAX_UPLOAD_BYTES="4000000")
+    with live_server(server) as base:
         start = seed(base)
         headers = {"Authorization": f"Bearer {start.access_token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
             image = client.post(
-                "/api/images/upload", files={"file": ("noise.png", _noise_png(), "image/png")}
+                "/api/images/upload", files={"file": ("noise.png", random_png(), "image/png")}
             ).json()
             image_path = f"/api/images/{image['id']}"
             versions = set()
@@ -146,7 +140,7 @@ def test_downloads_survive_replace_and_delete(tmp_path: Path) -> None:
 
             batch = {"image_ids": [start.image_id], "pipeline": PIPELINES[0], "workers": 1}
             job_id = client.post("/api/jobs/batch", json=batch).json()["job_id"]
-            assert wait_for_job(client, job_id)["status"] == "completed"
+            assert wait_for_job(client, {}, job_id, timeout=120)["status"] == "completed"
             result_path = f"/api/jobs/{job_id}/result"
             first = client.get(result_path).content
             # This job's own file: the seeded job's zip of the same image and pipeline can

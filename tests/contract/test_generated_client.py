@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from live import free_port, live_server, png, server_env
 from openapi_spec_validator import validate
 from PIL import Image
 
 from api.core.settings import Settings
 from api.main import create_app
+from tests.support.images import image_bytes
+from tests.support.servers import contract_server, live_server
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 # The generator reads one response media type per status; the download's image types and the
@@ -100,10 +101,7 @@ def test_whole_flow_through_the_generated_client(
         }.items()
         for name in names
     }
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "api.main:app",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with live_server(command, server_env(tmp_path, db_url), tmp_path / "server.log") as base:
+    with live_server(contract_server(sys.executable, tmp_path, db_url)) as base:
         anonymous = client_package.Client(base_url=base, raise_on_unexpected_status=True)
         email, password = "generated@example.com", "generated client password"
         user = api["register"].sync(
@@ -119,7 +117,9 @@ def test_whole_flow_through_the_generated_client(
         )
 
         upload = models.BodyUpload(
-            file=types.File(payload=io.BytesIO(png()), file_name="a.png", mime_type="image/png")
+            file=types.File(
+                payload=io.BytesIO(image_bytes()), file_name="a.png", mime_type="image/png"
+            )
         )
         image = api["upload"].sync(client=client, body=upload)
         assert isinstance(image, models.ImageRead) and image.width == 64

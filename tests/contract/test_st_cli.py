@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from live import ROOT, free_port, live_server, seed, server_env
+
+from tests.support import ROOT
+from tests.support.api import seed
+from tests.support.servers import contract_server, live_server
 
 EXAMPLES = os.environ.get("NOGILBENCH_ST_EXAMPLES", "25")
 ST = Path(sys.executable).with_name("st")
@@ -35,10 +38,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.mark.freethreaded
 @pytest.mark.slow
 def test_st_run_against_free_threaded_uvicorn(ft_python: str, db_url: str, tmp_path: Path) -> None:
-    port = free_port()
-    env = server_env(tmp_path, db_url)
-    command = [ft_python, "-X", "gil=0", "tests/contract/fuzz_server.py", str(port)]
-    with live_server(command, env, tmp_path / "server.log") as base:
+    server = contract_server(
+        ft_python, tmp_path, db_url, gil=0, args=["-m", "tests.contract.fuzz_server", "{port}"]
+    )
+    with live_server(server) as base:
         start = seed(base, operator_database_url=db_url)  # benchmarks need an operator
         report_dir = tmp_path / "report"
         st_command = [

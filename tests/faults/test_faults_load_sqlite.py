@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from loadtest.load import LoadConfig, check_integrity, run_load
-from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
+from tests.support.servers import ServerProcess
 
 
 def test_concurrent_load_on_sqlite_loses_nothing(tmp_path: Path) -> None:

@@ -8,18 +8,17 @@ signals; SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import io
 import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from PIL import Image
 from sqlalchemy import text
 
-from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
+from tests.support.images import noise_bytes
+from tests.support.servers import ServerProcess
 
 PASSWORD = "fault-test-password"
 IMAGES = 10
@@ -31,9 +30,7 @@ SLOW_PIPELINE = {
 
 
 def _image(seed: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.effect_noise((320, 240), 40 + seed).convert("RGB").save(buffer, format="JPEG")
-    return buffer.getvalue()
+    return noise_bytes((320, 240), 40 + seed, "JPEG")
 
 
 def _login(client: httpx.Client) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,67 +21,49 @@ from sqlalchemy import text
 
 from api.core.settings import Settings
 from api.main import create_app
+from tests.support.images import bomb_png, encode, png_chunk
 
 MAX_PIXELS = 2_000_000
 PASSWORD = "hostile-images-password"
 PIPELINE = {"operations": [{"op": "thumbnail", "max_size": 96}], "format": "png"}
 
 
-def _save(image: Image.Image, fmt: str, **options: Any) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def _chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
-    return struct.pack(">I", len(payload)) + kind + payload + crc
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header declares width x height pixels (only one row of data)."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    body = zlib.compress(b"\x00" * (1 + 3 * min(width, 4096)), 9)
-    chunks = _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b"")
-    return b"\x89PNG\r\n\x1a\n" + chunks
-
-
 def decompression_bomb() -> bytes:
     """A complete, valid PNG: 12 megapixels of zeros that compress to a few kilobytes."""
-    return _save(Image.new("L", (4000, 3000)), "PNG", optimize=True)
+    return encode(Image.new("L", (4000, 3000)), "PNG", optimize=True)
 
 
 def truncated_jpeg() -> bytes:
-    data = _save(Image.effect_noise((256, 256), 60).convert("RGB"), "JPEG", quality=90)
+    data = encode(Image.effect_noise((256, 256), 60).convert("RGB"), "JPEG", quality=90)
     return data[: len(data) // 2]
 
 
 def corrupt_png() -> bytes:
     """A PNG whose pixel data chunk is garbage (CRC fixed, so only the zlib stream is bad)."""
-    data = _save(Image.new("RGB", (64, 64), (1, 2, 3)), "PNG")
+    data = encode(Image.new("RGB", (64, 64), (1, 2, 3)), "PNG")
     start = data.index(b"IDAT") - 4
     length = struct.unpack(">I", data[start : start + 4])[0]
     end = start + 12 + length
-    return data[:start] + _chunk(b"IDAT", b"\x78\x9c" + b"\xff" * 40) + data[end:]
+    return data[:start] + png_chunk(b"IDAT", b"\x78\x9c" + b"\xff" * 40) + data[end:]
 
 
 def animated_gif(frames: int = 120) -> bytes:
     images = [Image.new("P", (64, 48), color=index % 256) for index in range(frames)]
-    return _save(images[0], "GIF", save_all=True, append_images=images[1:], duration=20, loop=0)
+    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=20, loop=0)
 
 
 def cmyk_jpeg() -> bytes:
-    return _save(Image.new("CMYK", (80, 60), (0, 255, 255, 0)), "JPEG", quality=90)
+    return encode(Image.new("CMYK", (80, 60), (0, 255, 255, 0)), "JPEG", quality=90)
 
 
 def sixteen_bit_png() -> bytes:
     image = Image.new("I;16", (70, 50))
     image.putdata([(x * 900) % 65536 for x in range(70 * 50)])
-    return _save(image, "PNG")
+    return encode(image, "PNG")
 
 
 def sixteen_bit_tiff() -> bytes:
-    return _save(Image.new("I;16", (40, 30), 40000), "TIFF")
+    return encode(Image.new("I;16", (40, 30), 40000), "TIFF")
 
 
 def exif_rotated_jpeg() -> bytes:
@@ -90,16 +71,16 @@ def exif_rotated_jpeg() -> bytes:
     image = Image.new("RGB", (120, 60), (200, 30, 30))
     exif = Image.Exif()
     exif[0x0112] = 6
-    return _save(image, "JPEG", exif=exif.tobytes(), quality=90)
+    return encode(image, "JPEG", exif=exif.tobytes(), quality=90)
 
 
 def palette_png_with_transparency() -> bytes:
     image = Image.new("P", (32, 32), 0)
-    return _save(image, "PNG", transparency=0)
+    return encode(image, "PNG", transparency=0)
 
 
 def jpeg_named_png() -> bytes:
-    return _save(Image.new("RGB", (50, 40), (9, 9, 9)), "JPEG")
+    return encode(Image.new("RGB", (50, 40), (9, 9, 9)), "JPEG")
 
 
 # name -> (file name, bytes factory, expected upload status, error code or upright size)
@@ -108,7 +89,7 @@ CORPUS: dict[str, tuple[str, Callable[[], bytes], int, str | tuple[int, int]]] =
     "corrupt-png-data": ("corrupt.png", corrupt_png, 415, "UNSUPPORTED_MEDIA_TYPE"),
     "png-huge-declared-size": (
         "huge.png",
-        lambda: png_declaring(60_000, 60_000),
+        lambda: bomb_png(60_000, 60_000),
         413,
         "PAYLOAD_TOO_LARGE",
     ),

@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
-from PIL import Image
 from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 from sqlmodel import Session
@@ -36,24 +35,18 @@ from sqlmodel import Session
 from api.core.settings import Settings
 from api.main import create_app
 from nogilbench.store import repository
+from tests.support import ROOT
+from tests.support.images import image_bytes
 
 EXAMPLES = int(os.environ.get("NOGILBENCH_SCHEMATHESIS_EXAMPLES", "4"))
 SUMMARY_PATH = os.environ.get("NOGILBENCH_SCHEMATHESIS_SUMMARY")
 PASSWORD = "hostile-input-password"
 # Every check runs, positive-data acceptance included: the document states every constraint the
 # server enforces. The upload's file part gets real images (the contract tests' hooks).
-runpy.run_path(str(Path(__file__).resolve().parents[1] / "contract" / "st_hooks.py"))
+runpy.run_path(str(ROOT / "tests" / "contract" / "st_hooks.py"))
 EXCLUDED_CHECKS: list[Any] = []
 STATUSES: dict[str, Counter[int | str]] = defaultdict(Counter)
 FAILURES: dict[str, str] = {}
-
-
-def _png() -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (48, 32), (10, 120, 200)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _app() -> Any:
@@ -82,9 +75,7 @@ APP = _app()
 # case a 401); tests/api/test_api_sessions.py covers it.
 # The same configuration as `st run` (tests/contract/schemathesis.toml): `process` may refuse a
 # schema-valid pipeline whose output would pass MAX_PIXELS (400), which JSON Schema cannot state.
-CONFIG = SchemathesisConfig.from_path(
-    str(Path(__file__).resolve().parents[1] / "contract" / "schemathesis.toml")
-)
+CONFIG = SchemathesisConfig.from_path(str(ROOT / "tests" / "contract" / "schemathesis.toml"))
 schema = schemathesis.openapi.from_dict(APP.openapi(), config=CONFIG).exclude(
     path="/auth/logout-all"
 )
@@ -118,7 +109,10 @@ def session() -> Iterator[Any]:
         )
         token = client.post("/auth/login", data={"username": email, "password": PASSWORD}).json()
         client.headers["Authorization"] = f"Bearer {token['access_token']}"
-        image = client.post("/api/images/upload", files={"file": ("a.png", _png(), "image/png")})
+        image = client.post(
+            "/api/images/upload",
+            files={"file": ("a.png", image_bytes((48, 32), color=(10, 120, 200)), "image/png")},
+        )
         assert image.status_code == 201, image.text
         image_id = image.json()["id"]
         pipeline = {"operations": [{"op": "grayscale"}], "format": "png"}

@@ -37,7 +37,6 @@ from nogilbench.results.decisions import (
     compare_family,
     interval_text,
     leader_set,
-    level_text,
 )
 from nogilbench.results.questions import (
     GIL_EFFECT,
@@ -64,19 +63,18 @@ def leaders_of(question: Question, rounds: dict) -> LeaderSet | None:
 def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
     main = main_of(frame)
     head = f"**{question.workload}** ({question.images} images, {workers_text(question.workers)}):"
-    level = level_text(found.level)
     times = ", ".join(f"{name_of(name, main)} {found.times[name]:.2f} s" for name in found.leaders)
     basis = (
         f"geometric means over the {found.rounds} rounds all {len(found.order)} configurations "
-        f"share; each pair compared at {level}, comparisons with the best"
+        f"share; every pair of them compared in one Holm family of {found.family}"
     )
     if found.winner is not None:
         best = found.winner
         cell = row_of(frame, question.cells[best])
         return (
-            f"{head} the fastest was {name_of(best, main)} ({times}, {speedup_text(cell)} "
-            f"sync of its build): every other configuration was slower by more than the "
-            f"{EQUIVALENCE_MARGIN:.0%} margin ({basis})."
+            f"{head} the fastest was {name_of(best, main)} at {found.times[best]:.2f} s "
+            f"({speedup_text(cell)} sync of its build): every other configuration was slower "
+            f"than one of the others by more than the {EQUIVALENCE_MARGIN:.0%} margin ({basis})."
         )
     if found.decided:
         return (

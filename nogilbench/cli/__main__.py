@@ -1,0 +1,5 @@
+"""`python -m nogilbench.cli`: the same as the `nogilbench` command."""
+
+from nogilbench.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""ImageService: a growing pipeline is refused from its numbers before any pixel is allocated;
+racing `process` calls and a delete leave exactly the current output on disk."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import text
+
+import api.services.images as image_service
+from tests.support.api import GROWING_PIPELINE, assert_envelope, upload
+from tests.support.images import image_bytes
+
+PIPELINE = {"operations": [{"op": "grayscale"}], "format": "png"}
+
+
+def test_concurrent_process_of_one_image_orphans_no_output(client, app, auth_headers, monkeypatch):
+    """Both requests read the record before either stores its output (forced interleaving)."""
+    image = upload(client, auth_headers).json()
+    assert client.post(
+        f"/api/images/{image['id']}/process", json=PIPELINE, headers=auth_headers
+    ).is_success
+    barrier = threading.Barrier(2, timeout=30)
+    real_render = image_service.render
+
+    def render_together(*args):
+        barrier.wait()  # both have read processed_name = the first output
+        return real_render(*args)
+
+    monkeypatch.setattr(image_service, "render", render_together)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(
+                client.post,
+                f"/api/images/{image['id']}/process",
+                json={**PIPELINE, "format": fmt},
+                headers=auth_headers,
+            )
+            for fmt in ("png", "webp")
+        ]
+        responses = [future.result() for future in futures]
+    assert all(response.status_code == 200 for response in responses), responses
+    outputs = sorted(path.name for path in app.state.services.outputs.root.iterdir())
+    record = client.get(f"/api/images/{image['id']}", headers=auth_headers).json()
+    with app.state.services.database.engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT processed_name FROM images WHERE id = :id"), {"id": image["id"]}
+        ).scalar_one()
+    assert outputs == [stored]  # the superseded outputs are gone, the current one is there
+    assert client.get(f"/api/images/{image['id']}/download", headers=auth_headers).is_success
+    assert record["processed_format"] in ("png", "webp")
+
+
+def test_delete_removes_the_output_stored_at_delete_time(client, app, auth_headers):
+    image = upload(client, auth_headers).json()
+    for _ in range(2):
+        assert client.post(
+            f"/api/images/{image['id']}/process", json=PIPELINE, headers=auth_headers
+        ).is_success
+    assert client.delete(f"/api/images/{image['id']}", headers=auth_headers).status_code == 204
+    services = app.state.services
+    assert list(services.outputs.root.iterdir()) == []
+    assert list(services.uploads.root.iterdir()) == []
+    response = client.delete(f"/api/images/{image['id']}", headers=auth_headers)
+    assert_envelope(response, 404, "IMAGE_NOT_FOUND")
+
+
+def _forbid(monkeypatch, module, name: str) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{name} ran: pixels were allocated for a refused pipeline")
+
+    monkeypatch.setattr(module, name, refuse)
+
+
+def test_growing_pipeline_refused_before_any_pixel_is_allocated(client, auth_headers, monkeypatch):
+    image_id = upload(client, auth_headers, image_bytes((4, 4))).json()["id"]
+    # Neither decoding nor any operation may run: the refusal comes from the stored size.
+    _forbid(monkeypatch, image_service, "render")
+    _forbid(monkeypatch, image_service, "decode_image")
+    response = client.post(
+        f"/api/images/{image_id}/process", json=GROWING_PIPELINE, headers=auth_headers
+    )
+    body = assert_envelope(response, 400, "INVALID_OPERATION")
+    assert body["details"] == [{"field": "operations[0]"}]
+    assert "resize" in body["message"] and "8192x8192" in body["message"]
+    record = client.get(f"/api/images/{image_id}", headers=auth_headers).json()
+    assert record["status"] == "uploaded"
+
+
+def test_each_step_counts_not_only_the_last(client, auth_headers, monkeypatch):
+    # 1200x1200 (1.44 MP) passes the 2 MP test limit; rotating it by 45 degrees (2.9 MP) does not.
+    image_id = upload(client, auth_headers, image_bytes((4, 4))).json()["id"]
+    _forbid(monkeypatch, image_service, "render")
+    pipeline = {
+        "operations": [
+            {"op": "resize", "width": 1200, "height": 1200, "keep_aspect": False},
+            {"op": "rotate", "angle": 45},
+            {"op": "thumbnail", "max_size": 64},
+        ]
+    }
+    response = client.post(f"/api/images/{image_id}/process", json=pipeline, headers=auth_headers)
+    body = assert_envelope(response, 400, "INVALID_OPERATION")
+    assert body["details"] == [{"field": "operations[1]"}]

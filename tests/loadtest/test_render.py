@@ -1,0 +1,85 @@
+"""loadtest.render on tiny figures: ratios within the run, integrity problems, where a
+request's time went, and the schemathesis summary when there is one. It measures nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadtest.measure import FT_OFF, FT_ON, SERVERS, STOCK
+from loadtest.render import profile_rows, render
+
+LATENCY = {"p50": 10.0, "p95": 20.0, "p99": 30.0}
+IMAGES_PER_S = {STOCK: 2.0, FT_ON: 1.0, FT_OFF: 3.0}
+
+
+def _load(images_per_s: float, problems: list[str]) -> dict[str, Any]:
+    return {
+        "flows_completed": 24, "requests": 100, "errors": 0, "requests_per_s": 5.0,
+        "images_per_s": images_per_s, "latency_ms": LATENCY,
+        "latency_by_request_ms": {"process": LATENCY}, "server_cpu_per_image_ms": 12.5,
+        "integrity_ok": not problems, "integrity_problems": problems,
+    }  # fmt: skip
+
+
+def _figures() -> dict[str, Any]:
+    throughput = {
+        "method": "threading", "images": 8, "library_ips": 10.0, "api_ips": 9.0,
+        "phases_ms": {"auth": [1.0, 2.0], "work": [5.0, 6.0], "app": [9.0, 10.0]},
+        "client_ms": [12.0, 14.0],
+    }  # fmt: skip
+    limit = {"images": 8, "rounds": 3, "direct_ips": 10.0, "library_ips": 9.0,
+             "library_vs_direct": 0.9, "library_round_spread": 0.05,
+             "direct_round_spread": 0.04}  # fmt: skip
+    cell = {"workload": "pillow", "method": "sync", "workers": 1, "interpreter": "x",
+            "cell_wall_s": 1.0, "timed_s": 0.8, "overhead_share": 0.2, "spread": None}  # fmt: skip
+    overhead = {
+        "parameters": {"workloads": ["pillow"], "images": [4], "image_size": [64, 48],
+                       "workers": [1, 2], "methods": ["sync"], "repeats": 2},
+        "cells_ok": 1, "cells_total": 1, "sweep_wall_s": 3.0, "overhead_share_median": 0.2,
+        "overhead_share_max": 0.2, "startup_share_median": 0.1, "spread_median": 0.02,
+        "spread_max": 0.05, "cells": [cell],
+    }  # fmt: skip
+    load = {
+        (workload, label): _load(IMAGES_PER_S[label], ["lost x"] if label == FT_OFF else [])
+        for workload in ("pillow", "pure-python")
+        for label in SERVERS
+    }
+    return {
+        "cores": 2, "wall_s": 12.3, "load_before": (0.5, 0.4, 0.3), "load_after": (1.5, 1.0, 0.5),
+        "load": load, "throughput": {label: throughput for label in SERVERS},
+        "pillow_limit": {label: limit for label in SERVERS}, "overhead": overhead,
+    }  # fmt: skip
+
+
+ENVIRONMENT = {
+    "cpu": "test CPU", "logical_cores": 2, "physical_cores": 2, "memory_gb": 1.0, "os": "os",
+    "commit": "abc1234", "date": "today", "client": "Python 3",
+    "interpreters": {label: f"probe of {label}" for label in SERVERS},
+}  # fmt: skip
+
+
+def test_ratios_and_integrity_come_from_the_figures() -> None:
+    page = render(_figures(), ENVIRONMENT)
+    # ft GIL on / stock, ft GIL off / stock, GIL off / GIL on (images/s), p95 on / off
+    assert "| pure-python | 0.50x | 1.50x | 3.00x | 1.00x |" in page
+    assert "| lost x |" in page and "| ok |" in page
+    assert "(2 usable)" in page and "probe of free-threaded, GIL off" in page
+    assert "the host was quiet before the run (1-minute load 0.50 on 2 cores)" in page
+    assert "Not run: `make schemathesis-long`" in page
+
+
+def test_the_schemathesis_summary_is_shown_when_given() -> None:
+    summary = {"examples_per_operation": 5, "requests": 100, "operations": 12,
+               "server_errors": 0, "failures": {"GET /x": "boom"}}  # fmt: skip
+    page = render(_figures(), ENVIRONMENT, summary)
+    assert "100 requests over 12 operation/method pairs" in page
+    assert "- **failure** GET /x: boom" in page
+
+
+def test_profile_rows_share_the_client_seen_latency() -> None:
+    rows = profile_rows(_figures()["throughput"][STOCK], cores=2)
+    by_phase = {row[0]: row for row in rows}
+    assert by_phase["auth"][2:] == ["1.50", "1.90", "12%"]  # 3 of 26 ms
+    assert by_phase["work"][4] == "42%"  # 11 of 26 ms
+    assert by_phase["(outside the app)"][4] == "27%"  # 26 - 19 ms in the app
+    assert by_phase["(library, same concurrency)"][2] == "200.00"  # 1000 ms x 2 / 10 img/s
