@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import tiny_images  # tests/ is on sys.path (rootdir)
 
 from nogilbench.concurrency.loop import LoopRunner
 from nogilbench.concurrency.protocol import Workload
@@ -26,6 +25,7 @@ from nogilbench.concurrency.upstream import (
     mixed_workload,
 )
 from nogilbench.concurrency.workloads import pillow_compute
+from tests.support.images import tiny_images
 
 LATENCY_S = 0.1
 

@@ -10,13 +10,13 @@ from multiprocessing import shared_memory
 from pathlib import Path
 
 import pytest
-from helpers import tiny_images  # tests/ is on sys.path (rootdir)
 from PIL import Image
 
 from nogilbench.concurrency import contention
 from nogilbench.concurrency.runners import make_runner
 from nogilbench.concurrency.workloads import resolve_workload
 from nogilbench.paths import PROJECT_ROOT
+from tests.support.images import tiny_images
 
 SHARED = ("shared-dict", "shared-lock", "shared-list", "share-nothing")
 TRANSFER = ("transfer-path", "transfer-pickle", "transfer-shm")
