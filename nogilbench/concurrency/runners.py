@@ -32,6 +32,11 @@ from nogilbench.errors import NogilbenchError
 METHODS = ("sync", "asyncio", "threading", "multiprocessing", "free-threaded", "subinterpreters")
 
 
+# Methods a sweep can ask for by name but that the default sweep leaves out: `asyncio-loop`
+# (the work on the event loop itself) answers questions of the workloads sweep.
+ALL_METHODS = (*METHODS, "asyncio-loop")
+
+
 MATRIX_METHODS = ("sync", "threading", "multiprocessing", "free-threaded")  # the 48-cell matrix
 
 
@@ -203,10 +208,14 @@ def make_runner(method: str, workers: int, *, start_method: str | None = None) -
         return ProcessRunner(workers, start_method)
     if method == "asyncio":
         return AsyncioRunner(workers)
+    if method == "asyncio-loop":
+        from nogilbench.concurrency.loop import LoopRunner  # the work on the loop itself
+
+        return LoopRunner(workers)
     if method == "subinterpreters":
         from nogilbench.concurrency.subinterpreters import (
             InterpreterRunner,  # imports the PEP 734 API
         )
 
         return InterpreterRunner(workers)
-    raise NogilbenchError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    raise NogilbenchError(f"unknown method {method!r}; choose from {', '.join(ALL_METHODS)}")

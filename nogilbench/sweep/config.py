@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nogilbench.concurrency.base import MAX_WORKERS
-from nogilbench.concurrency.runners import METHODS
-from nogilbench.concurrency.workloads import WORKLOADS
+from nogilbench.concurrency.runners import ALL_METHODS, METHODS
+from nogilbench.concurrency.workloads import WORKLOADS, resolve_workload
 from nogilbench.errors import InvalidParameter
 from nogilbench.imaging.samples import DEFAULT_SIZE, MAX_SIDE, MIN_SIDE
 
@@ -70,8 +70,8 @@ class SweepConfig:
         """Raise InvalidParameter on anything out of range; return self."""
         if not self.name or len(self.name) > 200:
             raise InvalidParameter("sweep name must have 1 to 200 characters")
-        _check_choices("workload", self.workloads, WORKLOADS)
-        _check_choices("method", self.methods, METHODS)
+        _check_workloads(self.workloads)
+        _check_choices("method", self.methods, ALL_METHODS)
         _check_range("images", self.images, 1, MAX_IMAGES)
         _check_range("workers", self.workers, 1, MAX_WORKERS)
         if not 1 <= self.repeats <= MAX_REPEATS:
@@ -132,6 +132,14 @@ def _check_choices(what: str, values: list[str], allowed: Any) -> None:
     for value in values:
         if value not in allowed:
             raise InvalidParameter(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+
+
+def _check_workloads(names: list[str]) -> None:
+    """Built-in, module:function or entry point: resolvable here (InvalidParameter if not)."""
+    if not names:
+        raise InvalidParameter("at least one workload is needed")
+    for name in names:
+        resolve_workload(name)
 
 
 def _check_range(what: str, values: list[int], low: int, high: int) -> None:

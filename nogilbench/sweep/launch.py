@@ -22,6 +22,7 @@ from typing import Any
 
 import psutil
 
+from nogilbench.concurrency.workloads import CALLER_CWD_VARIABLE
 from nogilbench.errors import SweepCancelled
 from nogilbench.host import noise as hostnoise
 from nogilbench.host.interpreters import InterpreterInfo
@@ -110,6 +111,8 @@ def cell_environment() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.pop("PYTHON_GIL", None)
     env["PYTHONUNBUFFERED"] = "1"
+    # A user's `module:function` workload is importable in the cell as it was here.
+    env[CALLER_CWD_VARIABLE] = os.getcwd()
     return env
 
 

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-from nogilbench.concurrency.runners import GIL_ON_METHODS, MATRIX_METHODS, METHODS
+from nogilbench.concurrency.runners import ALL_METHODS, GIL_ON_METHODS, MATRIX_METHODS
 from nogilbench.host.interpreters import (
     InterpreterInfo,
     InterpreterUnavailable,
@@ -127,7 +127,7 @@ def plan(
     cells: list[PlannedCell] = []
     main = interpreters.main
     main_label = interpreter_label(main)
-    ordered_methods = sorted(config.methods, key=METHODS.index)
+    ordered_methods = sorted(config.methods, key=ALL_METHODS.index)
     baseline = interpreters.baseline if config.baseline else None
 
     def counts(method: str, same_binary: bool, images: int) -> list[int]:

@@ -25,8 +25,8 @@ import psutil
 
 from nogilbench.concurrency.base import MethodUnavailable, Runner, gil_enabled
 from nogilbench.concurrency.runners import make_runner
-from nogilbench.concurrency.workloads import WORKLOADS, load_file
-from nogilbench.errors import NogilbenchError
+from nogilbench.concurrency.workloads import Workload, check_sendable, resolve_workload
+from nogilbench.errors import InvalidParameter, NogilbenchError
 from nogilbench.host.interpreters import usable_cores
 
 
@@ -126,11 +126,18 @@ def check_gil(spec: CellSpec, states: list[bool], where: str) -> str | None:
     )
 
 
-def warm_up(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> list[str]:
+def warm_up(
+    runner: Runner, spec: CellSpec, outcome: CellOutcome,
+    workload: Workload | None = None, items: list[Any] | None = None,
+) -> list[str]:  # fmt: skip
     """Start every worker and do every import outside the timing; observe the workers."""
-    compute = WORKLOADS[spec.workload]
-    warmup = spec.paths[: max(1, min(len(spec.paths), spec.workers * spec.warmup_passes))]
-    expected = runner.map(compute, warmup, load=load_file)
+    workload = workload or resolve_workload(spec.workload)
+    items = spec.paths if items is None else items
+    warmup = items[: max(1, min(len(items), spec.workers * spec.warmup_passes))]
+    expected = [
+        workload.digest(output)
+        for output in runner.map(workload.compute, warmup, load=workload.load)
+    ]
     observed = runner.observe_workers()
     outcome.worker_pids = sorted({pid for pid, _, _ in observed})
     outcome.workers_observed = len(observed)
@@ -138,12 +145,16 @@ def warm_up(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> list[str]:
     return expected
 
 
-def measure(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> tuple[set[str], list[str]]:
+def measure(
+    runner: Runner, spec: CellSpec, outcome: CellOutcome,
+    workload: Workload | None = None, items: list[Any] | None = None,
+) -> tuple[set[str], list[str]]:  # fmt: skip
     """The timed passes: wall and CPU time of the process tree, busy % per core.
 
     Returns the set of per-pass output digests and the last pass's per-image digests.
     """
-    compute = WORKLOADS[spec.workload]
+    workload = workload or resolve_workload(spec.workload)
+    items = spec.paths if items is None else items
     this_process = psutil.Process()
     digests: set[str] = set()
     results: list[str] = []
@@ -152,9 +163,10 @@ def measure(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> tuple[set[s
         cpu_before = tree_cpu_seconds(this_process)
         cores_before = psutil.cpu_times(percpu=True)
         started = time.perf_counter()
-        results = runner.map(compute, spec.paths, load=load_file)
+        outputs = runner.map(workload.compute, items, load=workload.load)
         wall = time.perf_counter() - started
         cores_after = psutil.cpu_times(percpu=True)
+        results = [workload.digest(output) for output in outputs]  # checked after the clock
         outcome.cpu_times_s.append(round(tree_cpu_seconds(this_process) - cpu_before, 4))
         outcome.wall_times_s.append(wall)
         per_core_runs.append(_busy_per_core(cores_before, cores_after))
@@ -163,6 +175,8 @@ def measure(runner: Runner, spec: CellSpec, outcome: CellOutcome) -> tuple[set[s
         round(statistics.fmean(core), 1) for core in zip(*per_core_runs, strict=True)
     ]
     outcome.final_pss_mb = tree_pss_mb(this_process)
+    if workload.summary is not None:  # what the workload measured of itself, last pass
+        outcome.details["workload"] = workload.summary(outputs)
     return digests, results
 
 
@@ -202,14 +216,21 @@ def run_cell(spec: CellSpec) -> CellOutcome:
         outcome.status, outcome.error = "error", problem
         return outcome
     try:
+        # a workload this interpreter cannot import or build cannot run here: the reason
+        workload = resolve_workload(spec.workload)
         runner: Runner = make_runner(spec.method, spec.workers, start_method=spec.start_method)
-        runner.check_work(WORKLOADS[spec.workload])  # e.g. Pillow in a sub-interpreter
-    except MethodUnavailable as exc:
+        runner.check_work(workload.compute)  # e.g. Pillow in a sub-interpreter
+    except (MethodUnavailable, InvalidParameter) as exc:
         outcome.status, outcome.error = "unavailable", exc.message
         return outcome
     outcome.start_method = runner.details.get("start_method")
-    with runner:
-        warmup = warm_up(runner, spec, outcome)
+    with workload.opened(spec.paths) as items, runner:
+        try:
+            check_sendable(spec.method, workload, items)  # multiprocessing pickles it
+        except MethodUnavailable as exc:
+            outcome.status, outcome.error = "unavailable", exc.message
+            return outcome
+        warmup = warm_up(runner, spec, outcome, workload, items)
         # From the orchestrator's spawn (psutil's create_time has a whole-second base).
         launched = spec.launched_at or psutil.Process().create_time()
         outcome.startup_ms = round((time.time() - launched) * 1000, 1)
@@ -217,9 +238,9 @@ def run_cell(spec: CellSpec) -> CellOutcome:
         if problem:
             outcome.status, outcome.error = "error", problem
             return outcome
-        digests, results = measure(runner, spec, outcome)
+        digests, results = measure(runner, spec, outcome, workload, items)
         problem = verify(runner, spec, outcome, warmup, (digests, results))
-        outcome.details = {k: v for k, v in runner.details.items() if k != "start_method"}
+        outcome.details.update({k: v for k, v in runner.details.items() if k != "start_method"})
     if problem:
         outcome.status, outcome.error = "error", problem
     outcome.digest = sorted(digests)[0] if digests else None
