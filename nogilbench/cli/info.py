@@ -13,12 +13,14 @@ def run(args: argparse.Namespace) -> int:
 
     found = discover()
     host = host_info()
+    scan = _gil_scan(found) if args.gil_scan else None
     if args.json:
         interpreters = {
             role: {"unavailable": item.reason} if isinstance(item, Exception) else item.as_dict()
             for role, item in found.items()
         }
-        print(json.dumps({"host": host, "interpreters": interpreters}, indent=2))
+        extra = {} if scan is None else {"gil_scan": scan}
+        print(json.dumps({"host": host, "interpreters": interpreters, **extra}, indent=2))
         return 0
     from rich.table import Table
 
@@ -40,4 +42,38 @@ def run(args: argparse.Namespace) -> int:
     for key, value in host.items():
         host_table.add_row(key, str(value))
     out.print(host_table)
+    if scan is not None:
+        _print_scan(out, scan)
     return 0
+
+
+def _gil_scan(found: dict) -> list[dict] | None:
+    """The free-threaded interpreter's extension modules, each imported in a fresh process:
+    does the GIL stay off? (None: no free-threaded interpreter was found.)"""
+    from nogilbench.host.gilscan import gil_scan
+    from nogilbench.model import ROLE_FREE_THREADED
+
+    interpreter = found.get(ROLE_FREE_THREADED)
+    if interpreter is None or isinstance(interpreter, Exception):
+        return None
+    return gil_scan(interpreter.path)
+
+
+def _print_scan(out: object, scan: list[dict] | None) -> None:
+    from rich.table import Table
+
+    if scan is None:
+        out.print("GIL scan: no free-threaded interpreter found")  # type: ignore[attr-defined]
+        return
+    table = Table(title="Will the installed extensions keep the GIL off? (free-threaded build)")
+    for column in ("distribution", "version", "module", "GIL after import", "warning"):
+        table.add_column(column)
+    for row in scan:
+        state = {True: "[red]back on[/]", False: "off", None: "import did not finish"}[
+            row["gil_enabled"]
+        ]
+        table.add_row(
+            row["distribution"], row["version"], row["module"], state,
+            (row.get("warning") or "")[:80],
+        )  # fmt: skip
+    out.print(table)  # type: ignore[attr-defined]

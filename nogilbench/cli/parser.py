@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="interpreters found and the host")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument(
+        "--gil-scan", action="store_true",
+        help="also import every installed extension module on the free-threaded build, each "
+        "in a fresh process, and say whether the GIL came back on (about 10 s)",
+    )  # fmt: skip
 
     sweep = commands.add_parser(
         "sweep",
