@@ -89,8 +89,10 @@ def test_huge_range_headers_get_an_answer_not_a_500(shared: Shared) -> None:
                 else:  # ignored, as RFC 9110 allows: the whole file
                     assert response.status_code == 200, (value[:20], response.text[:300])
                     assert response.content == whole.content
-        # Every opened file was closed again, on every path.
-        assert _open_files(server.process.pid) <= files_before
+        # Every opened file was closed again, on every path: 15 requests that each leaked a
+        # file would add 15; the slack is the server's own lazily opened descriptors (its
+        # database pool grows by a connection under load).
+        assert _open_files(server.process.pid) <= files_before + 2
         assert "Traceback" not in server.log(200_000)
 
 
