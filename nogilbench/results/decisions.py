@@ -532,8 +532,21 @@ def level_text(confidence: float) -> str:
     return f"{100 * confidence:.3g}%"
 
 
+UNBOUNDED = 100.0  # an interval spanning more than this factor says nothing worth printing
+
+
+def _unbounded(interval: Interval) -> bool:
+    return interval.low <= 0 or interval.high / interval.low > UNBOUNDED
+
+
 def interval_text(interval: Interval, unit: str = "x", digits: int = 2) -> str:
-    """'1.76x [1.69, 1.84] (95%)': every interval with its level."""
+    """'1.76x [1.69, 1.84] (95%)': every interval with its level ('[no usable interval at 2
+    rounds]' when the rounds are too few for the level asked)."""
+    if _unbounded(interval):
+        return (
+            f"{interval.estimate:.{digits}f}{unit} [no usable interval at {interval.n} rounds] "
+            f"({level_text(interval.confidence)})"
+        )
     return (
         f"{interval.estimate:.{digits}f}{unit} [{interval.low:.{digits}f}, "
         f"{interval.high:.{digits}f}] ({level_text(interval.confidence)})"
@@ -542,6 +555,11 @@ def interval_text(interval: Interval, unit: str = "x", digits: int = 2) -> str:
 
 def change_text(interval: Interval, digits: int = 0) -> str:
     """A ratio as a relative change: '+28% [+26%, +30%] (95%)'."""
+    if _unbounded(interval):
+        return (
+            f"{interval.estimate - 1:+.{digits}%} [no usable interval at {interval.n} rounds] "
+            f"({level_text(interval.confidence)})"
+        )
     return (
         f"{interval.estimate - 1:+.{digits}%} [{interval.low - 1:+.{digits}%}, "
         f"{interval.high - 1:+.{digits}%}] ({level_text(interval.confidence)})"

@@ -50,6 +50,7 @@ from nogilbench.sweep.rounds import (
 
 DEFAULT_IMAGE_DIR = PROJECT_ROOT / "data" / "images"
 SPEED_PROBE_S = 8.0  # the host's speed-state probe before a new sweep's first round
+GUARANTEED_FOCUS_ROUNDS = 4  # two mirrored passes over the questions' cells, budget or not
 
 
 def run_sweep(
@@ -120,16 +121,26 @@ def run_sweep(
                 for number in range(config.repeats)
             )
             progress.step(None)
-            for number in range(config.repeats):
-                for group in groups:
-                    runner.run(group, number, config.seed)
             labels = (
                 interpreter_label(interpreters.main),
                 interpreter_label(interpreters.baseline)
                 if config.baseline and interpreters.baseline
                 else None,
             )
-            focus_rounds(runner, config, groups, started, cores, labels)
+            # The report's questions are about the largest image count of each workload:
+            # those groups, then passes over the questions' cells (a guaranteed minimum),
+            # then every other group, then more passes while the budget lasts.
+            most: dict[str, int] = {}
+            for group in groups:
+                most[group.workload] = max(most.get(group.workload, 0), group.images)
+            headline = [group for group in groups if group.images == most[group.workload]]
+            others = [group for group in groups if group not in headline]
+            guaranteed = config.repeats + GUARANTEED_FOCUS_ROUNDS if config.budget_s != 0 else 0
+            for part, limit in ((headline, guaranteed), (others, None)):
+                for number in range(config.repeats):
+                    for group in part:
+                        runner.run(group, number, config.seed)
+                focus_rounds(runner, config, headline, started, cores, labels, guaranteed, limit)
             extra_rounds(runner, config, groups, started)
         except BaseException:
             session.rollback()
