@@ -14,7 +14,7 @@ rotated, is refused from its numbers before any pixel exists).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,11 +78,20 @@ class Pipeline:
                 )
         return size
 
-    def apply(self, image: Image.Image, max_pixels: int | None = None) -> Image.Image:
-        """Apply every step; with `max_pixels`, the sizes are checked before the first step."""
+    def apply(
+        self,
+        image: Image.Image,
+        max_pixels: int | None = None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> Image.Image:
+        """Apply every step; with `max_pixels`, the sizes are checked before the first step.
+        `checkpoint` runs before each step: it may raise to stop the work there (a caller
+        that no longer wants the result)."""
         if max_pixels is not None:
             self.check_size(image.size, max_pixels)
         for step in self.steps:
+            if checkpoint is not None:
+                checkpoint()
             image = apply_operation(image, step.op, step.params)
         return image
 

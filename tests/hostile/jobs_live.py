@@ -175,15 +175,22 @@ def at_rest_seconds(call: Callable[[], httpx.Response], calls: int, series: int 
     return statistics.median(series_seconds(call, calls) for _ in range(series))
 
 
+def service(live: Live) -> dict[str, Any]:
+    """The server's own account of its work: jobs running, CPU tokens held (/api/system)."""
+    headers = {"Authorization": f"Bearer {OPERATIONS_TOKEN}"}
+    answer = httpx.get(f"{live.url}/api/system", headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json()["service"])
+
+
 def wait_idle(live: Live, timeout: float = 60) -> None:
     """Until no job runs and no CPU token is held (what earlier tests started has ended)."""
-    headers = {"Authorization": f"Bearer {OPERATIONS_TOKEN}"}
     deadline = time.monotonic() + timeout
     while True:
-        service = httpx.get(f"{live.url}/api/system", headers=headers, timeout=30).json()["service"]
-        if service["jobs_running"] == 0 and service["cpu_limiter_busy"] == 0:
+        now = service(live)
+        if now["jobs_running"] == 0 and now["cpu_limiter_busy"] == 0:
             return
-        assert time.monotonic() < deadline, service
+        assert time.monotonic() < deadline, now
         time.sleep(0.05)
 
 
