@@ -11,7 +11,6 @@ import io
 import itertools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -168,11 +167,6 @@ def series_seconds(call: Callable[[], httpx.Response], calls: int, expect: int =
         response = call()
         assert response.status_code == expect, response.text
     return time.perf_counter() - started
-
-
-def at_rest_seconds(call: Callable[[], httpx.Response], calls: int, series: int = 3) -> float:
-    """The median of `series` series of `calls` calls (see `series_seconds`)."""
-    return statistics.median(series_seconds(call, calls) for _ in range(series))
 
 
 def service(live: Live) -> dict[str, Any]:
