@@ -27,14 +27,13 @@ from api.repositories import images, jobs
 from api.repositories.usage import Quotas
 from api.schemas import BatchRequest, JobRead
 from api.services import quotas
-from api.services.job_runner import JobManager
+from api.services.job_runner import TERMINAL, JobManager
 from api.state import PerUserSlots, in_thread
 from api.storage import FileStore
 from nogilbench.errors import InvalidOperation, NogilbenchError
 from nogilbench.pipeline import parse_pipeline
 from nogilbench.runners import gil_enabled, make_runner
 
-TERMINAL = ("completed", "failed")
 HEARTBEAT_SECONDS = 15.0
 DATABASE_DOWN = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
 
