@@ -133,7 +133,7 @@ class UserUsage(SQLModel, table=True):
 
     Each counter moves in the transaction that adds or removes what it counts, through
     `api.repositories.usage` (a conditional UPDATE when it grows), so concurrent requests
-    cannot pass a quota between a check and an insert (migration 0006).
+    cannot pass a quota between a check and an insert (migration 0007).
     """
 
     __tablename__ = "user_usage"

@@ -1,4 +1,4 @@
-"""Revisions 0005 (job and job item ids never reused on SQLite) and 0006 (usage counters) on a
+"""Revisions 0005 (job and job item ids never reused on SQLite) and 0007 (usage counters) on a
 database at 0004 with rows in it: rows and ids survive, the counters start from the rows,
 and both go back down."""
 
@@ -27,7 +27,7 @@ JOB = (
 )
 
 
-def test_0005_0006_keep_rows_count_usage_and_downgrade(db_url):
+def test_0005_0007_keep_rows_count_usage_and_downgrade(db_url):
     engine = make_engine(db_url)
     config = _config(engine)
     command.upgrade(config, "0004")
@@ -56,7 +56,7 @@ def test_0005_0006_keep_rows_count_usage_and_downgrade(db_url):
             )
         )
         connection.execute(text("DELETE FROM jobs WHERE id = 2"))
-    command.upgrade(config, "0006")
+    command.upgrade(config, "0007")
     with engine.begin() as connection:
         usage = connection.execute(
             text("SELECT images, stored_bytes, active_jobs FROM user_usage WHERE user_id = 1")

@@ -1,6 +1,6 @@
 """user_usage: per-user counters the quotas are enforced on; sizes of batch outputs and zips
 
-Revision ID: 0006
+Revision ID: 0007
 Revises: 0005
 Create Date: 2026-11-23 10:30:00
 
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
+revision: str = "0007"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
