@@ -90,6 +90,7 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=settings.job_poll_seconds,
         max_attempts=settings.job_max_attempts,
+        quota_stored_bytes=settings.quota_stored_bytes,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
     return AppServices(

@@ -11,14 +11,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, Column, DateTime, MetaData, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, MetaData, Table, Text
 from sqlmodel import Field, SQLModel
 
 from nogilbench.store.models import utcnow
 
 ROLES = ("user", "operator")
 
-__all__ = ["ROLES", "Image", "Job", "JobItem", "RefreshToken", "User", "api_metadata", "utcnow"]
+__all__ = [
+    "ROLES", "Image", "Job", "JobItem", "RefreshToken", "User", "UserUsage", "api_metadata",
+    "utcnow",
+]  # fmt: skip
 
 
 class User(SQLModel, table=True):
@@ -84,6 +87,8 @@ class Job(SQLModel, table=True):
     """A batch (images through a pipeline) or benchmark (a library sweep) run in the background."""
 
     __tablename__ = "jobs"
+    # Ids are never reused on SQLite either (migration 0005): a stale id never reaches a new job.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = Field(foreign_key="users.id", index=True)
@@ -96,6 +101,8 @@ class Job(SQLModel, table=True):
     failed: int = 0
     parameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     result_name: str | None = Field(default=None, max_length=64)
+    # Bytes the archive counts against the owner's storage (reserved before it is written).
+    result_size_bytes: int | None = Field(default=None, sa_type=BigInteger())
     sweep_id: int | None = None
     error: str | None = Field(default=None, sa_type=Text())
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime())
@@ -109,6 +116,7 @@ class Job(SQLModel, table=True):
 
 class JobItem(SQLModel, table=True):
     __tablename__ = "job_items"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="jobs.id", index=True)
@@ -118,10 +126,30 @@ class JobItem(SQLModel, table=True):
     filename: str = Field(max_length=255)
     status: str = Field(default="pending", max_length=20)  # pending | completed | failed
     output_name: str | None = Field(default=None, max_length=64)
+    output_size_bytes: int | None = Field(default=None, sa_type=BigInteger())
     error: str | None = Field(default=None, sa_type=Text())
 
 
-API_TABLES = ("users", "refresh_tokens", "images", "jobs", "job_items")
+class UserUsage(SQLModel, table=True):
+    """What one user keeps, counted as it changes: the quotas' single source of truth.
+
+    Each counter moves in the transaction that adds or removes what it counts, through
+    `api.repositories.usage` (a conditional UPDATE when it grows), so concurrent requests
+    cannot pass a quota between a check and an insert (migration 0007).
+    """
+
+    __tablename__ = "user_usage"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    images: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Uploads, processed outputs, batch outputs and batch archives.
+    stored_bytes: int = Field(
+        default=0, sa_type=BigInteger(), sa_column_kwargs={"server_default": "0"}
+    )
+    active_jobs: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # queued+running
+
+
+API_TABLES = ("users", "refresh_tokens", "images", "jobs", "job_items", "user_usage")
 
 
 def api_metadata() -> MetaData:

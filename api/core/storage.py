@@ -11,8 +11,9 @@ import re
 import stat
 import tempfile
 import uuid
-from collections.abc import Set
+from collections.abc import Callable, Set
 from pathlib import Path
+from typing import BinaryIO
 
 _NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{2,4}$")
 TEMP_PREFIX = ".tmp-"  # `write` stages files under this prefix
@@ -57,6 +58,21 @@ class FileStore:
             Path(temp).unlink(missing_ok=True)
             raise
         return target
+
+    def write_with(self, name: str, fill: Callable[[BinaryIO], None]) -> int:
+        """Write what `fill` writes into an open file, atomically like `write`, streamed
+        (never whole in memory); returns the size written."""
+        target = self._path(name)
+        descriptor, temp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
+        try:
+            with os.fdopen(descriptor, "w+b") as handle:
+                fill(handle)
+                size = handle.seek(0, os.SEEK_END)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        return size
 
     def read(self, name: str) -> bytes:
         return self._path(name).read_bytes()

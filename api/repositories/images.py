@@ -1,4 +1,5 @@
-"""Image records."""
+"""Image records. What an image counts against its owner (one image; its upload's and its
+output's bytes) moves with its row, in the same transaction (`api.repositories.usage`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from api.core.models import Image
+from api.repositories import usage
+from api.repositories.usage import Quotas
 
 
 def get(session: Session, image_id: int) -> Image | None:
@@ -32,56 +35,81 @@ def list_for_owner(session: Session, owner_id: int, offset: int, limit: int) -> 
     return list(session.exec(query).all())
 
 
-def add(session: Session, image: Image) -> Image:
+def add(session: Session, image: Image, quotas: Quotas) -> Image | None:
+    """Insert the image if its owner's image count and stored bytes stay within `quotas`;
+    None (nothing inserted) if not."""
+    taken = usage.reserve(session, image.owner_id, quotas, images=1, stored_bytes=image.size_bytes)
+    if taken is None:
+        return None
     session.add(image)
     session.flush()
     return image
 
 
-def current_output(session: Session, image_id: int) -> tuple[bool, str | None]:
-    """(exists, processed_name) as stored now, not as the session's cached object says."""
-    query = select(Image.id, Image.processed_name).where(col(Image.id) == image_id)
+def current_output(session: Session, image_id: int) -> tuple[bool, str | None, int]:
+    """(exists, processed_name, its size) as stored now, not as the session's cached object
+    says."""
+    query = select(Image.id, Image.processed_name, Image.processed_size_bytes).where(
+        col(Image.id) == image_id
+    )
     row = session.exec(query).first()
-    return (False, None) if row is None else (True, row[1])
+    return (False, None, 0) if row is None else (True, row[1], row[2] or 0)
+
+
+class OverQuota(Exception):
+    """The new output would pass the owner's stored-bytes quota (nothing was changed)."""
 
 
 def replace_output(
-    session: Session, image_id: int, expected: str | None, values: dict[str, Any]
+    session: Session,
+    image_id: int,
+    expected: str | None,
+    expected_size: int,
+    values: dict[str, Any],
+    quotas: Quotas,
 ) -> bool:
-    """Set the processed output only if it is still `expected` (compare and swap).
+    """Set the processed output only if it is still `expected` (compare and swap), and count
+    the change of size against the owner. False if the output is no longer `expected`;
+    OverQuota if the new one does not fit.
 
     One UPDATE, atomic on SQLite and PostgreSQL alike: of two concurrent replacements,
     exactly one sees its expected name, so each superseded file is known to one caller.
     """
     current = col(Image.processed_name)
     matches = current.is_(None) if expected is None else current == expected
-    result = session.exec(  # type: ignore[call-overload]
-        update(Image).where(col(Image.id) == image_id, matches).values(**values)
-    )
-    return int(result.rowcount or 0) == 1
+    swapped = session.exec(  # type: ignore[call-overload]
+        update(Image)
+        .where(col(Image.id) == image_id, matches)
+        .values(**values)
+        .returning(col(Image.owner_id))
+    ).first()
+    if swapped is None:
+        return False
+    growth = values["processed_size_bytes"] - expected_size
+    if usage.reserve(session, swapped[0], quotas, stored_bytes=growth) is None:
+        raise OverQuota
+    return True
 
 
-def delete_returning(session: Session, image_id: int) -> tuple[str, str | None] | None:
-    """Delete the row; (stored_name, processed_name) as they were when it went, or None."""
+def delete_returning(
+    session: Session, image_id: int, owner_id: int
+) -> tuple[str, str | None] | None:
+    """Delete the row if `owner_id` owns it; (stored_name, processed_name) as they were when
+    it went, or None. The owner's usage shrinks in the same transaction."""
     row = session.exec(  # type: ignore[call-overload]
         sql_delete(Image)
-        .where(col(Image.id) == image_id)
-        .returning(col(Image.stored_name), col(Image.processed_name))
+        .where(col(Image.id) == image_id, col(Image.owner_id) == owner_id)
+        .returning(
+            col(Image.stored_name),
+            col(Image.processed_name),
+            col(Image.size_bytes),
+            col(Image.processed_size_bytes),
+        )
     ).first()
-    return None if row is None else (row[0], row[1])
-
-
-def usage(session: Session, owner_id: int) -> tuple[int, int]:
-    """(images kept, bytes kept: uploads + processed outputs) of one owner."""
-    count, stored = session.exec(
-        select(
-            func.count(),
-            func.coalesce(
-                func.sum(Image.size_bytes + func.coalesce(Image.processed_size_bytes, 0)), 0
-            ),
-        ).where(Image.owner_id == owner_id)
-    ).one()
-    return int(count), int(stored)
+    if row is None:
+        return None
+    usage.release(session, owner_id, images=1, stored_bytes=row[2] + (row[3] or 0))
+    return row[0], row[1]
 
 
 def every(session: Session) -> list[Image]:

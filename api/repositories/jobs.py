@@ -1,4 +1,8 @@
-"""Jobs and their items."""
+"""Jobs and their items.
+
+What a job counts against its owner (being active; its outputs' and archive's bytes) moves
+with its rows here, in the same transaction (`api.repositories.usage`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from api.core.models import Image, Job, JobItem
+from api.repositories import usage
+from api.repositories.usage import ACTIVE, Quotas
 
 
 def get(session: Session, job_id: int) -> Job | None:
@@ -26,7 +32,11 @@ def list_for_owner(
     return list(session.exec(query).all())
 
 
-def add(session: Session, job: Job, items: list[JobItem]) -> Job:
+def add(session: Session, job: Job, items: list[JobItem], quotas: Quotas) -> Job | None:
+    """Insert the job (queued) and its items if the owner has an active-job slot left, taken
+    in the same transaction; None (nothing inserted) if not."""
+    if usage.reserve(session, job.owner_id, quotas, active_jobs=1) is None:
+        return None
     session.add(job)
     session.flush()
     for item in items:
@@ -69,12 +79,15 @@ def _failed(message: str, now: datetime) -> dict[str, Any]:
 
 def fail_exhausted(session: Session, max_attempts: int, message: str, now: datetime) -> int:
     """Fail abandoned jobs that already ran `max_attempts` times (never run a third time)."""
-    result = session.exec(  # type: ignore[call-overload]
+    owners = session.exec(  # type: ignore[call-overload]
         update(Job)
         .where(_abandoned(now), col(Job.attempts) >= max_attempts)  # type: ignore[arg-type]
         .values(**_failed(message, now))
-    )
-    return int(result.rowcount or 0)
+        .returning(col(Job.owner_id))
+    ).all()
+    for (owner_id,) in owners:
+        usage.release(session, owner_id, active_jobs=1)
+    return len(owners)
 
 
 def claim_next(
@@ -126,17 +139,6 @@ def renew_leases(
     return {int(row[0]) for row in result.all()}
 
 
-def cancel(session: Session, job_id: int, message: str, now: datetime) -> bool:
-    """Fail a queued or running job and drop its claim, in one conditional UPDATE: no worker
-    claims it any more, and the one running it (any process) loses its lease and stops."""
-    result = session.exec(  # type: ignore[call-overload]
-        update(Job)
-        .where(col(Job.id) == job_id, col(Job.status).in_(("queued", "processing")))
-        .values(**_failed(message, now))
-    )
-    return bool(result.rowcount)
-
-
 def referenced_files(session: Session) -> dict[str, set[str]]:
     """Every stored file name a row refers to, by folder (uploads, outputs, results)."""
 
@@ -154,30 +156,62 @@ def referenced_files(session: Session) -> dict[str, set[str]]:
     }
 
 
-def count_active(session: Session, owner_id: int) -> int:
-    """The owner's jobs still queued or processing (the active-jobs quota counts these)."""
-    query = select(func.count()).where(
-        Job.owner_id == owner_id, col(Job.status).in_(("queued", "processing"))
-    )
-    return int(session.exec(query).one())
+@dataclass(frozen=True)
+class Deleted:
+    """What a deleted job left on disk (its rows are gone, its bytes released)."""
+
+    outputs: list[str]
+    archive: str | None
 
 
-def delete_returning_files(session: Session, job_id: int) -> tuple[list[str], list[str]]:
-    """Delete the job and its items; (item output names, result archive names) to remove."""
-    outputs = [
-        name
-        for name in session.exec(
-            select(JobItem.output_name).where(
-                JobItem.job_id == job_id, col(JobItem.output_name).is_not(None)
-            )
-        ).all()
-        if name
-    ]
-    job = session.get(Job, job_id)
-    results = [job.result_name] if job is not None and job.result_name else []
-    session.exec(delete(JobItem).where(col(JobItem.job_id) == job_id))  # type: ignore[call-overload]
-    session.exec(delete(Job).where(col(Job.id) == job_id))  # type: ignore[call-overload]
-    return outputs, results
+def delete_owned(session: Session, job_id: int, owner_id: int) -> Deleted | None:
+    """Delete job `job_id` if `owner_id` owns it, with its items; None if no such job.
+
+    The owner is part of every statement, so a check made earlier (or a stale id) can never
+    reach another user's job. The job row is locked first (PostgreSQL), as a worker writing
+    an item does, and the item names come from the DELETE itself: an output committed by a
+    worker until then is in the list, one committed after finds its job gone.
+    """
+    owned = and_(col(Job.id) == job_id, col(Job.owner_id) == owner_id)
+    if session.exec(select(Job.id).where(owned).with_for_update()).first() is None:
+        return None
+    items = session.exec(  # type: ignore[call-overload]
+        delete(JobItem)
+        .where(col(JobItem.job_id) == job_id)
+        .returning(col(JobItem.output_name), col(JobItem.output_size_bytes))
+    ).all()
+    job = session.exec(  # type: ignore[call-overload]
+        delete(Job)
+        .where(owned)
+        .returning(col(Job.status), col(Job.result_name), col(Job.result_size_bytes))
+    ).first()
+    if job is None:
+        return None
+    status, archive, archive_bytes = job
+    stored = sum(size or 0 for _name, size in items) + (archive_bytes or 0)
+    usage.release(session, owner_id, stored_bytes=stored, active_jobs=int(status in ACTIVE))
+    return Deleted([name for name, _size in items if name], archive)
+
+
+def drop_outputs(session: Session, job: Job, *, pending: bool) -> Deleted:
+    """Forget the job's outputs and archive (released from the owner's bytes); the files to
+    delete once committed. `pending`: its items go back to be processed again (a job
+    re-queued); otherwise they keep their status (a job that stopped for good, or expired)."""
+    assert job.id is not None
+    items = session.exec(
+        select(JobItem).where(col(JobItem.job_id) == job.id).with_for_update()
+    ).all()
+    dropped = Deleted([item.output_name for item in items if item.output_name], job.result_name)
+    stored = sum(item.output_size_bytes or 0 for item in items) + (job.result_size_bytes or 0)
+    for item in items:
+        item.output_name, item.output_size_bytes = None, None
+        if pending:
+            item.status, item.error = "pending", None
+    job.result_name, job.result_size_bytes = None, None
+    if pending:
+        job.done = job.failed = 0
+    usage.release(session, job.owner_id, stored_bytes=stored)
+    return dropped
 
 
 def expired_files(
@@ -206,10 +240,8 @@ def expired_files(
 
 
 def forget_files(session: Session, job_id: int) -> None:
-    """The job's outputs and archive are gone: its rows stop naming them."""
-    session.exec(  # type: ignore[call-overload]
-        update(JobItem).where(col(JobItem.job_id) == job_id).values(output_name=None)
-    )
-    session.exec(  # type: ignore[call-overload]
-        update(Job).where(col(Job.id) == job_id).values(result_name=None)
-    )
+    """The job's outputs and archive are gone: its rows stop naming them, and its owner
+    stops paying for them."""
+    job = session.exec(select(Job).where(col(Job.id) == job_id).with_for_update()).first()
+    if job is not None:
+        drop_outputs(session, job, pending=False)

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from api.core.errors import error_responses
 from api.core.schemas import ImageRead, Limit, Offset, PathId
 from api.deps import CurrentUser, Services, SessionDep
+from api.http.disconnect import ClientWatch
 from api.http.downloads import OpenFileResponse
 from api.http.openapi import UPLOAD_FORM
 from api.services.images import ImageService
@@ -92,7 +93,7 @@ async def upload(request: Request, user: CurrentUser, service: Images) -> ImageR
     # The caller is authenticated first, so an anonymous upload is refused unread.
     file = await upload_field(request)
     try:
-        return _view(await service.upload(user, file))
+        return _view(await service.upload(user, file, ClientWatch(request.receive)))
     finally:
         await file.close()
 
@@ -149,8 +150,10 @@ async def process_image(
     pipeline: Annotated[dict[str, Any], Body()],
     user: CurrentUser,
     service: Images,
+    request: Request,
 ) -> ImageRead:
-    return _view(await service.process(user, image_id, pipeline))
+    # The body is read: the watch hears the client hang up and stops the work.
+    return _view(await service.process(user, image_id, pipeline, ClientWatch(request.receive)))
 
 
 @router.get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
@@ -9,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api.core.errors import error_responses
 from api.core.schemas import BatchRequest, JobAccepted, JobRead, Limit, Offset, PathId
-from api.deps import CurrentUser, Services, SessionDep
+from api.deps import CurrentUser, Services, SessionDep, load_user, oauth2_scheme
 from api.http.downloads import OpenFileResponse
 from api.services.jobs import JobService
 
@@ -102,7 +103,9 @@ def get_job(job_id: PathId, user: CurrentUser, service: Jobs) -> JobRead:
     summary="Follow a job (Server-Sent Events)",
     description="A `text/event-stream`: a `progress` event with the job's state on every "
     "change, then a final `done` event, after which the stream ends. A stream lasts at most "
-    "SSE_MAX_SECONDS (then an `expired` event; reconnect). "
+    "SSE_MAX_SECONDS (then an `expired` event; reconnect). The token and the account are "
+    "checked again on every poll: logging out everywhere, a password change or a "
+    "deactivation ends the stream with an `error` event (INVALID_TOKEN, FORBIDDEN). "
     "Try `curl -N -H 'Authorization: Bearer ...' .../events`.",
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
@@ -110,10 +113,18 @@ def get_job(job_id: PathId, user: CurrentUser, service: Jobs) -> JobRead:
     },
 )
 async def job_events(
-    job_id: PathId, user: CurrentUser, services: Services, service: Jobs
+    job_id: PathId,
+    user: CurrentUser,
+    services: Services,
+    service: Jobs,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> StreamingResponse:
     settings = services.settings
-    stream = await service.events(user, job_id, settings.sse_poll_seconds, settings.sse_max_seconds)
+    # Every poll checks the token and the account again, as a new request would.
+    recheck = functools.partial(load_user, services, token)
+    stream = await service.events(
+        user, job_id, settings.sse_poll_seconds, settings.sse_max_seconds, recheck
+    )
     return StreamingResponse(
         stream,
         media_type="text/event-stream",
@@ -156,10 +167,11 @@ def job_result(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Cancel and delete a job",
-    description="A queued job never starts; a running one is stopped (a batch between images, "
-    "a benchmark sweep by killing its running cell process). Then the job, its outputs and "
-    "its archive are deleted. 409 JOB_NOT_READY if it has not stopped within 10 s: retry.",
-    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND", "JOB_NOT_READY"),
+    description="The job, its outputs and its archive are deleted at once, and the answer "
+    "does not wait for anything: a queued job never starts, a running one stops by itself at "
+    "its next safe point (a batch between images, a benchmark sweep by killing its running "
+    "cell process).",
+    responses=error_responses("INVALID_TOKEN", "FORBIDDEN", "JOB_NOT_FOUND"),
 )
 def delete_job(job_id: PathId, user: CurrentUser, service: Jobs) -> Response:
     service.delete(user, job_id)

@@ -18,10 +18,12 @@ from typing import Any
 from sqlmodel import Session
 
 from api.core.database import Database
-from api.core.errors import BenchmarkNotFound, OverBudget, QuotaExceeded
+from api.core.errors import BenchmarkNotFound, OverBudget
 from api.core.models import Job, User
 from api.core.schemas import MAX_COMPARE, BenchmarkRequest, CompareRead, SweepDetail, SweepRead
 from api.repositories import jobs
+from api.repositories.usage import Quotas
+from api.services import quotas
 from api.services.job_runner import BenchmarkRunner, JobManager
 from nogilbench.errors import InvalidParameter
 from nogilbench.results import tables as analysis
@@ -163,12 +165,6 @@ class BenchmarkService:
         parameters["name"] = name
         config = make_config(parameters)  # refuse bad parameters now (400), not in the background
         check_budget(config, self.budget_pixels)
-        active = jobs.count_active(self.session, user.id)  # type: ignore[arg-type]
-        if active >= self.active_jobs_quota:
-            raise QuotaExceeded(
-                f"you have {active} queued or running job(s), the most allowed; wait for one "
-                "to finish or cancel it (DELETE /api/jobs/{id})"
-            )
         total = (
             len(request.workloads)
             * len(request.images)
@@ -183,7 +179,9 @@ class BenchmarkService:
             total=total,
             parameters=parameters,
         )
-        self.session.add(job)
+        limits = Quotas(images=0, stored_bytes=0, active_jobs=self.active_jobs_quota)
+        if jobs.add(self.session, job, [], limits) is None:
+            raise quotas.exceeded(self.session, job.owner_id, limits, active_jobs=1)
         self.session.commit()
         self.session.refresh(job)
         self.manager.submit(job.id)  # type: ignore[arg-type]

@@ -11,19 +11,17 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
-from api.core.errors import (
-    ImageNotFound,
-    ImageNotProcessed,
-    PayloadTooLarge,
-    QuotaExceeded,
-)
+from api.core.errors import ImageNotFound, ImageNotProcessed, PayloadTooLarge
 from api.core.models import Image, User, utcnow
 from api.core.storage import EXTENSIONS, FileStore
 from api.core.threads import in_thread
 from api.http import timing
+from api.http.disconnect import NO_WATCH, ClientWatch, checkpoint
 from api.http.downloads import OpenedFile, open_stored
 from api.http.metrics import Metrics
 from api.repositories import images
+from api.repositories.usage import Quotas
+from api.services import quotas
 from api.services.cpu_limiter import CpuLimiter
 from nogilbench.errors import NogilbenchError
 from nogilbench.imaging.codec import MEDIA_TYPES, decode_image
@@ -82,31 +80,30 @@ class ImageService:
         self.metrics = metrics
         self.max_upload_bytes = max_upload_bytes
         self.max_pixels = max_pixels
-        self.quota_images = quota_images
-        self.quota_stored_bytes = quota_stored_bytes
+        # Active jobs are not this service's to count (it adds none).
+        self.quotas = Quotas(quota_images, quota_stored_bytes, active_jobs=0)
 
     def check_quota(self, user: User, new_bytes: int, *, replacing: int | None = None) -> None:
-        """QuotaExceeded if `new_bytes` more would pass the user's quotas: one more image, or
-        (with `replacing`, the size of the output it replaces) a new processed output."""
+        """QuotaExceeded if `new_bytes` more would pass the user's quotas now: one more
+        image, or (with `replacing`, the size of the output it replaces) a new processed
+        output. Early, before costly work; the insert or swap that keeps it is what counts."""
         try:
-            count, stored = images.usage(self.session, user.id)  # type: ignore[arg-type]
+            quotas.precheck(
+                self.session,
+                user.id,  # type: ignore[arg-type]
+                self.quotas,
+                images=0 if replacing is not None else 1,
+                stored_bytes=new_bytes - (replacing or 0),
+            )
         finally:
             self.session.close()  # the connection goes back before the CPU or file work next
-        if replacing is not None:
-            stored -= replacing
-        elif count + 1 > self.quota_images:
-            raise QuotaExceeded(f"you keep {count} images, the most allowed; delete some first")
-        if stored + new_bytes > self.quota_stored_bytes:
-            raise QuotaExceeded(
-                f"you keep {stored:,} bytes of images and outputs; {new_bytes:,} more would pass "
-                f"the quota of {self.quota_stored_bytes:,} bytes; delete some first"
-            )
 
-    async def upload(self, user: User, file: UploadFile) -> Image:
+    async def upload(self, user: User, file: UploadFile, client: ClientWatch = NO_WATCH) -> Image:
         try:
             data = await self._read_limited(file)
             await in_thread(self.check_quota, user, len(data))
-            probe = await self.cpu.run(probe_image, data, self.max_pixels)
+            # A client that hangs up while it waits for a CPU token leaves the queue.
+            probe = await client.run(lambda: self.cpu.run(probe_image, data, self.max_pixels))
         except NogilbenchError as exc:
             self.metrics.uploads_rejected.labels(exc.error_code).inc()
             raise
@@ -134,7 +131,14 @@ class ImageService:
 
     def _insert(self, record: Image) -> None:
         try:
-            images.add(self.session, record)
+            if images.add(self.session, record, self.quotas) is None:
+                raise quotas.exceeded(
+                    self.session,
+                    record.owner_id,
+                    self.quotas,
+                    images=1,
+                    stored_bytes=record.size_bytes,
+                )
             self.session.commit()
             self.session.refresh(record)
         finally:
@@ -165,7 +169,9 @@ class ImageService:
     def get(self, user: User, image_id: int) -> Image:
         return owned_image(self.session, image_id, user)
 
-    async def process(self, user: User, image_id: int, raw_pipeline: Any) -> Image:
+    async def process(
+        self, user: User, image_id: int, raw_pipeline: Any, client: ClientWatch = NO_WATCH
+    ) -> Image:
         pipeline = parse_pipeline(raw_pipeline)
         with timing.phase("lookup"):
             record = await in_thread(self._owned_released, image_id, user)
@@ -175,7 +181,11 @@ class ImageService:
         with timing.phase("read"):
             data = await in_thread(self.uploads.read, record.stored_name)
         started = time.perf_counter()
-        rendered = await self.cpu.run(pipeline.render, data, self.max_pixels)
+        # Queued or running, the work stops when the client hangs up (see api.http.disconnect):
+        # the one render of the library, checking for it before each step.
+        rendered = await client.run(
+            lambda: self.cpu.run(pipeline.render, data, self.max_pixels, checkpoint)
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
         with timing.phase("quota"):
             await in_thread(
@@ -218,15 +228,25 @@ class ImageService:
         """
         image_id = record.id
         assert image_id is not None
-        expected = record.processed_name
+        expected, expected_size = record.processed_name, record.processed_size_bytes or 0
         while True:
             try:
-                swapped = images.replace_output(self.session, image_id, expected, values)
+                swapped = images.replace_output(
+                    self.session, image_id, expected, expected_size, values, self.quotas
+                )
                 if swapped:
                     self.session.commit()
                     break
                 self.session.rollback()
-                exists, expected = images.current_output(self.session, image_id)
+                exists, expected, expected_size = images.current_output(self.session, image_id)
+            except images.OverQuota:
+                self.session.rollback()
+                growth = values["processed_size_bytes"] - expected_size
+                error = quotas.exceeded(
+                    self.session, record.owner_id, self.quotas, stored_bytes=growth
+                )
+                self.session.close()
+                raise error from None
             except BaseException:
                 self.session.rollback()
                 raise
@@ -264,7 +284,7 @@ class ImageService:
         owned_image(self.session, image_id, user)
         # The names come from the DELETE itself, so an output a concurrent `process` swapped in
         # after the ownership check is the one removed (not the one this request had read).
-        names = images.delete_returning(self.session, image_id)
+        names = images.delete_returning(self.session, image_id, user.id)  # type: ignore[arg-type]
         self.session.commit()
         if names is None:  # a concurrent delete won
             raise ImageNotFound(f"image {image_id} does not exist")

@@ -16,14 +16,20 @@ running job checks that this worker still holds it, so a worker that lost its le
 Each running job has a stop event (`_run` registers it, `_run_claimed` runs the claimed job).
 A graceful shutdown sets them all: a batch stops between images, a sweep's running cell is
 killed, and the job goes back to the queue with its claim released, so it is re-run (by any
-worker) instead of being left half done. `cancel` stops one job the same way, for good: a
-queued one never starts (failed `cancelled` in the database, which no worker claims).
+worker) instead of being left half done. `stop_job` stops one job whose row was deleted
+(DELETE /api/jobs/{id}): it never waits for it. The job ends at its next safe point, and
+whatever it writes meanwhile finds its row gone and is removed.
 
 A batch fans its images out over a nogilbench runner (`make_runner(method, workers)`), so the
 API measures exactly what the benchmarks measure. Its image work takes tokens from the same
 CPU limiter as single requests: one per worker (at most the limiter's size), chunk by chunk,
 so batches and requests share the cores. Progress is written to the database as each image
 finishes, which is what `GET /api/jobs/{id}` and the SSE stream read.
+
+Outputs count against the owner's stored bytes as they are written: each output's bytes are
+reserved (a conditional UPDATE of the owner's usage row) in the transaction that records it,
+and the archive's bound before it is streamed to disk. A batch that would pass the quota stops,
+failed with the reason, and its outputs are deleted (nothing could download them).
 
 Start-up: files a crash left between writing and committing (named by no row, older than
 the process) are removed. Finished jobs' outputs and archives expire after `result_ttl_s`
@@ -32,7 +38,6 @@ the process) are removed. Finished jobs' outputs and archives expire after `resu
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import socket
@@ -43,16 +48,18 @@ import zipfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from api.core.database import Database
 from api.core.models import Job, JobItem, utcnow
 from api.core.storage import FileStore
 from api.http.metrics import Metrics
-from api.repositories import jobs
+from api.repositories import jobs, usage
 from api.repositories.jobs import Claimed
+from api.repositories.usage import ACTIVE, Quotas
 from api.services.cpu_limiter import CpuLimiter, LimiterWaitStopped
 from nogilbench.concurrency.runners import make_runner
 from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
@@ -64,6 +71,12 @@ INTERRUPTED = "the server stopped while this job was running"
 DATABASE_ERRORS = (StoreUnavailable, SQLAlchemyError)
 EXPIRY_INTERVAL_S = 300.0
 CANCELLED = "cancelled"
+TERMINAL = ("completed", "failed")
+UNLIMITED = 2**63 - 1
+# A stored (uncompressed) zip entry beyond its data: local header (30) and central directory
+# record (46) plus the name twice, ZIP64 extras and a data descriptor at most; then the end.
+ZIP_ENTRY_OVERHEAD = 30 + 46 + 64
+ZIP_END_OVERHEAD = 22 + 56 + 20 + 64
 
 # The benchmark hook: (job, progress(done, total), stop event) -> sweep id.
 BenchmarkRunner = Callable[[Job, Callable[[int, int], None], threading.Event], int]
@@ -75,6 +88,10 @@ class JobStopped(Exception):
 
 class LeaseLost(Exception):
     """This worker no longer holds the job (its lease expired and another worker took it)."""
+
+
+class OverQuota(Exception):
+    """The job's next output (or its archive) would pass its owner's stored-bytes quota."""
 
 
 def worker_identity() -> str:
@@ -113,6 +130,7 @@ class JobManager:
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
         max_attempts: int = 2,
+        quota_stored_bytes: int = UNLIMITED,
     ) -> None:
         self.database = database
         self.uploads = uploads
@@ -126,6 +144,8 @@ class JobManager:
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.max_attempts = max_attempts
+        # Only stored bytes grow here (active jobs are taken when a job is submitted).
+        self.quotas = Quotas(images=0, stored_bytes=quota_stored_bytes, active_jobs=0)
         self.worker_id = worker_identity()
         self._threads: list[threading.Thread] = []
         self._heartbeat_thread: threading.Thread | None = None
@@ -265,28 +285,19 @@ class JobManager:
         logger.debug("job %d queued", job_id)
         self._wake.release()
 
-    def cancel(self, job_id: int, timeout_s: float) -> bool:
-        """Stop job `job_id` for good: a queued one never starts, a running one stops (its
-        sweep cell killed, its batch between images). True once it no longer runs.
+    def stop_job(self, job_id: int) -> None:
+        """Job `job_id` was deleted: if this process runs it, it stops at its next safe point
+        (a batch between images, a sweep's cell killed). Never waits.
 
-        Running here: its stop event is set and the call waits for it to end. Claimed here
-        but not started yet: it ends before doing any work. Otherwise (queued, or run by
-        another process) the row is failed `cancelled` and unclaimed in one conditional
-        UPDATE: no worker claims it, and one that runs it loses its lease and stops.
+        Claimed here but not started yet: it ends before doing any work. Run by another
+        process: that worker's heartbeat finds the row gone and stops it the same way.
         """
         with self._lock:
-            held_here = job_id in self._held
-            if held_here:
+            if job_id in self._held:
                 self._cancelled.add(job_id)
-            stop, ended = self._stops.get(job_id), self._ended.get(job_id)
+            stop = self._stops.get(job_id)
             if stop is not None:
                 stop.set()
-        if not held_here:
-            with self.database.session() as session:
-                jobs.cancel(session, job_id, CANCELLED, utcnow())
-                session.commit()
-            return True
-        return ended is None or ended.wait(timeout_s)
 
     # -- claiming --------------------------------------------------------------------------
 
@@ -420,9 +431,17 @@ class JobManager:
                 self.metrics.jobs.labels(kind, status).inc()
 
     def _finish(
-        self, job_id: int, status: str, error: str | None, *, started: bool = True, **values: Any
+        self,
+        job_id: int,
+        status: str,
+        error: str | None,
+        *,
+        started: bool = True,
+        release_bytes: int = 0,
+        **values: Any,
     ) -> bool:
-        """Record the job's end (or its return to the queue) and give up the claim.
+        """Record the job's end (or its return to the queue) and give up the claim; a job
+        that ends frees its owner's active-job slot (and `release_bytes` of stored bytes).
 
         False if it could not be recorded, or if another worker holds the job now.
         """
@@ -431,6 +450,8 @@ class JobManager:
                 job = session.get(Job, job_id, with_for_update=True)
                 if job is None or job.claimed_by != self.worker_id:
                     return False
+                ends = int(job.status in ACTIVE and status in TERMINAL)  # frees its slot
+                usage.release(session, job.owner_id, active_jobs=ends, stored_bytes=release_bytes)
                 job.status, job.error = status, error
                 job.finished_at = utcnow() if started else None
                 job.lease_expires_at = None  # claimed_by stays: which worker ran it last
@@ -475,111 +496,185 @@ class JobManager:
             index = pending[task_index]
             self._check_held(job_id)
             ok, payload = result
-            item_id = items[index].id
-            output_name = None
             if ok:
                 assert isinstance(payload, bytes)
-                output_name = FileStore.new_name(extension)
-                self.outputs.write(output_name, payload)
-                outputs[index] = output_name
+                outputs[index] = self._record_output(job_id, items[index].id, payload, extension)
                 self.metrics.images_processed.labels("batch").inc()
             else:
                 errors[index] = str(payload)
-            try:
-                with self.database.session() as session:
-                    # Locked (PostgreSQL) and checked: only the holder of the claim writes.
-                    job = session.get(Job, job_id, with_for_update=True)
-                    if job is None or job.claimed_by != self.worker_id:
-                        raise LeaseLost
-                    item = session.get(JobItem, item_id)
-                    assert item is not None
-                    item.status = "completed" if ok else "failed"
-                    item.output_name = output_name
-                    item.error = None if ok else str(payload)
-                    if ok:
-                        job.done += 1
-                    else:
-                        job.failed += 1
-                    session.commit()
-            except BaseException:
-                # Not committed, so nothing refers to the file. (A crash right here leaves it
-                # behind; the start-up sweep removes such files.)
-                outputs.pop(index, None)
-                self.outputs.delete(output_name)
-                raise
+                self._record_failure(job_id, items[index].id, str(payload))
             if stop.is_set():
                 raise JobStopped
 
-        if tasks:
-            try:
-                with make_runner(method, workers) as runner:
-                    start = 0
-                    while start < len(tasks):
-                        # One CPU token per worker; released between chunks so requests and
-                        # other jobs get their turn.
-                        with self.cpu.hold(workers, stop) as held:
-                            chunk = tasks[start : start + held]
-                            runner.map(
-                                process_file,
-                                chunk,
-                                on_result=lambda index, result, base=start: on_result(
-                                    base + index, result
-                                ),
-                            )
-                        start += len(chunk)
-            except LimiterWaitStopped:
-                self._reset_batch(job_id, outputs)
-                raise JobStopped from None
-            except JobStopped:
-                self._reset_batch(job_id, outputs)
-                raise
-        self._check_held(job_id)
-        archive = self._archive(items, outputs, errors, extension)
-        result_name = FileStore.new_name("zip")
-        self.results.write(result_name, archive)
-        status = "completed" if outputs or not items else "failed"
-        error = None if status == "completed" else "no image could be processed"
-        if not self._finish(job_id, status, error, result_name=result_name):
-            self.results.delete(result_name)  # the job row does not name it
-        return status
+        try:
+            if tasks:
+                self._map(method, workers, tasks, on_result, stop)
+            self._check_held(job_id)
+            return self._complete(job_id, items, outputs, errors, extension)
+        except (LimiterWaitStopped, JobStopped):
+            self._drop_outputs(job_id, requeue=True)
+            raise JobStopped from None
+        except OverQuota as exc:
+            self._drop_outputs(job_id, requeue=False, error=str(exc))
+            return "failed"
 
-    def _reset_batch(self, job_id: int, outputs: dict[int, str]) -> None:
-        # Rows first, files after: a crash in between leaves unreferenced files (swept at the
-        # next start), never rows that point at deleted files.
+    def _map(
+        self,
+        method: str,
+        workers: int,
+        tasks: list[tuple[str, dict[str, Any], int]],
+        on_result: Callable[[int, tuple[bool, bytes | str]], None],
+        stop: threading.Event,
+    ) -> None:
+        with make_runner(method, workers) as runner:
+            start = 0
+            while start < len(tasks):
+                # One CPU token per worker; released between chunks so requests and other
+                # jobs get their turn.
+                with self.cpu.hold(workers, stop) as held:
+                    chunk = tasks[start : start + held]
+                    runner.map(
+                        process_file,
+                        chunk,
+                        on_result=lambda index, result, base=start: on_result(base + index, result),
+                    )
+                start += len(chunk)
+
+    def _held_job(self, session: Session, job_id: int) -> Job:
+        """The job's row, locked (PostgreSQL): only the holder of the claim writes."""
+        job = session.get(Job, job_id, with_for_update=True)
+        if job is None or job.claimed_by != self.worker_id:
+            raise LeaseLost
+        return job
+
+    def _over_quota(self, session: Session, owner_id: int, wanted: int, what: str) -> OverQuota:
+        kept = usage.get(session, owner_id).stored_bytes
+        return OverQuota(
+            f"stopped: {what} ({wanted:,} bytes) would pass your storage quota of "
+            f"{self.quotas.stored_bytes:,} bytes ({kept:,} kept); its outputs were deleted. "
+            "Delete images or jobs, then run it again"
+        )
+
+    def _record_output(
+        self, job_id: int, item_id: int | None, payload: bytes, extension: str
+    ) -> str:
+        """Reserve the output's bytes, write it and record it, in one transaction: a file
+        exists only while its bytes are counted (else the quota stops the job first)."""
+        output_name = FileStore.new_name(extension)
+        try:
+            with self.database.session() as session:
+                job = self._held_job(session, job_id)
+                taken = usage.reserve(session, job.owner_id, self.quotas, stored_bytes=len(payload))
+                if taken is None:
+                    raise self._over_quota(session, job.owner_id, len(payload), "the next output")
+                self.outputs.write(output_name, payload)
+                item = session.get(JobItem, item_id)
+                assert item is not None
+                item.status, item.error = "completed", None
+                item.output_name, item.output_size_bytes = output_name, len(payload)
+                job.done += 1
+                session.commit()
+        except BaseException:
+            # Not committed, so nothing refers to the file. (A crash right here leaves it
+            # behind; the start-up sweep removes such files.)
+            self.outputs.delete(output_name)
+            raise
+        return output_name
+
+    def _record_failure(self, job_id: int, item_id: int | None, reason: str) -> None:
+        with self.database.session() as session:
+            job = self._held_job(session, job_id)
+            item = session.get(JobItem, item_id)
+            assert item is not None
+            item.status, item.output_name, item.error = "failed", None, reason
+            job.failed += 1
+            session.commit()
+
+    def _drop_outputs(self, job_id: int, *, requeue: bool, error: str | None = None) -> None:
+        """Requeue: its items go back to pending (its next run redoes them). Otherwise the
+        job ends failed with `error`. Either way its outputs and archive are deleted and no
+        longer count against its owner.
+
+        Rows first, files after: a crash in between leaves unreferenced files (swept at the
+        next start), never rows that point at deleted files.
+        """
         with self.database.session() as session:
             job = session.get(Job, job_id, with_for_update=True)
             if job is None or job.claimed_by != self.worker_id:
                 # Lost (another worker resumes from these rows and files) or deleted (its
                 # files went with it): neither is this worker's to reset.
                 return
-            job.done = job.failed = 0
-            for item in jobs.items(session, job_id):
-                item.status, item.output_name, item.error = "pending", None, None
+            dropped = jobs.drop_outputs(session, job, pending=requeue)
             session.commit()
-        for name in outputs.values():
+        for name in dropped.outputs:
             self.outputs.delete(name)
+        self.results.delete(dropped.archive)
+        if not requeue:
+            self._finish(job_id, "failed", error)
 
-    def _archive(
-        self, items: list[JobItem], outputs: dict[int, str], errors: dict[int, str], extension: str
-    ) -> bytes:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            for index, item in enumerate(items):
-                name = outputs.get(index)
-                if name is None:
-                    continue
-                stem = Path(item.filename).stem or "image"
-                archive.writestr(
-                    f"{item.position + 1:03d}-{stem}.{extension}", self.outputs.read(name)
-                )
-            failures = [
-                f"{item.position + 1:03d} {item.filename}: {errors.get(index, 'not processed')}"
-                for index, item in enumerate(items)
-                if index not in outputs
-            ]
-            if failures:
-                archive.writestr("FAILED.txt", "\n".join(failures) + "\n")
-        return buffer.getvalue()
+    def _complete(
+        self,
+        job_id: int,
+        items: list[JobItem],
+        outputs: dict[int, str],
+        errors: dict[int, str],
+        extension: str,
+    ) -> str:
+        """Stream the zip of the outputs to disk, its bytes counted (a bound reserved before
+        it is written, the exact size once it is), and record the job's end."""
+        entries = [
+            (f"{item.position + 1:03d}-{Path(item.filename).stem or 'image'}.{extension}", name)
+            for index, item in enumerate(items)
+            if (name := outputs.get(index)) is not None
+        ]
+        failures = [
+            f"{item.position + 1:03d} {item.filename}: {errors.get(index, 'not processed')}"
+            for index, item in enumerate(items)
+            if index not in outputs
+        ]
+        report = ("\n".join(failures) + "\n").encode() if failures else b""
+        paths = [(arcname, self.outputs.path(name)) for arcname, name in entries]
+        bound = ZIP_END_OVERHEAD + sum(
+            ZIP_ENTRY_OVERHEAD + 2 * len(arcname.encode()) + path.stat().st_size
+            for arcname, path in paths
+        )
+        if report:
+            bound += ZIP_ENTRY_OVERHEAD + 2 * len("FAILED.txt") + len(report)
+        self._reserve_archive(job_id, bound)
+        result_name = FileStore.new_name("zip")
+
+        def fill(handle: BinaryIO) -> None:
+            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+                for arcname, path in paths:
+                    archive.write(path, arcname)  # copied in chunks, never whole in memory
+                if report:
+                    archive.writestr("FAILED.txt", report)
+
+        size = self.results.write_with(result_name, fill)
+        status = "completed" if outputs or not items else "failed"
+        error = None if status == "completed" else "no image could be processed"
+        recorded = self._finish(
+            job_id,
+            status,
+            error,
+            release_bytes=bound - size,
+            result_name=result_name,
+            result_size_bytes=size,
+        )
+        if not recorded:
+            self.results.delete(result_name)  # the job row does not name it
+        return status
+
+    def _reserve_archive(self, job_id: int, bound: int) -> None:
+        """Count `bound` bytes for the archive about to be written (on the job's row, so a
+        delete, an expiry or a resumed run accounts for them); OverQuota if they do not fit."""
+        with self.database.session() as session:
+            job = self._held_job(session, job_id)
+            growth = bound - (job.result_size_bytes or 0)  # a resumed run reserved before
+            if usage.reserve(session, job.owner_id, self.quotas, stored_bytes=growth) is None:
+                raise self._over_quota(session, job.owner_id, bound, "the archive")
+            job.result_size_bytes = bound
+            session.commit()
 
     def _run_benchmark(self, job_id: int, stop: threading.Event) -> str:
         with self.database.session() as session:

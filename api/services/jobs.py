@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,16 +26,17 @@ from api.core.storage import FileStore
 from api.core.threads import in_thread
 from api.http.downloads import OpenedFile, open_stored
 from api.repositories import images, jobs
-from api.services.job_runner import JobManager
+from api.repositories.usage import Quotas
+from api.services import quotas
+from api.services.job_runner import TERMINAL, JobManager
 from api.services.slots import PerUserSlots
 from nogilbench.concurrency.base import gil_enabled
 from nogilbench.concurrency.runners import make_runner
 from nogilbench.errors import InvalidOperation, NogilbenchError
 from nogilbench.imaging.pipeline import parse_pipeline
 
-TERMINAL = ("completed", "failed")
 HEARTBEAT_SECONDS = 15.0
-CANCEL_WAIT_SECONDS = 10.0  # a batch stops between images, a sweep's cell is killed
+DATABASE_DOWN = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
 
 
 def default_method() -> str:
@@ -104,7 +105,7 @@ class JobService:
         self.max_images = max_images
         self.max_workers = max_workers
         self.max_pixels = max_pixels
-        self.active_jobs_quota = active_jobs_quota
+        self.quotas = Quotas(images=0, stored_bytes=0, active_jobs=active_jobs_quota)
         self.streams = streams
 
     def submit_batch(self, user: User, request: BatchRequest) -> Job:
@@ -115,12 +116,6 @@ class JobService:
             raise InvalidOperation(f"workers must be at most {self.max_workers}", "workers")
         method = request.method or default_method()
         make_runner(method, request.workers)  # MethodUnavailable now, not in the background
-        active = jobs.count_active(self.session, user.id)  # type: ignore[arg-type]
-        if active >= self.active_jobs_quota:
-            raise QuotaExceeded(
-                f"you have {active} queued or running job(s), the most allowed; wait for one "
-                "to finish or cancel it (DELETE /api/jobs/{id})"
-            )
         found = images.get_many(self.session, request.image_ids)
         for image_id in request.image_ids:
             image = found.get(image_id)
@@ -145,7 +140,8 @@ class JobService:
             )
             for position, image_id in enumerate(request.image_ids)
         ]
-        jobs.add(self.session, job, items)
+        if jobs.add(self.session, job, items, self.quotas) is None:
+            raise quotas.exceeded(self.session, job.owner_id, self.quotas, active_jobs=1)
         self.session.commit()
         self.session.refresh(job)
         self.manager.submit(job.id)  # type: ignore[arg-type]
@@ -171,32 +167,44 @@ class JobService:
         return opened, f"job-{job_id}.zip"
 
     def delete(self, user: User, job_id: int) -> None:
-        """Cancel the job if it is queued or running (it stops: a sweep's cell process is
-        killed), then delete it with its outputs and archive. Blocking: run in a thread."""
-        job = owned_job(self.session, job_id, user)
-        if job.status not in TERMINAL:
-            self.session.close()  # no connection held while the job stops
-            if not self.manager.cancel(job_id, CANCEL_WAIT_SECONDS):
-                raise JobNotReady(f"job {job_id} is still stopping; try again in a moment")
-        outputs, archives = jobs.delete_returning_files(self.session, job_id)
+        """Delete the job with its outputs and archive, now; a queued one never starts, a
+        running one stops by itself at its next safe point (a batch between images, a
+        sweep's cell process killed), in whichever process runs it. Nothing here waits for
+        that: the request returns at once."""
+        owned_job(self.session, job_id, user)  # 404 / 403
+        deleted = jobs.delete_owned(self.session, job_id, user.id)  # type: ignore[arg-type]
+        if deleted is None:  # deleted meanwhile (a concurrent DELETE won)
+            self.session.rollback()
+            raise JobNotFound(f"job {job_id} does not exist")
         self.session.commit()
+        self.manager.stop_job(job_id)
         # Rows first, files after: a crash in between leaves files the start-up sweep removes.
-        for name in outputs:
+        for name in deleted.outputs:
             self.outputs.delete(name)
-        for name in archives:
-            self.results.delete(name)
+        self.results.delete(deleted.archive)
 
-    def _snapshot(self, job_id: int) -> JobRead | None:
+    def _snapshot(self, job_id: int, recheck: Callable[[], User]) -> JobRead | None:
+        """The job as its owner may see it now; None once it is gone. The caller's access is
+        checked again first (InvalidToken, Forbidden): a stream lasts longer than a request.
+        """
+        user = recheck()
         # Its own short session per poll: the stream outlives the request's session.
         with self.database.session() as session:
             job = jobs.get(session, job_id)
-            return None if job is None else job_view(job)
+            return None if job is None or job.owner_id != user.id else job_view(job)
 
     async def events(
-        self, user: User, job_id: int, poll_seconds: float, max_seconds: float
+        self,
+        user: User,
+        job_id: int,
+        poll_seconds: float,
+        max_seconds: float,
+        recheck: Callable[[], User],
     ) -> AsyncIterator[str]:
         """Check access and the stream quota now (errors get the envelope), then return the
-        SSE frame stream.
+        SSE frame stream. `recheck` loads the user from the request's token again (as a
+        new request would): every poll runs it, so logging out everywhere, a password
+        change or a deactivation ends an open stream with an `error` event.
 
         The request's session is closed when the endpoint returns; the stream holds no
         connection between polls (each poll opens a short session of its own).
@@ -208,7 +216,7 @@ class JobService:
                 "close one first"
             )
         self.streams.give_back(user.id)  # type: ignore[arg-type]
-        frames = self._stream(job_id, poll_seconds, max_seconds)
+        frames = self._stream(job_id, poll_seconds, max_seconds, recheck)
         return self._counted(user.id, frames)  # type: ignore[arg-type]
 
     async def _counted(self, user_id: int, frames: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -225,9 +233,11 @@ class JobService:
             self.streams.give_back(user_id)
 
     async def _stream(
-        self, job_id: int, poll_seconds: float, max_seconds: float
+        self, job_id: int, poll_seconds: float, max_seconds: float, recheck: Callable[[], User]
     ) -> AsyncIterator[str]:
         """SSE frames: `progress` on every change, then one `done` (or `error`) and the end.
+        An `error` ends it too when the caller's token or account no longer holds, or the job
+        is gone or (defensively) no longer theirs.
 
         After `max_seconds` an `expired` event ends the stream; an EventSource reconnects.
         """
@@ -240,10 +250,15 @@ class JobService:
                 yield _frame("expired", {"message": message})
                 return
             try:
-                view = await in_thread(self._snapshot, job_id)
-            except (NogilbenchError, SQLAlchemyError):  # an outage, or an exhausted pool
-                error = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
-                yield _frame("error", error)
+                view = await in_thread(self._snapshot, job_id, recheck)
+            except NogilbenchError as exc:
+                if exc.error_code == "DATABASE_UNAVAILABLE":  # its message names the host
+                    yield _frame("error", DATABASE_DOWN)
+                else:  # the session ended (INVALID_TOKEN) or the account is off (FORBIDDEN)
+                    yield _frame("error", {"error_code": exc.error_code, "message": exc.message})
+                return
+            except SQLAlchemyError:  # an outage, or an exhausted pool
+                yield _frame("error", DATABASE_DOWN)
                 return
             if view is None:
                 yield _frame("error", {"error_code": "JOB_NOT_FOUND", "message": "job deleted"})

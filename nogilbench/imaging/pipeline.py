@@ -14,7 +14,7 @@ rotated, is refused from its numbers before any pixel exists).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,21 +87,38 @@ class Pipeline:
                 )
         return size
 
-    def apply(self, image: Image.Image, max_pixels: int | None = None) -> Image.Image:
-        """Apply every step; with `max_pixels`, the sizes are checked before the first step."""
+    def apply(
+        self,
+        image: Image.Image,
+        max_pixels: int | None = None,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> Image.Image:
+        """Apply every step; with `max_pixels`, the sizes are checked before the first step.
+        `checkpoint` runs before each step: it may raise to stop the work there (a caller
+        that no longer wants the result)."""
         if max_pixels is not None:
             self.check_size(image.size, max_pixels)
         for step in self.steps:
+            if checkpoint is not None:
+                checkpoint()
             image = apply_operation(image, step.op, step.params)
         return image
 
-    def render(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Rendered:
+    def render(
+        self,
+        data: bytes,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> Rendered:
         """Decode untrusted bytes, apply every step, encode without metadata: the one
         decode -> operations -> encode of the library, the service and its jobs.
 
-        `max_pixels` bounds the decoded image and every step's output."""
+        `max_pixels` bounds the decoded image and every step's output; `checkpoint` runs
+        before each step and before encoding (it may raise: a caller gone away)."""
         decoded = decode_image(data, max_pixels)
-        image = self.apply(decoded.image, max_pixels)
+        image = self.apply(decoded.image, max_pixels, checkpoint)
+        if checkpoint is not None:
+            checkpoint()
         return Rendered(encode_image(image, self.format, self.quality), *image.size)
 
     def run(self, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:

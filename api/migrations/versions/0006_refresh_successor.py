@@ -1,7 +1,7 @@
 """refresh_tokens.successor_jti: the grace window returns the same successor
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-03 09:00:00
 
 A refresh marks its token used and names the successor in one conditional UPDATE, so of
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
