@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nogilbench.model import CellKey, cell_key
-from nogilbench.results.decisions import FAMILY_ERROR, compare_family
+from nogilbench.results.decisions import FAMILY_ERROR, compare_family, leader_set
 from nogilbench.results.reproducibility import comparison_reproducibility, leader_reproducibility
 from nogilbench.results.stats import rounds_of
 from nogilbench.results.tables import value_of
@@ -142,6 +142,7 @@ def questions(
 # ------------------------------------------------------------------ settled or not
 
 SETTLED_REPRODUCIBILITY = 0.9  # a rerun would give the same answer at least 9 times in 10
+MIN_SETTLED_ROUNDS = 6  # shared rounds before any leader set counts as settled
 SETTLE_REPLICATES = 300  # simulated reruns per check (a few ms each)
 
 
@@ -160,12 +161,19 @@ def cell_rounds(results: Sequence[Any]) -> dict[CellKey, dict[int, float]]:
 def settled(question: Question, rounds: dict[CellKey, dict[int, float]]) -> bool:
     """True when more rounds would likely not change the question's answer: this run's
     answer would come out the same in at least 9 reruns in 10 (estimated from its own noise,
-    `results.reproducibility`), and a pairwise question is decided, not "cannot tell"."""
+    `results.reproducibility`), and it says something: a pairwise question is decided, not
+    "cannot tell"; the leaders exclude someone or are all within the margin of each other.
+    (With 2 rounds "every one could be the fastest" repeats in every rerun: reproducible, and
+    empty.)"""
     try:
         if question.kind == LEADERS:
             candidates = {name: rounds[key] for name, key in question.cells.items()}
-            found = leader_reproducibility(candidates, replicates=SETTLE_REPLICATES)
-            return found.agreement >= SETTLED_REPRODUCIBILITY
+            found = leader_set(candidates)
+            informative = found.decided or len(found.leaders) < len(candidates)
+            if found.rounds < MIN_SETTLED_ROUNDS or not informative:
+                return False
+            again = leader_reproducibility(candidates, replicates=SETTLE_REPLICATES)
+            return again.agreement >= SETTLED_REPRODUCIBILITY
         pairs = [tuple(question.cells.values())]
         if question.kind == PAST_CORES and question.beyond:
             pairs = [(question.cells[name], question.beyond[name]) for name in question.cells]
