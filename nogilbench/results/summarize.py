@@ -173,12 +173,13 @@ def _add_speedups(
         (summary["workload"], summary["method"], 1, summary["images"], summary["interpreter"])
     )
     reference = _rounds(one_worker) if summary["workers"] > 1 and one_worker else None
+    against = "its own 1-worker time"
     if reference is None and baseline is not None and summary["method"] != "sync":
-        reference = _rounds(baseline)
+        reference, against = _rounds(baseline), "sync's time"
     if reference is not None and len(set(reference) & set(own)) >= 2:
         anomaly = scaling_anomaly(reference, own, ideal)
         if anomaly is not None:
-            summary["anomaly"] = anomaly.text()
+            summary["anomaly"] = anomaly.text().replace("its own 1-worker time", against)
 
 
 def refresh_results(
