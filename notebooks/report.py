@@ -26,16 +26,20 @@
 # convolution written in Python. Every number and sentence below is computed from the stored
 # measurements.
 #
-# **How to read the numbers.** Cells were measured in rounds: each round ran every cell of a
+# **How to read the numbers.** Cells were measured in rounds: each round ran cells of a
 # workload and image count once, each in a fresh process, in a shuffled order, so a slow
-# minute on the host falls on every method alike. A wall time is the median of the rounds
-# with its interval in brackets: 95% (order statistics) from 6 rounds on, otherwise the
-# min-max of the rounds, whose lower level is stated. A speedup or any "A vs B" is a ratio
-# paired by round, with its 95% interval. A method is called faster only when that interval
-# excludes 1 and the difference is at least 2%; otherwise the methods are
-# *indistinguishable here*. A speedup above min(workers, usable cores, what the batch allows)
-# is flagged as an anomaly and never reported as a finding. Every speedup names its baseline:
-# sync on the same build, or sync on the default (GIL) build that most people run today.
+# minute on the host falls on every method alike; the cells the conclusions use got more
+# rounds, in passes each followed by its mirror image. A wall time is the median of the
+# rounds with its interval in brackets: 95% (order statistics) from 6 rounds on, otherwise
+# the min-max of the rounds, whose lower level is stated. A speedup or any "A vs B" is a
+# ratio paired by round, printed with its level. One rule decides every sentence: *faster*
+# when the interval clears 1 and the estimate is beyond 5%; *within 5% of each other* when
+# the whole interval lies inside ±5%; otherwise *this run cannot tell*. Comparisons made
+# together are held at 5% family-wise error (Holm), which is why some levels read 97.5% or
+# 99%. "Which model when" also says how often a rerun on this host would name the same set.
+# A cell scaling more than 10% beyond what its cores allow is annotated as an anomaly, never
+# dropped. Every speedup names its baseline: sync on the same build, or sync on the default
+# (GIL) build that most people run today.
 
 # %% tags=["parameters"]
 database_url = "sqlite:///data/notebook-tiny.db"  # relative paths: from the project root
