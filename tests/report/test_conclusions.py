@@ -46,7 +46,7 @@ def test_a_tie_is_never_called_a_win() -> None:
     text = "\n".join(conclusions.conclusions(frame, cores=2))
     assert "the fastest is one of free-threaded (GIL off)" in text
     assert "this run cannot order them" in text
-    assert "this run cannot tell free-threaded (GIL off) and multiprocessing apart" in text
+    assert "This run cannot tell free-threaded (GIL off) and multiprocessing apart" in text
     guide = "\n".join(conclusions.which_model_when(frame, cores=2))
     assert "use one of free-threaded (GIL off), multiprocessing" in guide or (
         "use one of multiprocessing, free-threaded (GIL off)" in guide
@@ -177,7 +177,7 @@ def test_asyncio_and_subinterpreters_enter_the_comparisons() -> None:
     noisy = {("pure-python", m, 2, 100): 0.04 for m in ("free-threaded", "subinterpreters")}
     frame = frame_of(make_rows(walls, spreads=noisy))
     text = "\n".join(conclusions.conclusions(frame, cores=2))
-    tie = "this run cannot tell free-threaded (GIL off) and subinterpreters (GIL off) apart"
+    tie = "This run cannot tell free-threaded (GIL off) and subinterpreters (GIL off) apart"
     assert tie in text
     assert "was 1.81x [1.6" in text and "faster than asyncio (GIL off) on pure-python" in text
     cpu = next(line for line in text.splitlines() if line.startswith("CPU use"))

@@ -180,9 +180,8 @@ def versus_rivals(frame: pd.DataFrame, question: Question, found: LeaderSet) -> 
             continue
         decision = found.decision(free, name)
         times = f"{found.times[free]:.2f} s vs {found.times[name]:.2f} s"
-        lines.append(
-            f"{decision.sentence(name_of(free, main), name_of(name, main))} {where} ({times})."
-        )
+        said = decision.sentence(name_of(free, main), name_of(name, main))
+        lines.append(f"{said[0].upper()}{said[1:]} {where} ({times}).")
     return lines
 
 
