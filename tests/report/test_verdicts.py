@@ -128,7 +128,7 @@ def test_free_threaded_versus_a_rival_agrees_with_the_leader_set() -> None:
     call faster than them; none is called slower and faster at once."""
     frame = synthetic_frame(PURE_PYTHON, rounds=12, seed=3, shared_sd=0.02, own_sd=0.01)
     text = "\n".join(conclusions.conclusions(frame, CORES))
-    assert "free-threaded (GIL off) was" in text
+    assert "Free-threaded (GIL off) was" in text
     assert "slower than multiprocessing [default build]" in text
     assert "faster than multiprocessing [default build]" not in text
     advice = "\n".join(conclusions.which_model_when(frame, CORES))
