@@ -4,21 +4,67 @@ on oversubscribed, missing and imprecise cells."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
+from nogilbench.model import cell_key
 from nogilbench.report.conclusions.common import questions_of, rounds_of, wall_text, workers_text
 from nogilbench.report.data import main_rows, method_label, ok_rows
-from nogilbench.results.questions import settled
+from nogilbench.results.budget import rounds_to_decide
+from nogilbench.results.decisions import FAMILY_ERROR, paired_moments
+from nogilbench.results.questions import LEADERS, PAST_CORES, Question, settled
 from nogilbench.results.tables import UNSTABLE_HALF_WIDTH, method_order
 
 
 def measurement_quality(sweep: Any) -> list[str]:
     """A sweep's measurement notes (`report.data.SweepData`): design, then host."""
     return design_notes(sweep) + host_notes(sweep.measurements, sweep.cores)
+
+
+def _pairs(question: Question, rounds: dict) -> list[tuple[Any, Any]]:
+    """The comparisons that decide a question (leaders: the observed fastest vs the others)."""
+    if question.kind == PAST_CORES and question.beyond:
+        return [(question.cells[name], question.beyond[name]) for name in question.cells]
+    if question.kind == LEADERS:
+        keys = [key for key in question.cells.values() if key in rounds]
+        if len(keys) < 2:
+            return []
+        best = min(keys, key=lambda key: sum(rounds[key].values()) / len(rounds[key]))
+        return [(best, key) for key in keys if key != best]
+    return [tuple(question.cells.values())]  # type: ignore[list-item]
+
+
+def _more_time(question: Question, rounds: dict, measurements: list[dict[str, Any]]) -> str:
+    """'about 8 more rounds, about 4 minutes' for an open question, from its own spread."""
+    pairs = _pairs(question, rounds)
+    needed = []
+    for first, second in pairs:
+        if first not in rounds or second not in rounds:
+            return "its cells have too few rounds to estimate"
+        mean, se, count = paired_moments(rounds[first], rounds[second])
+        if count < 2:
+            return "too few rounds to estimate"
+        need = rounds_to_decide(mean, se * math.sqrt(count), alpha=FAMILY_ERROR / len(pairs))
+        if need is None:
+            return "a difference this close to the 5% margin: more than 100 rounds"
+        needed.append(max(need - count, 0))
+    extra = max(needed, default=0)
+    if extra == 0:
+        return "decidable now; its rerun agreement is what is short"
+    cells = question.all_cells
+    per_round = sum(
+        statistics.median(durations)
+        for key in cells
+        if (durations := [row["cell_wall_s"] for row in measurements if row.get("cell_wall_s")
+                          and cell_key(row) == key])
+    )  # fmt: skip
+    unit = "round" if extra == 1 else "rounds"
+    return f"about {extra} more {unit}, about {max(1, round(extra * per_round / 60))} min"
 
 
 def _passes(rows: pd.DataFrame) -> int:
@@ -97,10 +143,14 @@ def design_notes(sweep: Any) -> list[str]:
     rounds = rounds_of(frame)
     open_questions = [q for q in questions_of(frame, cores) if not settled(q, rounds)]
     if open_questions:
-        names = ", ".join(f"{q.kind} on {q.workload}" for q in open_questions)
+        names = "; ".join(
+            f"{q.kind} on {q.workload} ({_more_time(q, rounds, measurements)})"
+            for q in open_questions
+        )
         lines.append(
             f"Left open by this run (a rerun would not give the same answer 9 times in 10): "
-            f"{names}. More rounds (--max-rounds, --budget) or a quieter host would settle them."
+            f"{names}. The estimates are power calculations on this run's own per-round spread "
+            "(`results.budget`): give them with --max-rounds and --budget, or a quieter host."
         )
     else:
         lines.append(
