@@ -3,6 +3,7 @@ itself (process, thread, GIL state) so a cell can prove the model it claims ran.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -123,3 +124,15 @@ class Runner:
         on_result: OnResult | None,
     ) -> list[Any]:
         raise NotImplementedError
+
+
+async def gather_all(tasks: list[asyncio.Future[Any]]) -> list[Any]:
+    """Every task's result, in order; on a failure the others are cancelled and awaited, so
+    nothing is left running in the loop between maps (the asyncio runners share this)."""
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nogilbench.concurrency.asyncform import async_form_of
-from nogilbench.concurrency.base import Runner
+from nogilbench.concurrency.base import Runner, gather_all
 
 
 async def _step(function: Callable[[Any], Any], value: Any) -> Any:
@@ -60,10 +60,4 @@ class LoopRunner(Runner):
             return result
 
         tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(items)]
-        try:
-            return await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:  # nothing left running in the loop between maps
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        return await gather_all(tasks)

@@ -25,6 +25,7 @@ from nogilbench.concurrency.base import (
     MethodUnavailable,
     Runner,
     _call,
+    gather_all,
     gil_enabled,
 )
 from nogilbench.errors import NogilbenchError
@@ -189,13 +190,7 @@ class AsyncioRunner(Runner):
             return result
 
         tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(items)]
-        try:
-            return await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:  # nothing left running in the loop between maps
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+        return await gather_all(tasks)
 
 
 def make_runner(method: str, workers: int, *, start_method: str | None = None) -> Runner:
