@@ -28,10 +28,10 @@ def print_summary(engine: Any, sweep_id: int, workers: int | None) -> None:
     assert sweep is not None
     out = console()
     cores = stored_usable_cores(sweep, results)
+    from nogilbench.results.questions import headline_workers as headline_of
+
     workers_list = sorted({r.workers for r in results})
-    headline_workers = workers or max(
-        (w for w in workers_list if w <= cores), default=workers_list[0]
-    )
+    headline_workers = workers or headline_of(workers_list, cores)
     out.print(
         f"\nsweep [bold]{sweep.name}[/] (id {sweep.id}, {sweep.status}), "
         f"{len(results)}/{sweep.cell_count} cells, host {sweep.host.get('cpu_model', '?')}, "

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from nogilbench.errors import InvalidParameter
 from nogilbench.model import ROLE_DEFAULT_BUILD
 from nogilbench.paths import PROJECT_ROOT, REPORTS_DIR
+from nogilbench.results import questions
 from nogilbench.results.tables import (
     SUMMARY_COLUMNS,
     UNSTABLE_HALF_WIDTH,
@@ -201,11 +202,12 @@ def ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_workers(workers: Iterable[int], cores: int) -> int:
-    """The worker count of the headline table: the largest one that fits the cores."""
-    counts = sorted(set(workers))
-    if not counts:
-        raise InvalidParameter("no results to report")
-    return max((w for w in counts if w <= cores), default=counts[0])
+    """The worker count of the headline table: the largest one that fits the cores (the
+    report's questions use the same point: `results.questions.headline_workers`)."""
+    try:
+        return questions.headline_workers(workers, cores)
+    except ValueError:
+        raise InvalidParameter("no results to report") from None
 
 
 def method_label(method: str, interpreter: str | None = None, main: str | None = None) -> str:
