@@ -34,7 +34,8 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 # Build dependencies of CPython and Pillow (Pillow may build from source on a free-threaded
 # interpreter; without these headers it would silently lack WebP/TIFF/LCMS), libpq for psycopg,
 # the PostgreSQL server the tests start, and the headless Chromium (with a font) that the
-# browser tests drive (tests/browser: JupyterLab, the HTML report, Swagger UI).
+# browser tests drive (tests/browser: JupyterLab, the HTML report, Swagger UI), the Redis server
+# the shared-limits and job-engine tests start, and wrk (an independent load client).
 APT_PACKAGES=(
   build-essential pkg-config xz-utils
   libssl-dev zlib1g-dev libffi-dev libsqlite3-dev libbz2-dev liblzma-dev
@@ -42,6 +43,7 @@ APT_PACKAGES=(
   libjpeg-dev libpng-dev libfreetype-dev libwebp-dev libtiff-dev liblcms2-dev
   libpq5
   chromium fonts-dejavu-core
+  redis-server wrk
 )
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
   APT_PACKAGES+=(postgresql)

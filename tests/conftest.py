@@ -1,4 +1,4 @@
-"""Session-wide fixtures: a real PostgreSQL server and the free-threaded interpreter.
+"""Session-wide fixtures: real PostgreSQL and Redis servers and the free-threaded interpreter.
 
 Subfolders (tests/api/, ...) add their own conftest.py; these fixtures are visible to all.
 """
@@ -16,6 +16,7 @@ from nogilbench.host.interpreters import (
     find_free_threaded,
 )
 from tests.support.pg import PostgresServer, PostgresUnavailable
+from tests.support.redis import RedisServer, RedisUnavailable
 
 
 def _flag(name: str) -> bool:
@@ -46,6 +47,31 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole session (shared limits, the job engine)."""
+    try:
+        server = RedisServer()
+    except RedisUnavailable as exc:
+        if require_postgres():  # CI: the real servers must run, never skip
+            pytest.fail(f"Redis is required in CI: {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The redis:// URL of the session's server, emptied for this test."""
+    import socket
+
+    with socket.create_connection((redis_server.host, redis_server.port), timeout=5) as conn:
+        conn.sendall(b"*1\r\n$8\r\nFLUSHALL\r\n")
+        if not conn.recv(16).startswith(b"+OK"):
+            raise RuntimeError("FLUSHALL failed on the test redis-server")
+    return redis_server.url
 
 
 @pytest.fixture
