@@ -37,16 +37,16 @@ runs high (by about 0.1 in the replays).
 
 **How good it is.** tests/results/test_reproducibility.py replays known truths (many real
 reruns simulated directly under a noisy host's noise: per-round SD of a log ratio 0.09, a
-shared host state per round) and compares the mean estimate of 40 runs with them. Over five
-seeds: all tied (true agreement 0.92) estimated 0.02-0.06 low; two tiers (0.94) 0.05-0.10
-low; well separated (1.00) 0.06-0.08 low, the noise scale itself being uncertain; candidates
-near the thresholds (0.36) within 0.03; a ladder of 5% steps at 4 rounds (0.26) 0.04-0.08
-high; a single comparison whose true difference is exactly at the 5% margin (0.48) about
-0.1 high: one run cannot tell such a truth from one just beside it. Over random truths the
-mean error is within 0.05, but one run's estimate is itself noisy (mean absolute error
-about 0.15), and estimates near 0.9 came from truths of 0.75-0.85 on average: read "about 9
-times in 10" as "most reruns", not a guarantee. Deterministic for a given seed; 500
-replicates of 8 candidates x 10 rounds take a few hundredths of a second.
+shared host state per round) and compares the mean estimate of 40 runs with them, for the
+leading tier at its 25% margin. All tied or two clear tiers (true agreement 1.00): within
+0.02. Well separated in 35% steps at 6 rounds (0.96): 0.10-0.12 low, the noise scale itself
+being uncertain at 5 degrees of freedom. The nine pure-python candidates of the noisy host
+(a tier of 0-15%, the rest 55-140% behind; 0.98 at 6 rounds, 1.00 at 10): 0.08-0.11 low at
+6 rounds, 0.03 low at 10. Candidates at the tier margin itself (0.41) or a ladder inside the
+tier with one at +20% (0.63): 0.02-0.10 high: one run cannot tell such a truth from one just
+beside it. One run's estimate is itself noisy (mean absolute error 0.1-0.15 at 8 rounds):
+read "about 9 times in 10" as "most reruns", not a guarantee. Deterministic for a given
+seed; 500 replicates of 8 candidates x 10 rounds take a few hundredths of a second.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from nogilbench.results.decisions import (
     FASTER,
     OUTCOMES,
     SLOWER,
+    TIER_MARGIN,
     Rounds,
     decide_family,
     leader_family,
@@ -188,18 +189,20 @@ def leader_reproducibility(
     seed: int = SEED,
     rounds: int | None = None,
     alpha: float = FAMILY_ERROR,
-    margin: float = EQUIVALENCE_MARGIN,
+    tier: float = TIER_MARGIN,
 ) -> Reproducibility[K]:
-    """How often two reruns name the same leader set (`decisions.leader_set`).
+    """How often two reruns name the same leading tier (`decisions.leader_set`).
 
-    `rounds`: rounds of each rerun (default: as many as this run's candidates share).
+    `rounds`: rounds of each rerun (default: as many as this run's candidates share). The
+    centre is shrunk within the clusters this run could not separate at the tier margin:
+    what the set's answer depends on.
     """
     names, logs = _log_matrix(candidates)
     count = rounds or logs.shape[0]
     rng = np.random.default_rng(seed)
-    reruns = simulate_reruns(logs, replicates, count, rng, alpha=alpha, margin=margin)
-    this = int(set_codes(leader_masks(logs, alpha, margin)))
-    agree, same, shares = _summarise(set_codes(leader_masks(reruns, alpha, margin)), this)
+    reruns = simulate_reruns(logs, replicates, count, rng, alpha=alpha)
+    this = int(set_codes(leader_masks(logs, alpha, tier)))
+    agree, same, shares = _summarise(set_codes(leader_masks(reruns, alpha, tier)), this)
 
     def members(code: int) -> frozenset[K]:
         return frozenset(name for i, name in enumerate(names) if code >> i & 1)

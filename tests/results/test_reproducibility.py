@@ -20,14 +20,20 @@ def _true_agreement(rng: np.random.Generator, means: list[float], rounds: int) -
     return float(np.sum(shares**2))
 
 
+# log times of the nine pure-python candidates of a sweep on the noisy 2-core host
+PURE_PYTHON_ON_A_NOISY_HOST = [0.0, 0.04, 0.04, 0.09, 0.14, 0.44, 0.47, 0.62, 0.89]
+
+
 @pytest.mark.parametrize(
     ("means", "rounds"),
     [
         ([0.0] * 7, 6),  # all tied: "all seven", run after run
         ([0.0, 0.0, 0.0, 0.5, 0.5], 6),  # two tiers
         ([0.0, 0.3, 0.6, 0.9], 6),  # well separated: one winner every time
-        ([0.0, 0.0, 0.03, 0.08, 0.15, 0.3, 0.5], 6),  # candidates near the thresholds
-        ([0.0, 0.05, 0.1, 0.2, 0.3], 4),  # a ladder of small steps, few rounds
+        (PURE_PYTHON_ON_A_NOISY_HOST, 6),  # a tier of 0-15%, the rest 55-140% behind
+        (PURE_PYTHON_ON_A_NOISY_HOST, 10),
+        ([0.0, 0.2, 0.25, 0.3], 8),  # candidates at the tier margin (log 1.25 = 0.22)
+        ([0.0, 0.1, 0.2, 0.7], 8),  # a ladder inside the tier, one far behind
     ],
 )
 def test_the_estimate_replays_a_known_truth(means: list[float], rounds: int) -> None:
@@ -39,9 +45,9 @@ def test_the_estimate_replays_a_known_truth(means: list[float], rounds: int) -> 
         for seed, run in enumerate(observed)
     ]
     error = float(np.mean(estimates)) - truth
-    # humble by up to about 0.1 where reruns agree (ties, tiers, clear winners), a little
-    # generous where candidates sit near the thresholds (module docstring)
-    assert -0.12 <= error <= 0.10, (truth, error)
+    # humble by up to about 0.12 where reruns agree (ties, tiers, clear winners), a little
+    # generous where candidates sit at the tier margin (module docstring)
+    assert -0.14 <= error <= 0.12, (truth, error)
 
 
 def test_it_is_deterministic_for_a_seed() -> None:

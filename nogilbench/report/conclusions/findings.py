@@ -2,6 +2,10 @@
 free-threaded threads against each rival, going past the cores, memory and CPU; and the
 free-threaded build's own single-thread cost.
 
+Who leads is the leading tier of `results.decisions.leader_set`: a configuration leaves it
+only when another is surely faster by more than the tier margin (25%); the finer differences
+inside it are stated at the 5% equivalence margin, on the same family's intervals.
+
 Each comparison is a `results.decisions.Decision` of one family: the candidates at the
 headline point share one set of intervals (comparisons with the best), the GIL effect and the
 build cost are each a family over the workloads (Holm), going past the cores a family over the
@@ -84,6 +88,27 @@ def anomalies(frame: pd.DataFrame, workload: str) -> list[str]:
     ]
 
 
+def inside_tier(found: LeaderSet, main: str | None) -> str:
+    """What the finer (5%) decisions say about the leaders among themselves."""
+    if len(found.leaders) < 2:
+        return ""
+    if found.decided:
+        return f"they were within {EQUIVALENCE_MARGIN:.0%} of each other"
+    pairs = [(a, b) for i, a in enumerate(found.leaders) for b in found.leaders[i + 1 :]]
+    ahead = [
+        f"{name_of(a, main)} ahead of {name_of(b, main)} by "
+        f"{interval_text(found.decision(a, b).ratio)}"
+        for a, b in pairs
+        if found.decision(a, b).outcome == FASTER
+    ]
+    if not ahead:
+        return (
+            f"their differences are below this run's precision at the {EQUIVALENCE_MARGIN:.0%} "
+            "margin"
+        )
+    return "inside it, decided beyond 5%: " + "; ".join(ahead)
+
+
 def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
     main = main_of(frame)
     head = f"**{question.workload}** ({question.images} images, {workers_text(question.workers)}):"
@@ -92,26 +117,23 @@ def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
         f"geometric means over the {found.rounds} rounds all {len(found.order)} configurations "
         f"share; every pair of them compared in one Holm family of {found.family}"
     )
+    out = len(found.order) - len(found.leaders)
+    rest = (
+        f"every other configuration was surely slower than one of them, by more than "
+        f"{found.tier:.0%}"
+        if out
+        else f"no configuration was surely more than {found.tier:.0%} behind another"
+    )
+    marks = flagged(frame, question, found.leaders)
     if found.winner is not None:
         best = found.winner
         cell = row_of(frame, question.cells[best])
         return (
             f"{head} the fastest was {name_of(best, main)} at {found.times[best]:.2f} s "
-            f"({speedup_text(cell)} sync of its build): every other configuration was slower "
-            f"than one of the others by more than the {EQUIVALENCE_MARGIN:.0%} margin ({basis})"
-            f"{flagged(frame, question, found.leaders)}."
+            f"({speedup_text(cell)} sync of its build): {rest} ({basis}){marks}."
         )
-    if found.decided:
-        return (
-            f"{head} no single winner: {times} were within {EQUIVALENCE_MARGIN:.0%} of each "
-            f"other, and every other configuration was slower ({basis})"
-            f"{flagged(frame, question, found.leaders)}."
-        )
-    return (
-        f"{head} the fastest is one of {times}; this run cannot order them (their differences "
-        f"are below its precision), and every other configuration was slower ({basis})"
-        f"{flagged(frame, question, found.leaders)}."
-    )
+    finer = inside_tier(found, main)
+    return f"{head} the leading tier was {times}: {rest}; {finer} ({basis}){marks}."
 
 
 def _gil_sentence(workload: str, decision: Decision, threads, free) -> str:

@@ -22,22 +22,17 @@ from nogilbench.report.conclusions.common import (
 )
 from nogilbench.report.conclusions.findings import flagged, leaders_of
 from nogilbench.report.data import ok_rows
-from nogilbench.results.decisions import EQUIVALENCE_MARGIN, FASTER, LeaderSet
+from nogilbench.results.decisions import EQUIVALENCE_MARGIN, LeaderSet
 from nogilbench.results.questions import LEADERS, Question
 from nogilbench.results.reproducibility import leader_reproducibility
 
 
 def _today(found: LeaderSet, default: str | None) -> list[tuple[str, str]]:
-    """The default build's configurations no other default-build one beat (same intervals)."""
+    """The default build's configurations no other default-build one beat beyond the tier."""
     if default is None:
         return []
     ours = [name for name in found.order if name[1] == default]
-    beaten = {
-        name
-        for name in ours
-        for other in ours
-        if other != name and found.decision(other, name).outcome == FASTER
-    }
+    beaten = {name for name in ours for other in ours if other != name and found.beats(other, name)}
     return [name for name in ours if name not in beaten]
 
 
@@ -45,30 +40,33 @@ def _advice(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
     main = main_of(frame)
     head = f"**{question.workload}**, {question.images}-image batches:"
     names = [name_of(name, main) for name in found.leaders]
+    tier = f"{found.tier:.0%}"
     sync_leads = any(name[0] == "sync" for name in found.leaders)
     if sync_leads and len(found.leaders) == 1:
-        return f"{head} stay sequential: every concurrency model was slower than sync here"
+        return (
+            f"{head} stay sequential: every concurrency model was surely slower than sync, by "
+            f"more than {tier}"
+        )
     if sync_leads:
         return (
-            f"{head} no concurrency model was surely faster than sync: {', '.join(names)} "
-            "could each be the fastest"
+            f"{head} no concurrency model was surely faster than sync by more than {tier}: "
+            f"{', '.join(names)} form the leading tier"
         )
     workers = workers_text(question.workers)
     if found.winner is not None:
         cell = row_of(frame, question.cells[found.winner])
         return (
             f"{head} use {names[0]} with {workers} ({speedup_text(cell)} sync of its build); "
-            f"every other configuration was slower by more than {EQUIVALENCE_MARGIN:.0%}"
+            f"every other configuration was surely slower, by more than {tier}"
         )
-    if found.decided:
-        return (
-            f"{head} use any of {', '.join(names)} with {workers}: they were within "
-            f"{EQUIVALENCE_MARGIN:.0%} of each other, and every other configuration was slower"
-        )
-    return (
-        f"{head} use one of {', '.join(names)} with {workers}: every other configuration was "
-        "slower, and this run cannot order these ones"
+    out = len(found.order) - len(found.leaders)
+    rest = (
+        f"every other configuration was surely more than {tier} slower than one of them"
+        if out
+        else f"none was surely more than {tier} behind another"
     )
+    within = f"; they were within {EQUIVALENCE_MARGIN:.0%} of each other" if found.decided else ""
+    return f"{head} use any of {', '.join(names)} with {workers}: {rest}{within}"
 
 
 def which_model_when(frame: pd.DataFrame, cores: int) -> list[str]:
