@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nogilbench.model import CellKey, cell_key
-from nogilbench.results.decisions import FAMILY_ERROR, compare_family, leader_set
+from nogilbench.results.budget import rounds_to_decide
+from nogilbench.results.decisions import FAMILY_ERROR, compare_family, leader_set, paired_moments
 from nogilbench.results.reproducibility import comparison_reproducibility, leader_reproducibility
 from nogilbench.results.stats import rounds_of
 from nogilbench.results.tables import value_of
@@ -192,3 +193,36 @@ def settled(question: Question, rounds: dict[CellKey, dict[int, float]]) -> bool
         return True
     except (KeyError, ValueError):  # a cell without rounds, or fewer than 2 shared
         return False
+
+
+def _pairs(question: Question) -> list[tuple[CellKey, CellKey]]:
+    if question.kind == PAST_CORES and question.beyond:
+        return [(question.cells[name], question.beyond[name]) for name in question.cells]
+    first, second = tuple(question.cells.values())[:2]
+    return [(first, second)]
+
+
+def within_reach(
+    question: Question, rounds: dict[CellKey, dict[int, float]], max_rounds: int
+) -> bool:
+    """False when more rounds up to `max_rounds` would likely not decide a pairwise question
+    (a true difference close to the 5% margin, from its own observed spread and the power
+    calculation of `results.budget`): the sweep then spends its passes elsewhere, and the
+    report says how many rounds it would take. The leading tier is always within reach: it
+    is the question the report is for."""
+    if question.kind == LEADERS:
+        return True
+    pairs = _pairs(question)
+    try:
+        for first, second in pairs:
+            mean, se, count = paired_moments(rounds[first], rounds[second])
+            if count < 3:
+                return True  # too few rounds to judge
+            needed = rounds_to_decide(
+                mean, se * count**0.5, alpha=FAMILY_ERROR / len(pairs), cap=max_rounds
+            )
+            if needed is None:
+                return False
+    except (KeyError, ValueError):
+        return True
+    return True

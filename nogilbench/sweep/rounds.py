@@ -16,7 +16,14 @@ from sqlmodel import Session
 from nogilbench.errors import SweepCancelled
 from nogilbench.model import CellKey, GroupKey, cell_key
 from nogilbench.results import summarize
-from nogilbench.results.questions import Question, cell_rounds, questions, settled
+from nogilbench.results.questions import (
+    LEADERS,
+    Question,
+    cell_rounds,
+    questions,
+    settled,
+    within_reach,
+)
 from nogilbench.store import repository
 from nogilbench.store.models import Sweep
 from nogilbench.sweep.config import SweepConfig
@@ -262,10 +269,14 @@ def focus_rounds(
             if not settled(question, rounds)
         ]
         wanted: dict[tuple[str, int], set[CellKey]] = {}
+        leading: set[tuple[str, int]] = set()  # groups whose leading tier is still open
         for question in open_questions:
             name = (question.workload, question.images)
-            if name in by_group and name not in skipped:
+            reachable = within_reach(question, rounds, config.max_rounds or 0)
+            if name in by_group and name not in skipped and reachable:
                 wanted.setdefault(name, set()).update(question.all_cells)
+                if question.kind == LEADERS:
+                    leading.add(name)
         wanted = {
             name: cells
             for name, cells in wanted.items()
@@ -273,8 +284,15 @@ def focus_rounds(
         }
         if not wanted:
             return open_questions
-        # the group whose cells have had the fewest rounds goes next
-        name = min(wanted, key=lambda group_name: runner.rounds_done(by_group[group_name]))
+        # an open leading tier first (the question the report is for), then the group whose
+        # cells have had the fewest rounds
+        name = min(
+            wanted,
+            key=lambda group_name: (
+                group_name not in leading,
+                runner.rounds_done(by_group[group_name]),
+            ),
+        )
         group, cells = by_group[name], wanted[name]
         cost = 2 * _focus_cost(runner, cells, group)
         elapsed = time.perf_counter() - started

@@ -1,5 +1,5 @@
-"""Allocating rounds to the report's questions: the power calculation against simulation,
-decisiveness at the rounds it asks for, and the choice of the next round."""
+"""How many more rounds would decide a comparison: the power calculation against
+simulation, and decisiveness at the rounds it asks for."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from nogilbench.results import budget, decisions
-from nogilbench.results.budget import Question
 from nogilbench.results.decisions import EQUIVALENT, OUTCOMES
-from tests.support.noisy_host import as_cells, noisy_logs
+from tests.support.noisy_host import noisy_logs
 
 HOST = [1.0, 1.4, 0.8, 1.2, 1.1, 0.9, 1.3, 1.05]  # the host's speed state per round
 
@@ -78,85 +77,9 @@ def test_a_difference_at_the_margin_is_never_planned_as_decidable() -> None:
     assert budget.rounds_to_decide(math.log(1.05), 0.0) == 2  # identical rounds: no noise
 
 
-# ------------------------------------------------------------------ questions
-
-
-def test_a_pilot_run_estimates_the_rounds_of_a_clear_cost() -> None:
-    cells = as_cells(noisy_logs(np.random.default_rng(8), [0.0, math.log(1.28)], 3, 1)[0])
-    question = Question.comparisons("cost", "g", [("m0", "m1")], priority=0)
-    state = budget.assess(question, cells, round_seconds=30.0)
-    assert state.rounds == 3
-    if state.decided:
-        assert state.more_rounds == 0 and state.text() == "cost: decided after 3 rounds"
-    else:
-        assert state.rounds_needed is not None and 3 < state.rounds_needed <= 10
-        assert state.more_seconds == pytest.approx(30.0 * state.more_rounds)  # type: ignore[operator]
-
-
-def test_a_leader_question_is_open_until_its_leaders_are_within_the_margin() -> None:
-    cells = as_cells(noisy_logs(np.random.default_rng(9), [0.0, 0.0, 0.4], 6, 1)[0])
-    question = Question.leaders("which model when", "g", ["m0", "m1", "m2"], priority=0)
-    state = budget.assess(question, cells)
-    assert not state.decided and state.open in (("m0 vs m1",), ("m1 vs m0",))
-    assert state.rounds_needed is not None and state.rounds_needed > 6
-    clear = as_cells(noisy_logs(np.random.default_rng(9), [0.0, 0.4, 0.4], 6, 1)[0])
-    assert budget.assess(question, clear).decided  # one winner
-
-
-def test_the_headline_question_gets_the_next_round_first() -> None:
-    this, other = _pair(1.28, [0.15, -0.15, 0.0])  # undecided at 3 rounds, decidable soon
-    a, b = _pair(1.28, [0.15, -0.15, 0.0])
-    data = {"ft": other, "gil": this, "x": a, "y": b}
-    headline = Question.comparisons("cost", ("pure-python", 100), [("gil", "ft")], priority=0)
-    side = Question.comparisons("side", ("pure-python", 10), [("x", "y")], priority=1)
-    found = budget.plan([side, headline], data, round_seconds={("pure-python", 100): 20.0})
-    assert found.next_group == ("pure-python", 100) and found.next_question == "cost"
-    assert found.next_cells == ("gil", "ft")
-    assert [state.question.name for state in found.undecided] == ["side", "cost"]
-    line = found.states[1].text()
-    assert line.startswith("cost: undecided after 3 rounds; about ")
-    assert "would likely decide it" in line and "(~" in line
-
-
-def test_a_decided_or_hopeless_question_gets_no_more_rounds() -> None:
-    decided = _pair(1.5, [0.01, -0.01, 0.0, 0.01])
-    margin = _pair(1.05, [0.09, -0.09] * 4)  # right at the margin: never decided
-    data = {"a": decided[0], "b": decided[1], "c": margin[0], "d": margin[1]}
-    questions = [
-        Question.comparisons("clear", "g1", [("a", "b")], priority=0),
-        Question.comparisons("edge", "g2", [("c", "d")], priority=0),
-    ]
-    found = budget.plan(questions, data)
-    assert found.next_group is None and found.next_cells == ()
-    assert found.states[0].decided
-    assert found.lines() == [
-        "edge: undecided after 8 rounds; not likely decided within 100 rounds on this host "
-        "(c vs d: too close to the margin)"
-    ]
-
-
-def test_rounds_go_only_where_the_cap_leaves_room_to_decide() -> None:
-    this, other = _pair(1.28, [0.15, -0.15, 0.0])
-    data = {"a": this, "b": other}
-    question = Question.comparisons("cost", "g", [("a", "b")])
-    needed = budget.assess(question, data).rounds_needed
-    assert needed == 7
-    assert budget.plan([question], data, max_rounds=3).next_group is None  # at its cap
-    assert budget.plan([question], data, max_rounds=6).next_group is None  # would not decide
-    assert budget.plan([question], data, max_rounds=7).next_group == "g"
-
-
-def test_two_rounds_or_fewer_are_measured_before_planning() -> None:
-    data = {"a": {0: 1.0}, "b": {0: 1.3}}
-    state = budget.assess(Question.comparisons("cost", "g", [("a", "b")]), data)
-    assert not state.decided and state.rounds_needed is None
-    assert state.text() == "cost: undecided after 1 rounds (too few rounds to estimate the noise)"
-    assert budget.plan([state.question], data).next_group == "g"
-
-
-def test_bad_questions_are_refused_clearly() -> None:
-    data = {"a": {0: 1.0, 1: 1.1}}
-    with pytest.raises(ValueError, match="no rounds for b"):
-        budget.assess(Question.comparisons("q", "g", [("a", "b")]), data)
-    with pytest.raises(ValueError, match="unknown kind"):
-        budget.assess(Question("q", "g", "ranking", ("a",)), data)
+def test_the_tier_margin_is_decided_sooner_than_the_equivalence_margin() -> None:
+    """The report's "more rounds" estimate for the leading tier uses its 25% margin: a
+    candidate 60% behind is decided in a few rounds, one 25% behind never."""
+    quick = budget.rounds_to_decide(math.log(1.6), 0.09, margin=decisions.TIER_MARGIN)
+    assert quick is not None and quick <= 4
+    assert budget.rounds_to_decide(math.log(1.25), 0.09, margin=decisions.TIER_MARGIN) is None

@@ -51,3 +51,26 @@ def test_a_leader_set_is_settled_only_when_it_says_something() -> None:
     assert not settled(leaders, _rounds(clear, 2, seed=1))
     # enough rounds for one clear winner: settled
     assert settled(leaders, _rounds(clear, 8, seed=1))
+
+
+def test_a_comparison_at_the_margin_is_out_of_reach_and_a_clear_one_is_not() -> None:
+    """The sweep stops spending passes on a pairwise question more rounds would likely not
+    decide (a difference at the 5% margin, per-round SD 0.09 as on a noisy host), never on the
+    leading tier."""
+    import math
+
+    from nogilbench.results.questions import BUILD_COST, LEADERS, Question, within_reach
+
+    def pair(ratio: float) -> dict[str, dict[int, float]]:
+        host = [1.0, 1.3, 0.9, 1.1, 1.2, 0.8, 1.05, 0.95]  # the host's speed per round
+        deviation = [0.09 * (-1) ** r for r in range(8)]  # the pair's own noise, SD 0.09
+        return {
+            "a": {r: host[r] for r in range(8)},
+            "b": {r: host[r] * ratio * math.exp(deviation[r]) for r in range(8)},
+        }
+
+    cells = {("sync", "x"): "a", ("sync", "y"): "b"}
+    question = Question(BUILD_COST, "w", 2, 100, cells)  # type: ignore[arg-type]
+    assert not within_reach(question, pair(1.05), 20)
+    assert within_reach(Question(LEADERS, "w", 2, 100, cells), pair(1.05), 20)  # type: ignore[arg-type]
+    assert within_reach(question, pair(1.30), 20)

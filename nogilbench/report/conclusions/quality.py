@@ -16,7 +16,12 @@ from nogilbench.model import cell_key
 from nogilbench.report.conclusions.common import questions_of, rounds_of, wall_text, workers_text
 from nogilbench.report.data import main_rows, method_label, ok_rows
 from nogilbench.results.budget import rounds_to_decide
-from nogilbench.results.decisions import FAMILY_ERROR, paired_moments
+from nogilbench.results.decisions import (
+    EQUIVALENCE_MARGIN,
+    FAMILY_ERROR,
+    TIER_MARGIN,
+    paired_moments,
+)
 from nogilbench.results.questions import LEADERS, PAST_CORES, Question, settled
 from nogilbench.results.tables import UNSTABLE_HALF_WIDTH, method_order
 
@@ -42,6 +47,8 @@ def _pairs(question: Question, rounds: dict) -> list[tuple[Any, Any]]:
 def _more_time(question: Question, rounds: dict, measurements: list[dict[str, Any]]) -> str:
     """'about 8 more rounds, about 4 minutes' for an open question, from its own spread."""
     pairs = _pairs(question, rounds)
+    # the leading tier turns on the tier margin; every other question on the 5% margin
+    margin = TIER_MARGIN if question.kind == LEADERS else EQUIVALENCE_MARGIN
     needed = []
     for first, second in pairs:
         if first not in rounds or second not in rounds:
@@ -49,9 +56,11 @@ def _more_time(question: Question, rounds: dict, measurements: list[dict[str, An
         mean, se, count = paired_moments(rounds[first], rounds[second])
         if count < 2:
             return "too few rounds to estimate"
-        need = rounds_to_decide(mean, se * math.sqrt(count), alpha=FAMILY_ERROR / len(pairs))
+        need = rounds_to_decide(
+            mean, se * math.sqrt(count), alpha=FAMILY_ERROR / len(pairs), margin=margin
+        )
         if need is None:
-            return "a difference this close to the 5% margin: more than 100 rounds"
+            return f"a difference this close to the {margin:.0%} margin: more than 100 rounds"
         needed.append(max(need - count, 0))
     extra = max(needed, default=0)
     if extra == 0:
