@@ -36,7 +36,9 @@
 # when the interval clears 1 and the estimate is beyond 5%; *within 5% of each other* when
 # the whole interval lies inside ±5%; otherwise *this run cannot tell*. Comparisons made
 # together are held at 5% family-wise error (Holm), which is why some levels read 97.5% or
-# 99%. "Which model when" also says how often a rerun on this host would name the same set.
+# 99%. "Which model when" names the leading tier: a configuration leaves it only when
+# another is surely faster by more than 25%; the differences inside it are stated at the 5%
+# margin. It also says how often a rerun on this host would name the same set.
 # A cell scaling more than 10% beyond what its cores allow is annotated as an anomaly, never
 # dropped. Every speedup names its baseline: sync on the same build, or sync on the default
 # (GIL) build that most people run today.

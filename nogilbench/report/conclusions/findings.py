@@ -293,8 +293,9 @@ BUILD_COST_COLUMNS = [
 
 def build_cost_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """sync on the free-threaded build against sync on the default build, per workload and
-    image count, paired by round: one Holm family over every row (the figure and the
-    sentences read the same intervals). `cost` is time(free-threaded) / time(default) - 1."""
+    image count, paired by round: one Holm family per image count, over the workloads (the
+    question the sweep settles at the headline count; the figure and the sentences read the
+    same intervals). `cost` is time(free-threaded) / time(default) - 1."""
     main, default = main_of(frame), default_build_of(frame)
     if main is None or default is None or main == default:
         return pd.DataFrame(columns=BUILD_COST_COLUMNS)
@@ -308,7 +309,11 @@ def build_cost_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 pairs[(workload, images)] = (walls, ft)
     if not pairs:
         return pd.DataFrame(columns=BUILD_COST_COLUMNS)
-    decided = compare_family(pairs)  # ratio = time(ft) / time(default)
+    decided = {}  # ratio = time(ft) / time(default)
+    for count in sorted({images for _, images in pairs}):
+        decided.update(
+            compare_family({key: pair for key, pair in pairs.items() if key[1] == count})
+        )
     found = []
     for (workload, images), (gil, ft) in sorted(pairs.items()):
         decision = decided[(workload, images)]
