@@ -38,22 +38,22 @@ runs high (by about 0.1 in the replays).
 **How good it is.** tests/results/test_reproducibility.py replays known truths (many real
 reruns simulated directly under a noisy host's noise: per-round SD of a log ratio 0.09, a
 shared host state per round) and compares the mean estimate of 40 runs with them, for the
-leading tier at its 25% margin. All tied or two clear tiers (true agreement 1.00): within
-0.02. Well separated in 35% steps at 6 rounds (0.96): 0.10-0.12 low, the noise scale itself
-being uncertain at 5 degrees of freedom. The nine pure-python candidates of the noisy host
-(a tier of 0-15%, the rest 55-140% behind; 0.98 at 6 rounds, 1.00 at 10): 0.08-0.11 low at
-6 rounds, 0.03 low at 10. Candidates at the tier margin itself (0.41) or a ladder inside the
-tier with one at +20% (0.63): 0.02-0.10 high: one run cannot tell such a truth from one just
-beside it. One run's estimate is itself noisy (mean absolute error 0.1-0.15 at 8 rounds):
-read "about 9 times in 10" as "most reruns", not a guarantee. Deterministic for a given
-seed; 500 replicates of 8 candidates x 10 rounds take a few hundredths of a second.
+leading tier at its margin of a third. All tied, two clear tiers, or well separated (true
+agreement 1.00): within 0.02. The nine pure-python candidates of the noisy host (a tier of
+0-15%, the rest 55-140% behind; 1.00): 0.07-0.08 low at 6 rounds, within 0.01 at 10, the
+noise scale itself being uncertain at 5 degrees of freedom. A ladder inside the tier with
+one far behind (0.99): 0.04-0.07 low. Candidates at the tier margin itself (0.33): 0.04-0.06
+high: one run cannot tell such a truth from one just beside it. One run's estimate is
+itself noisy (mean absolute error up to 0.12 near the margin): read "about 9 times in 10"
+as "most reruns", not a guarantee. Deterministic for a given seed; 500 replicates of 8
+candidates x 10 rounds take a few hundredths of a second.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -65,6 +65,7 @@ from nogilbench.results.decisions import (
     OUTCOMES,
     SLOWER,
     TIER_MARGIN,
+    Decision,
     Rounds,
     decide_family,
     leader_family,
@@ -242,3 +243,19 @@ def comparison_reproducibility(
     agree, same, shares = _summarise(codes_of(reruns), observed)
     answers: dict[frozenset[str] | str, float] = {OUTCOMES[code]: share for code, share in shares}
     return Reproducibility(OUTCOMES[observed], agree, same, replicates, count, answers)
+
+
+def settle(decision: Decision, this: Rounds, other: Rounds) -> Decision:
+    """`decision` (this vs other) with how often two reruns would give the same outcome
+    (`agreement`, as for the leading tier), replayed at the level its interval was printed
+    at; a "cannot tell" is left as it is (nothing to repeat). Its `verdict` then reads
+    NOT_SETTLED below 9 times in 10."""
+    if not decision.decided:
+        return decision
+    try:
+        again = comparison_reproducibility(
+            this, other, alpha=1 - decision.level, margin=decision.margin
+        )
+    except ValueError:  # fewer than 2 shared rounds: no noise to replay
+        return decision
+    return replace(decision, agreement=again.agreement)

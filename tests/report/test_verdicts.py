@@ -126,9 +126,11 @@ LABELS = (
 def test_free_threaded_versus_a_rival_agrees_with_the_leader_set() -> None:
     """A rival that excludes free-threaded threads from the leaders is the one the findings
     call faster than them; none is called slower and faster at once."""
-    frame = synthetic_frame(PURE_PYTHON, rounds=12, seed=3, shared_sd=0.02, own_sd=0.01)
+    # the default build's process pool 1.4x ahead of free-threaded threads: beyond the tier
+    times = {**PURE_PYTHON, ("multiprocessing", DEFAULT): 3.6, ("subinterpreters", DEFAULT): 3.7}
+    frame = synthetic_frame(times, rounds=12, seed=3, shared_sd=0.02, own_sd=0.01)
     text = "\n".join(conclusions.conclusions(frame, CORES))
-    assert "Free-threaded (GIL off) was" in text
+    assert "free-threaded (GIL off) was" in text
     assert "slower than multiprocessing [default build]" in text
     assert "faster than multiprocessing [default build]" not in text
     advice = "\n".join(conclusions.which_model_when(frame, CORES))

@@ -78,8 +78,9 @@ def test_a_difference_at_the_margin_is_never_planned_as_decidable() -> None:
 
 
 def test_the_tier_margin_is_decided_sooner_than_the_equivalence_margin() -> None:
-    """The report's "more rounds" estimate for the leading tier uses its 25% margin: a
-    candidate 60% behind is decided in a few rounds, one 25% behind never."""
-    quick = budget.rounds_to_decide(math.log(1.6), 0.09, margin=decisions.TIER_MARGIN)
+    """The report's "more rounds" estimate for the leading tier uses its margin of a third:
+    a candidate 80% behind is decided in a few rounds, one right at the margin never."""
+    quick = budget.rounds_to_decide(math.log(1.8), 0.09, margin=decisions.TIER_MARGIN)
     assert quick is not None and quick <= 4
-    assert budget.rounds_to_decide(math.log(1.25), 0.09, margin=decisions.TIER_MARGIN) is None
+    at_margin = math.log1p(decisions.TIER_MARGIN)
+    assert budget.rounds_to_decide(at_margin, 0.09, margin=decisions.TIER_MARGIN) is None

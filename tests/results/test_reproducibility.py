@@ -29,10 +29,10 @@ PURE_PYTHON_ON_A_NOISY_HOST = [0.0, 0.04, 0.04, 0.09, 0.14, 0.44, 0.47, 0.62, 0.
     [
         ([0.0] * 7, 6),  # all tied: "all seven", run after run
         ([0.0, 0.0, 0.0, 0.5, 0.5], 6),  # two tiers
-        ([0.0, 0.3, 0.6, 0.9], 6),  # well separated: one winner every time
+        ([0.0, 0.5, 1.0, 1.5], 6),  # well separated: one winner every time
         (PURE_PYTHON_ON_A_NOISY_HOST, 6),  # a tier of 0-15%, the rest 55-140% behind
         (PURE_PYTHON_ON_A_NOISY_HOST, 10),
-        ([0.0, 0.2, 0.25, 0.3], 8),  # candidates at the tier margin (log 1.25 = 0.22)
+        ([0.0, 0.25, 0.29, 0.33], 8),  # candidates at the tier margin (log 4/3 = 0.29)
         ([0.0, 0.1, 0.2, 0.7], 8),  # a ladder inside the tier, one far behind
     ],
 )

@@ -34,6 +34,7 @@ from nogilbench.results.decisions import (
     EQUIVALENCE_MARGIN,
     EQUIVALENT,
     FASTER,
+    NOT_SETTLED,
     SLOWER,
     Decision,
     LeaderSet,
@@ -48,6 +49,7 @@ from nogilbench.results.questions import (
     PAST_CORES,
     Question,
 )
+from nogilbench.results.reproducibility import settle
 
 MEMORY_TIE = 0.10  # peak memory is one maximum per cell: within 10% is "about the same"
 RIVALS = ("multiprocessing", "subinterpreters", "asyncio")
@@ -88,28 +90,38 @@ def anomalies(frame: pd.DataFrame, workload: str) -> list[str]:
     ]
 
 
-def inside_tier(found: LeaderSet, main: str | None) -> str:
-    """What the finer (5%) decisions say about the leaders among themselves."""
+def inside_tier(found: LeaderSet, main: str | None, cells: dict[tuple[str, str], Rounds]) -> str:
+    """What the finer (5%) decisions say about the leaders among themselves: only the ones a
+    rerun would repeat 9 times in 10 (`reproducibility.settle`)."""
     if len(found.leaders) < 2:
         return ""
     if found.decided:
         return f"they were within {EQUIVALENCE_MARGIN:.0%} of each other"
     pairs = [(a, b) for i, a in enumerate(found.leaders) for b in found.leaders[i + 1 :]]
-    ahead = [
-        f"{name_of(a, main)} ahead of {name_of(b, main)} by "
-        f"{interval_text(found.decision(a, b).ratio)}"
-        for a, b in pairs
-        if found.decision(a, b).outcome == FASTER
-    ]
-    if not ahead:
+    ahead = []
+    if not any(found.decision(a, b).outcome in (FASTER, SLOWER) for a, b in pairs):
         return (
             f"their differences are below this run's precision at the {EQUIVALENCE_MARGIN:.0%} "
             "margin"
         )
-    return "inside it, decided beyond 5%: " + "; ".join(ahead)
+    for a, b in pairs:
+        if found.decision(a, b).outcome not in (FASTER, SLOWER):
+            continue
+        first, second = (a, b) if found.decision(a, b).outcome == FASTER else (b, a)
+        decision = settle(found.decision(first, second), cells[first], cells[second])
+        if decision.verdict == FASTER:
+            ahead.append(
+                f"{name_of(first, main)} ahead of {name_of(second, main)} by "
+                f"{interval_text(decision.ratio)}"
+            )
+    if not ahead:
+        return (
+            f"their differences are not settled at the {EQUIVALENCE_MARGIN:.0%} margin in this run"
+        )
+    return "inside it, settled beyond 5%: " + "; ".join(ahead)
 
 
-def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
+def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet, rounds: dict) -> str:
     main = main_of(frame)
     head = f"**{question.workload}** ({question.images} images, {workers_text(question.workers)}):"
     times = ", ".join(f"{name_of(name, main)} {found.times[name]:.2f} s" for name in found.leaders)
@@ -132,7 +144,8 @@ def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
             f"{head} the fastest was {name_of(best, main)} at {found.times[best]:.2f} s "
             f"({speedup_text(cell)} sync of its build): {rest} ({basis}){marks}."
         )
-    finer = inside_tier(found, main)
+    cells = {name: rounds[key] for name, key in question.cells.items() if key in rounds}
+    finer = inside_tier(found, main, cells)
     return f"{head} the leading tier was {times}: {rest}; {finer} ({basis}){marks}."
 
 
@@ -145,6 +158,12 @@ def _gil_sentence(workload: str, decision: Decision, threads, free) -> str:
         f"it {speedup_text(free)}{cpu}"
     )
     ratio = interval_text(decision.ratio)
+    if decision.verdict == NOT_SETTLED:
+        leaning = decision.leaning("the threads without the GIL", "with it")
+        return (
+            f"On {workload}, {both}: this run leans to {leaning}, not settled: "
+            f"{decision.rerun_text()}."
+        )
     if decision.outcome == FASTER:
         return (
             f"On {workload}, {both}: removing the GIL made the threads {ratio} faster, so the "
@@ -181,6 +200,7 @@ def gil_effects(frame: pd.DataFrame, asked: list[Question], rounds: dict) -> dic
     if not pairs:
         return {}
     decided = compare_family({w: (a, b) for w, (a, b, _, _) in pairs.items()})
+    decided = {w: settle(decided[w], a, b) for w, (a, b, _, _) in pairs.items()}
     return {
         workload: _gil_sentence(
             workload, decided[workload], row_of(frame, threads), row_of(frame, free)
@@ -189,7 +209,9 @@ def gil_effects(frame: pd.DataFrame, asked: list[Question], rounds: dict) -> dic
     }
 
 
-def versus_rivals(frame: pd.DataFrame, question: Question, found: LeaderSet) -> list[str]:
+def versus_rivals(
+    frame: pd.DataFrame, question: Question, found: LeaderSet, rounds: dict
+) -> list[str]:
     """Free-threaded threads against each rival model, on the leader family's intervals."""
     main = main_of(frame)
     free = ("free-threaded", main or "")
@@ -200,10 +222,12 @@ def versus_rivals(frame: pd.DataFrame, question: Question, found: LeaderSet) -> 
     for name in found.order:
         if name == free or name[0] not in RIVALS:
             continue
-        decision = found.decision(free, name)
+        decision = settle(
+            found.decision(free, name), rounds[question.cells[free]], rounds[question.cells[name]]
+        )
         times = f"{found.times[free]:.2f} s vs {found.times[name]:.2f} s"
         said = decision.sentence(name_of(free, main), name_of(name, main))
-        lines.append(f"{said[0].upper()}{said[1:]} {where} ({times}).")
+        lines.append(f"{where[0].upper()}{where[1:]}: {said} ({times}).")
     return lines
 
 
@@ -218,6 +242,7 @@ def past_the_cores(frame: pd.DataFrame, question: Question, rounds: dict, cores:
     if not pairs:
         return None
     decided = compare_family(pairs)  # this = at the cores, other = beyond them
+    decided = {name: settle(decision, *pairs[name]) for name, decision in decided.items()}
     most = next(iter(question.beyond.values()))[2]
     parts = []
     for name, decision in decided.items():
@@ -231,6 +256,11 @@ def past_the_cores(frame: pd.DataFrame, question: Question, rounds: dict, cores:
 
 def _change_word(decision: Decision) -> str:
     """How the time changed going past the cores, from the at-the-cores side."""
+    if decision.verdict == NOT_SETTLED:
+        lean = "slower" if decision.outcome == FASTER else "faster"
+        if decision.outcome == EQUIVALENT:
+            lean = f"no different (within {decision.margin:.0%})"
+        return f"leaning {lean}, not settled ({decision.rerun_text()})"
     if decision.outcome == FASTER:
         return "slower"
     if decision.outcome == SLOWER:
@@ -339,13 +369,21 @@ def build_costs(frame: pd.DataFrame) -> list[str]:
         verdict = {
             FASTER: "slower than", SLOWER: "faster than",
             EQUIVALENT: f"within {decision.margin:.0%} of", CANNOT_TELL: "not yet told apart from",
-        }[decision.outcome]  # fmt: skip
+            NOT_SETTLED: "leaning {} than".format("slower" if decision.outcome == FASTER
+                                                   else "faster"),
+        }[decision.verdict]  # fmt: skip
+        if decision.verdict == NOT_SETTLED and decision.outcome == EQUIVALENT:
+            verdict = f"leaning within {decision.margin:.0%} of"
+        settled = (
+            f"; not settled: {decision.rerun_text()}" if decision.verdict == NOT_SETTLED else ""
+        )
         lines.append(
             f"Single-thread cost of the free-threaded build on {workload}: sync on "
             f"{row['free_threaded_build']} was {verdict} sync on the default build "
             f"{row['default_build']}: time {change_text(decision.ratio)} ({row['images']} "
             f"images, geometric means {row['free_threaded_s']:.2f} s vs {row['default_s']:.2f} s "
-            f"over {row['rounds']} paired rounds; Holm over {decision.family} comparisons)."
+            f"over {row['rounds']} paired rounds; Holm over {decision.family} comparisons"
+            f"{settled})."
         )
     return lines
 
@@ -361,11 +399,11 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
         leaders = mine.get(LEADERS)
         found = leaders_of(leaders, rounds) if leaders is not None else None
         if leaders is not None and found is not None:
-            lines.append(fastest(frame, leaders, found))
+            lines.append(fastest(frame, leaders, found, rounds))
         if workload in gil:
             lines.append(gil[workload])
         if leaders is not None and found is not None:
-            lines += versus_rivals(frame, leaders, found)
+            lines += versus_rivals(frame, leaders, found, rounds)
         if PAST_CORES in mine:
             line = past_the_cores(frame, mine[PAST_CORES], rounds, cores)
             lines += [line] if line else []
