@@ -216,8 +216,8 @@ def within_reach(
     try:
         for first, second in pairs:
             mean, se, count = paired_moments(rounds[first], rounds[second])
-            if count < 3:
-                return True  # too few rounds to judge
+            if count < 5:  # the guaranteed passes first: a 3-round spread says little
+                return True
             needed = rounds_to_decide(
                 mean, se * count**0.5, alpha=FAMILY_ERROR / len(pairs), cap=max_rounds
             )

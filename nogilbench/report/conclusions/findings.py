@@ -90,38 +90,7 @@ def anomalies(frame: pd.DataFrame, workload: str) -> list[str]:
     ]
 
 
-def inside_tier(found: LeaderSet, main: str | None, cells: dict[tuple[str, str], Rounds]) -> str:
-    """What the finer (5%) decisions say about the leaders among themselves: only the ones a
-    rerun would repeat 9 times in 10 (`reproducibility.settle`)."""
-    if len(found.leaders) < 2:
-        return ""
-    if found.decided:
-        return f"they were within {EQUIVALENCE_MARGIN:.0%} of each other"
-    pairs = [(a, b) for i, a in enumerate(found.leaders) for b in found.leaders[i + 1 :]]
-    ahead = []
-    if not any(found.decision(a, b).outcome in (FASTER, SLOWER) for a, b in pairs):
-        return (
-            f"their differences are below this run's precision at the {EQUIVALENCE_MARGIN:.0%} "
-            "margin"
-        )
-    for a, b in pairs:
-        if found.decision(a, b).outcome not in (FASTER, SLOWER):
-            continue
-        first, second = (a, b) if found.decision(a, b).outcome == FASTER else (b, a)
-        decision = settle(found.decision(first, second), cells[first], cells[second])
-        if decision.verdict == FASTER:
-            ahead.append(
-                f"{name_of(first, main)} ahead of {name_of(second, main)} by "
-                f"{interval_text(decision.ratio)}"
-            )
-    if not ahead:
-        return (
-            f"their differences are not settled at the {EQUIVALENCE_MARGIN:.0%} margin in this run"
-        )
-    return "inside it, settled beyond 5%: " + "; ".join(ahead)
-
-
-def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet, rounds: dict) -> str:
+def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet) -> str:
     main = main_of(frame)
     head = f"**{question.workload}** ({question.images} images, {workers_text(question.workers)}):"
     times = ", ".join(f"{name_of(name, main)} {found.times[name]:.2f} s" for name in found.leaders)
@@ -144,9 +113,12 @@ def fastest(frame: pd.DataFrame, question: Question, found: LeaderSet, rounds: d
             f"{head} the fastest was {name_of(best, main)} at {found.times[best]:.2f} s "
             f"({speedup_text(cell)} sync of its build): {rest} ({basis}){marks}."
         )
-    cells = {name: rounds[key] for name, key in question.cells.items() if key in rounds}
-    finer = inside_tier(found, main, cells)
-    return f"{head} the leading tier was {times}: {rest}; {finer} ({basis}){marks}."
+    inside = (
+        f"they were within {EQUIVALENCE_MARGIN:.0%} of each other"
+        if found.decided
+        else f"none of them was surely more than {found.tier:.0%} behind another"
+    )
+    return f"{head} the leading tier was {times}: {rest}; {inside} ({basis}){marks}."
 
 
 def _gil_sentence(workload: str, decision: Decision, threads, free) -> str:
@@ -399,7 +371,7 @@ def conclusions(frame: pd.DataFrame, cores: int) -> list[str]:
         leaders = mine.get(LEADERS)
         found = leaders_of(leaders, rounds) if leaders is not None else None
         if leaders is not None and found is not None:
-            lines.append(fastest(frame, leaders, found, rounds))
+            lines.append(fastest(frame, leaders, found))
         if workload in gil:
             lines.append(gil[workload])
         if leaders is not None and found is not None:
