@@ -26,8 +26,15 @@ from typing import Any
 
 from nogilbench.model import CellKey, cell_key
 from nogilbench.results.budget import rounds_to_decide
-from nogilbench.results.decisions import FAMILY_ERROR, compare_family, leader_set, paired_moments
-from nogilbench.results.reproducibility import comparison_reproducibility, leader_reproducibility
+from nogilbench.results.decisions import (
+    CANNOT_TELL,
+    FAMILY_ERROR,
+    NOT_SETTLED,
+    compare_family,
+    leader_set,
+    paired_moments,
+)
+from nogilbench.results.reproducibility import leader_reproducibility, settle
 from nogilbench.results.stats import rounds_of
 from nogilbench.results.tables import value_of
 
@@ -181,14 +188,12 @@ def settled(question: Question, rounds: dict[CellKey, dict[int, float]]) -> bool
         decided = compare_family(
             {index: (rounds[a], rounds[b]) for index, (a, b) in enumerate(pairs)}
         )
-        if not all(decision.decided for decision in decided.values()):
-            return False
-        for first, second in pairs:
-            again = comparison_reproducibility(
-                rounds[first], rounds[second], alpha=FAMILY_ERROR / len(pairs),
-                replicates=SETTLE_REPLICATES,
-            )  # fmt: skip
-            if again.agreement < SETTLED_REPRODUCIBILITY:
+        # the same gate as the report's sentences (`reproducibility.settle`)
+        for index, (first, second) in enumerate(pairs):
+            if settle(decided[index], rounds[first], rounds[second]).verdict in (
+                CANNOT_TELL,
+                NOT_SETTLED,
+            ):
                 return False
         return True
     except (KeyError, ValueError):  # a cell without rounds, or fewer than 2 shared
