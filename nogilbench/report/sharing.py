@@ -113,6 +113,13 @@ def image_size_text(data: SweepData) -> str:
     return f"{size[0]}x{size[1]}"
 
 
+def _receive_text(row: pd.Series) -> str:
+    receive = row["receive per item (ms)"]
+    if pd.isna(receive):
+        return "the worker's own receive step not stored"
+    return f"the worker's own receive step {receive:.2f} ms"
+
+
 def transfer_lines(data: SweepData) -> list[str]:
     """What handing one image to a worker cost per item, beyond sending its path."""
     table = transfer_frame(data)
@@ -126,8 +133,7 @@ def transfer_lines(data: SweepData) -> list[str]:
         lines.append(
             f"{row['workload']} with {row['method']} at {workers_text(row['workers'])}: "
             f"{extra:+.2f} ms per item over sending the path ({row['wall per item (ms)']:.2f} ms "
-            f"against {row['wall per item (ms)'] - extra:.2f} ms; the worker's own receive step "
-            f"{row['receive per item (ms)']:.2f} ms)"
+            f"against {row['wall per item (ms)'] - extra:.2f} ms; {_receive_text(row)})"
         )
     lines.append(
         f"Each item is one {image_size_text(data)} RGB image's pixels. The extra time is a "

@@ -139,14 +139,14 @@ def answers(sweeps: Sequence[SweepData]) -> list[KindAnswer]:
 def _leaders_text(answer: KindAnswer) -> str:
     found, main = answer.found, main_of(answer.frame)
     names = [f"{name_of(name, main)} ({found.times[name]:.3f} s)" for name in found.leaders]
-    if len(found.leaders) == len(found.order):
-        head = f"this run cannot tell the {len(found.order)} configurations apart"
-    elif found.winner is not None:
+    if found.winner is not None:
         head = f"the fastest was {names[0]}; every other one was slower by more than " + (
             f"{EQUIVALENCE_MARGIN:.0%}"
         )
     elif found.decided:
         head = f"lead: {', '.join(names)}, within {EQUIVALENCE_MARGIN:.0%} of each other"
+    elif len(found.leaders) == len(found.order):
+        head = f"this run cannot tell the {len(found.order)} configurations apart"
     else:
         head = f"lead: {', '.join(names)}; this run cannot order them, every other was slower"
     return (
@@ -164,6 +164,8 @@ def versus_sync(answer: KindAnswer) -> list[str]:
     if sync is None:
         return []
     shown = [name for name in found.leaders if name != sync]
+    if not shown:  # sync alone leads: say by how much each model lost to it
+        shown = [name for name in found.order if name != sync]
     shown += [n for n in found.order if n[0] == "asyncio-loop" and n not in shown]
     return [found.decision(name, sync).sentence(name_of(name, main), "sync") for name in shown]
 
