@@ -80,11 +80,16 @@ def race_lines(fact: dict[str, Any] | None) -> list[str]:
 def limits_lines(main: SweepData | None, workloads: SweepData | None) -> list[str]:
     """The limits, one Markdown line each, each from a stored measurement or saying why not."""
     lines = []
-    costs = build_costs(main.frame()) if main is not None else []
-    lines += costs or [
-        "Single-thread cost of the free-threaded build: the main sweep measured no default "
-        "build (baseline off), so this report cannot state it."
-    ]
+    if main is None:
+        lines.append(
+            "Single-thread cost of the free-threaded build: no main sweep in this report, so it "
+            "cannot state it."
+        )
+    else:
+        lines += build_costs(main.frame()) or [
+            "Single-thread cost of the free-threaded build: the main sweep measured no default "
+            "build (baseline off), so this report cannot state it."
+        ]
     lines += gil_scan_lines(stored_fact([main, workloads], GIL_SCAN))
     lines += race_lines(stored_fact([main, workloads], RACE))
     contention = contention_lines(workloads) if workloads is not None else []
