@@ -47,6 +47,7 @@ images_per_worker = 10
 free_threaded_python = None  # None: .venv-ft / python3.14t / python3.13t
 default_python = None  # None: .venv-gil
 cell_timeout_s = 900.0
+checks = False  # also store the race demo and the GIL scan with the sweep (workloads.yaml)
 
 # %% [markdown]
 # ## The parameter grid
@@ -69,6 +70,12 @@ print("\n".join(matrix.describe(config, interpreters)))
 
 # %% tags=["nbval-ignore-output"]
 sweep = matrix.run_matrix(config, database_url, interpreters, cell_timeout_s)
+
+# %% tags=["nbval-ignore-output"]
+if checks:  # the report reads them from the store (its "limits" and pros-and-cons parts)
+    from nogilbench.sweep.checks import record_checks
+
+    print("\n".join(record_checks(data.resolve_database_url(database_url), sweep_name)))
 
 # %% [markdown]
 # ## What was stored

@@ -54,6 +54,8 @@ import pandas as pd
 from IPython.display import display
 from nogilbench.notebook import present
 from nogilbench.report import conclusions, costs, data, figures, hosts, weak
+from nogilbench.report import limits, proscons, sharing
+from nogilbench.report import workloads as kinds
 
 pd.set_option("display.max_colwidth", None)
 loaded = data.load_sweeps(database_url, sweeps)
@@ -225,6 +227,71 @@ for sweep in loaded:
     if several:
         present.heading(sweep.name)
     present.show_markdown(conclusions.which_model_when(frames[sweep.name], sweep.cores))
+
+# %% [markdown]
+# ## Which model when, per kind of work
+# The same question for the work services have: CPU-bound (the image workloads above), waiting
+# on I/O (GETs from a loopback upstream with a set latency), mixed (fetch, then process),
+# shared state (threads on one dict, a locked counter, one list, against the same work on
+# private objects) and moving data (an image handed to a worker as a path, pickled bytes or
+# shared memory), plus any workload of your own (`--workloads mypkg.bench:make_workload`,
+# see docs/workloads.md). The kinds beyond CPU-bound come from the workloads sweep
+# (notebooks/params/workloads.yaml), kept apart from the default sweep for its time budget and
+# stored in the same database. Each line is one leader set, decided by the same rule as
+# above; work that waits is compared at the most workers measured, not at the cores.
+
+# %% tags=["nbval-ignore-output"]
+workloads_sweep = kinds.find_workloads_sweep(database_url, loaded)
+main_sweeps = kinds.main_sweeps(loaded)
+kind_answers = kinds.answers([*main_sweeps, *filter(None, [workloads_sweep])])
+if workloads_sweep is None:
+    present.show_markdown([kinds.HOW_TO])
+else:
+    print(f"workloads sweep: {workloads_sweep.name}")
+kinds_table = kinds.kinds_frame(kind_answers)
+if not kinds_table.empty:
+    display(kinds_table.style.hide(axis="index"))
+present.show_markdown(kinds.kind_lines(kind_answers, several), "No leader set to state.")
+
+# %% [markdown]
+# ### Shared state and moving data
+# Threads on shared objects against one thread (sync), beside the share-nothing baseline; then
+# what handing one image to a worker costs per item.
+
+# %% tags=["nbval-ignore-output"]
+if workloads_sweep is None:
+    present.show_markdown([], "Needs the workloads sweep (see above).")
+else:
+    present.show_markdown(sharing.contention_lines(workloads_sweep), "No shared-state cells.")
+    moved = sharing.transfer_frame(workloads_sweep)
+    if not moved.empty:
+        display(moved.style.hide(axis="index").format(precision=2))
+    present.show_markdown(sharing.transfer_lines(workloads_sweep), "No data-transfer cells.")
+
+# %% [markdown]
+# ### Pros and cons of each model
+# One row per model, every cell read from this report's measurements.
+
+# %% tags=["nbval-ignore-output"]
+pros_cons = proscons.pros_cons_frame(kind_answers, workloads_sweep, main_sweeps)
+if pros_cons.empty:
+    present.show_markdown([], "No model was measured at a headline point.")
+else:
+    display(pros_cons.style.hide(axis="index").set_table_attributes('class="pros-cons"'))
+present.show_markdown([proscons.pros_cons_note()])
+
+# %% [markdown]
+# ## Limits of free-threaded Python today
+# What this report measured about the free-threaded build itself: its single-thread cost,
+# whether the installed extension modules keep the GIL off, the race the GIL used to hide,
+# and threads on contended shared objects.
+
+# %% tags=["nbval-ignore-output"]
+main_sweep = main_sweeps[0] if main_sweeps else None
+present.show_markdown(limits.limits_lines(main_sweep, workloads_sweep))
+scan = limits.gil_scan_frame(limits.stored_fact([main_sweep, workloads_sweep], limits.GIL_SCAN))
+if not scan.empty:
+    display(scan.style.hide(axis="index"))
 
 # %% [markdown]
 # ## Notes

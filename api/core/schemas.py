@@ -18,8 +18,8 @@ from pydantic import (
 
 from api.core.security import MAX_ID, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from nogilbench.concurrency.base import MAX_WORKERS
-from nogilbench.concurrency.runners import METHODS
-from nogilbench.concurrency.workloads import WORKLOADS
+from nogilbench.concurrency.runners import ALL_METHODS
+from nogilbench.concurrency.workloads import BUILTIN_NAMES
 from nogilbench.imaging.pipeline import pipeline_json_schema
 from nogilbench.imaging.samples import MAX_SIDE, MIN_SIDE
 from nogilbench.sweep.config import MAX_IMAGES
@@ -262,8 +262,10 @@ class BenchmarkRequest(BaseModel):
     name: str | None = Field(
         default=None, min_length=1, max_length=200, description="default: generated"
     )
-    workloads: list[Literal[tuple(WORKLOADS)]] = Field(  # type: ignore[valid-type]
-        default=["pillow"], min_length=1, max_length=4, json_schema_extra=UNIQUE
+    # The built-in workloads only: a user's module:function would run the caller's code on
+    # the server, so it stays a CLI and notebook feature.
+    workloads: list[Literal[tuple(BUILTIN_NAMES)]] = Field(  # type: ignore[valid-type]
+        default=["pillow"], min_length=1, max_length=len(BUILTIN_NAMES), json_schema_extra=UNIQUE
     )
     images: list[ImageCount] = Field(
         default=[10],
@@ -275,9 +277,10 @@ class BenchmarkRequest(BaseModel):
     workers: list[WorkerCount] = Field(
         default=[1, 2, 4], min_length=1, max_length=8, json_schema_extra=UNIQUE
     )
-    methods: list[Literal[tuple(METHODS)]] = Field(  # type: ignore[valid-type]
-        default=["sync", "threading"], min_length=1, max_length=6, json_schema_extra=UNIQUE
-    )
+    methods: list[Literal[tuple(ALL_METHODS)]] = Field(  # type: ignore[valid-type]
+        default=["sync", "threading"], min_length=1, max_length=len(ALL_METHODS),
+        json_schema_extra=UNIQUE,
+    )  # fmt: skip
     repeats: Repeats = Field(
         default=3, description="timed rounds of every cell, after one warm-up (exactly this many)"
     )

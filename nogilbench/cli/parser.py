@@ -30,7 +30,7 @@ def csv_of(kind: Callable[[str], Any], name: str) -> Callable[[str], list[Any]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nogilbench.concurrency.runners import METHODS
+    from nogilbench.concurrency.runners import ALL_METHODS, METHODS
     from nogilbench.concurrency.workloads import WORKLOADS
 
     parser = OneLineParser(
@@ -58,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--name", default="default", help="sweep name; same name = resume")
     sweep.add_argument(
         "--workloads", type=csv_of(str, "workloads"), default=list(WORKLOADS),
-        help=f"comma list of {', '.join(WORKLOADS)} (default: both)",
+        help=f"comma list (default: {','.join(WORKLOADS)}): CPU-bound {', '.join(WORKLOADS)}; "
+        "waiting on I/O io; mixed (fetch, then process) mixed; shared state shared-dict, "
+        "shared-lock, shared-list, share-nothing; moving data transfer-path, transfer-pickle, "
+        "transfer-shm; or your own as module:function or an installed entry point "
+        "(docs/workloads.md)",
     )  # fmt: skip
     sweep.add_argument(
         "--images", type=csv_of(int, "images"), default=[10, 50, 100],
@@ -71,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sweep.add_argument(
         "--methods", type=csv_of(str, "methods"), default=list(METHODS),
-        help=f"comma list of {', '.join(METHODS)} (default: all)",
+        help=f"comma list of {', '.join(ALL_METHODS)} (default: {','.join(METHODS)}; "
+        "asyncio-loop runs the work on the event loop's own thread)",
     )  # fmt: skip
     sweep.add_argument(
         "--past-cores", choices=["same-binary", "all"], default="same-binary",

@@ -49,6 +49,7 @@ METHOD_LABELS = {
     "multiprocessing": "multiprocessing",
     "free-threaded": "free-threaded (GIL off)",
     "subinterpreters": "subinterpreters",
+    "asyncio-loop": "asyncio on the loop",  # the work on the event loop's own thread
 }
 
 

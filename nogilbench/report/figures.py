@@ -27,6 +27,7 @@ PALETTE = {
     "multiprocessing": "#1f77b4",
     "free-threaded": "#2ca02c",
     "subinterpreters": "#9467bd",
+    "asyncio-loop": "#8c564b",
 }
 UNSTABLE_LABEL = f"imprecise: interval wider than ±{UNSTABLE_HALF_WIDTH:.0%}"
 INTERVAL_NOTE = "bars: 95% interval of the median (under 6 rounds: min-max, a lower level)"

@@ -179,6 +179,20 @@ def test_user_workload_runs_through_every_method_on_both_builds(
         expected = set(ALL_METHODS) - ({"free-threaded"} if not build.endswith("t") else set())
         assert methods == expected, build
     assert len({r.digest for r in rows}) == 1  # every method, both builds: sync's outputs
+    # ... and the report shows it: its own kind in "which model when, per kind of work", and
+    # a row per model in the pros and cons table.
+    from nogilbench.report import proscons
+    from nogilbench.report import workloads as kinds
+    from nogilbench.report.data import load_sweeps
+
+    url = f"sqlite:///{in_tmp / 'r.db'}"
+    found = kinds.find_workloads_sweep(url, [])
+    assert found is not None and found.name == "user"
+    answers = kinds.answers([found])
+    lines = kinds.kind_lines(answers)
+    assert any(line.startswith(f"**{kinds.USER_KIND.title}**, {name}") for line in lines), lines
+    table = proscons.pros_cons_frame(answers, found, load_sweeps(url, ["user"]))
+    assert "free-threaded (GIL off)" in set(table["model"])
 
 
 def test_unsendable_user_workload_is_an_unavailable_cell(
