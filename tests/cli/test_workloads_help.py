@@ -7,7 +7,8 @@ from nogilbench.concurrency.runners import ALL_METHODS
 from nogilbench.concurrency.workloads import BUILTIN_NAMES
 
 
-def test_sweep_help_lists_the_kinds_of_work_and_every_method() -> None:
+def test_sweep_help_lists_the_kinds_of_work_and_every_method(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # no line breaks inside hyphenated names
     parser = build_parser()
     sweep = next(
         action.choices["sweep"] for action in parser._actions if getattr(action, "choices", None)
