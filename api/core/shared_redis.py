@@ -6,6 +6,7 @@ process, SQLite) needs no Redis and no client library.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,33 +34,24 @@ def display_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=user + host))
 
 
-def _module() -> object:
-    try:
-        import redis.asyncio
-    except ImportError:
-        raise RedisMissing(
-            "REDIS_URL is set but the `redis` package (redis-py) is not installed"
-        ) from None
-    import redis as module
-
-    return module
+def _require() -> None:
+    if find_spec("redis") is None:
+        raise RedisMissing("REDIS_URL is set but the `redis` package (redis-py) is not installed")
 
 
-def async_client(url: str) -> redis.asyncio.Redis:
+def async_client(url: str, timeout_s: float = SOCKET_TIMEOUT_S) -> redis.asyncio.Redis:
     """An asyncio client (its connections are made in the loop that first uses them)."""
-    _module()
+    _require()
     import redis.asyncio
 
     return redis.asyncio.Redis.from_url(
-        url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
     )
 
 
-def sync_client(url: str) -> redis.Redis:
+def sync_client(url: str, timeout_s: float = SOCKET_TIMEOUT_S) -> redis.Redis:
     """A blocking client, safe to share between threads (a connection pool)."""
-    _module()
+    _require()
     import redis
 
-    return redis.Redis.from_url(
-        url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
-    )
+    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)

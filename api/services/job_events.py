@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -51,6 +52,10 @@ VISIBLE = frozenset(
 )  # fmt: skip
 _PENDING = "nogilbench_job_events"  # session.info key: job ids changed in this transaction
 RECONNECT_S = 1.0
+# A publish is part of a writer's commit path (a job's every item): with Redis unreachable it
+# must not wait seconds each time. After a failure, publishes stay local for this long.
+PUBLISH_TIMEOUT_S = 0.5
+PUBLISH_BACKOFF_S = 5.0
 
 
 class JobEvents(Protocol):
@@ -143,15 +148,20 @@ class RedisJobEvents:
 
         self.url = url
         self.local = LocalJobEvents()
-        self._publisher: redis.Redis = shared_redis.sync_client(url)
+        self._publisher: redis.Redis = shared_redis.sync_client(url, timeout_s=PUBLISH_TIMEOUT_S)
         self._listener: asyncio.Task[None] | None = None
+        self._down_until = 0.0  # monotonic: publishes stay local until then
 
     def publish(self, job_id: int) -> None:
-        try:
-            self._publisher.publish(CHANNEL, str(job_id))
-        except Exception as exc:  # Redis down: wake this process's followers at least
-            logger.warning("job events: cannot publish job %d through Redis: %s", job_id, exc)
-            self.local.publish(job_id)
+        if time.monotonic() >= self._down_until:
+            try:
+                self._publisher.publish(CHANNEL, str(job_id))
+                return
+            except Exception as exc:
+                self._down_until = time.monotonic() + PUBLISH_BACKOFF_S
+                logger.warning("job events: cannot publish through Redis: %s", exc)
+        # Redis down: this process's followers at least; the others' safety poll finds it.
+        self.local.publish(job_id)
 
     def follow(self, job_id: int) -> Any:
         return self.local.follow(job_id)

@@ -32,6 +32,7 @@ from nogilbench.errors import NogilbenchError
 HEARTBEAT_SECONDS = 15.0
 MAX_EVENT_ID_CHARS = 200  # a Last-Event-ID is only compared, never parsed; longer is nobody's
 DATABASE_DOWN = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
+QUOTA_DOWN = {"error_code": "STREAM_QUOTA_UNAVAILABLE", "message": "stream quota unavailable"}
 
 
 class StreamQuotaUnavailable(NogilbenchError):
@@ -99,8 +100,9 @@ class JobStream:
         try:
             holder = await self.slots.take(user_id)
         except SlotsUnavailable:
-            holder = None
-        if holder is None:  # another stream took the last slot meanwhile (or Redis is down)
+            yield frame("error", QUOTA_DOWN)
+            return
+        if holder is None:  # another stream took the last slot meanwhile
             error = {"error_code": "QUOTA_EXCEEDED", "message": "too many open event streams"}
             yield frame("error", error)
             return
