@@ -51,6 +51,17 @@ def load_user(services: AppServices, token: str | None) -> User:
     if not token:
         raise InvalidToken("not authenticated: send Authorization: Bearer <access token>")
     user_id, issued_at = services.tokens.access_claims(token)
+    return _user_of_token(services, user_id, issued_at)
+
+
+def load_stream_user(services: AppServices, stream_token: str, job_id: int) -> User:
+    """The user of a stream token for `job_id` (the events endpoint's only other credential),
+    checked like an access token's: the account exists, is active, its sessions not ended."""
+    claims = services.stream_tokens.claims(stream_token, job_id)
+    return _user_of_token(services, claims.user_id, claims.issued_at)
+
+
+def _user_of_token(services: AppServices, user_id: int, issued_at: float) -> User:
     with services.database.session() as session:
         user = users.get(session, user_id)
     if user is None:

@@ -18,22 +18,26 @@ from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from starlette.types import Scope
 
+from api.core import shared_redis
 from api.core.database import Database
 from api.core.errors import install_error_handlers
 from api.core.security import PasswordHasher, TokenService, load_or_create_secret_key
 from api.core.settings import Settings
 from api.core.storage import FileStore
+from api.core.stream_tokens import StreamTokens
+from api.http import redaction
 from api.http.metrics import Metrics
 from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.http.openapi import install_openapi, operation_id
 from api.http.ratelimit import AuthRateLimiter
 from api.routers import auth, benchmarks, images, jobs, ops
+from api.services import job_events
 from api.services.benchmarks import sweep_runner
 from api.services.container import AppServices
 from api.services.cpu_limiter import CpuLimiter
 from api.services.job_runner import JobManager
 from api.services.passwords import PasswordPool
-from api.services.slots import PerUserSlots
+from api.services.stream_slots import LocalStreamSlots, RedisStreamSlots, StreamSlots
 from api.services.system import SystemService
 from nogilbench.concurrency.base import gil_enabled
 from nogilbench.errors import StoreUnavailable
@@ -73,9 +77,10 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         database_url(settings.database_url), run_migrations=settings.run_migrations, pool=pool
     )
     secret = load_or_create_secret_key(settings.secret_key, settings.secret_key_file)
-    uploads = FileStore(settings.uploads_dir)
-    outputs = FileStore(settings.outputs_dir)
-    results = FileStore(settings.results_dir)
+    grace = settings.orphan_grace_seconds
+    uploads = FileStore(settings.uploads_dir, grace)
+    outputs = FileStore(settings.outputs_dir, grace)
+    results = FileStore(settings.results_dir, grace)
     cpu = CpuLimiter(settings.cpu_workers)
     manager = JobManager(
         database,
@@ -93,6 +98,11 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         quota_stored_bytes=settings.quota_stored_bytes,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
+    redis = None
+    streams: StreamSlots = LocalStreamSlots(settings.quota_event_streams)
+    if settings.redis_url:
+        redis = shared_redis.async_client(settings.redis_url)
+        streams = RedisStreamSlots(redis, settings.quota_event_streams)
     return AppServices(
         settings=settings,
         database=database,
@@ -106,11 +116,14 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         jobs=manager,
         passwords=PasswordPool(settings.password_hash_workers),
         auth_limits=AuthRateLimiter(
-            settings.rate_limit_storage_url,
+            settings.limits_storage_url,
             settings.auth_rate_limit_account,
             settings.auth_rate_limit_address,
         ),
-        streams=PerUserSlots(settings.quota_event_streams),
+        streams=streams,
+        stream_tokens=StreamTokens(secret),
+        job_events=job_events.for_settings(settings.redis_url),
+        redis=redis,
     )
 
 
@@ -134,11 +147,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             services.database.ensure_ready()
         except StoreUnavailable as exc:
             logger.error("database unavailable at start-up (will retry per request): %s", exc)
+        # Every committed change of a job wakes the streams that follow it (any process).
+        job_events.install(services.database, services.job_events)
+        await services.job_events.start()
         services.jobs.start()
         try:
             yield
         finally:
             services.jobs.stop()
+            job_events.uninstall(services.database)
+            await services.job_events.stop()
+            if services.redis is not None:
+                await services.redis.aclose()
             services.passwords.close()
             services.database.dispose()
             logger.info("stopped: running jobs stopped, database closed")
@@ -156,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    redaction.install()  # no stream token in uvicorn's access log
     routers = (auth.router, images.router, jobs.router, benchmarks.router, ops.router)
     for router in routers:
         app.include_router(router)
@@ -193,7 +214,10 @@ def _app_from_environment() -> FastAPI:
         return create_app(Settings())
     except ValidationError as exc:
         problems = "; ".join(
+            # A check of several settings (no `loc`) names them in its own message.
             f"{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+            if error["loc"]
+            else error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         )
         raise SystemExit(f"nogilbench api: refusing to start: {problems}") from None

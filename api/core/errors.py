@@ -116,6 +116,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "DATABASE_UNAVAILABLE": 503,
     "RATE_LIMITED": 429,
     "RATE_LIMIT_UNAVAILABLE": 503,
+    "STREAM_QUOTA_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
     "CLIENT_DISCONNECTED": 499,  # nginx's "client closed request": for the log, nobody reads it
 }

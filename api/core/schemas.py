@@ -218,6 +218,14 @@ class JobAccepted(BaseModel):
     events_url: str
 
 
+class StreamToken(BaseModel):
+    """A token that follows one job's events, for a browser's `EventSource` (no headers)."""
+
+    stream_token: str = Field(description="good for this job's /events only, briefly")
+    expires_in: int = Field(description="seconds it stays valid")
+    events_url: str = Field(description="the events URL with the token as `stream_token`")
+
+
 class OperationParam(BaseModel):
     name: str
     schema_: dict[str, Any] = Field(alias="schema")

@@ -7,10 +7,11 @@ Every field maps to an upper-case environment variable of the same name, e.g.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from limits import parse
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nogilbench.imaging.codec import DEFAULT_MAX_PIXELS
@@ -64,7 +65,10 @@ class Settings(BaseSettings):
     )
     quota_active_jobs: int = Field(default=4, ge=0, description="queued + running jobs a user")
     quota_event_streams: int = Field(
-        default=4, ge=0, description="open /events streams a user may hold (per process)"
+        default=4,
+        ge=0,
+        description="open /events streams a user may hold (per process; with REDIS_URL, "
+        "in all processes together)",
     )
     result_ttl_hours: float = Field(
         default=24.0, gt=0, description="finished jobs' outputs and zips are deleted after this"
@@ -82,7 +86,13 @@ class Settings(BaseSettings):
     slow_request_ms: float = Field(default=500.0, ge=0)
     # Server-Timing header with each request's phases (api/http/timing.py): for profiling only.
     server_timing: bool = False
-    sse_poll_seconds: float = Field(default=0.25, gt=0, le=5)
+    sse_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="an event stream reads its job when notified of a change, and at the "
+        "latest after this many seconds (in case a notification was lost)",
+    )
     sse_max_seconds: float = Field(
         default=3600.0, gt=0, description="an SSE stream ends after this long (clients reconnect)"
     )
@@ -94,10 +104,21 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         default=5, ge=1, le=3600, description="Retry-After of 503 DATABASE_UNAVAILABLE"
     )
-    rate_limit_storage_url: str = Field(
-        default="memory://",
+    redis_url: str | None = Field(
+        default=None,
+        description="the Redis every process shares (redis://host:6379/0): login rate limits, "
+        "the event-stream quota and job progress notifications; empty: each process alone",
+    )
+    web_concurrency: int = Field(
+        default=1,
+        ge=1,
+        description="uvicorn's worker processes (uvicorn reads WEB_CONCURRENCY for --workers); "
+        "above 1, SECRET_KEY must be set",
+    )
+    rate_limit_storage_url: str | None = Field(
+        default=None,
         description="`limits` storage: memory:// (per process) or redis://host:port/0 "
-        "(shared by every worker and host; needs the `redis` package)",
+        "(shared by every worker and host); empty: REDIS_URL when set, else memory://",
     )
     auth_rate_limit_account: str = Field(
         default="10/minute",
@@ -132,6 +153,13 @@ class Settings(BaseSettings):
         default=2, ge=1, le=10, description="runs of a job whose worker died, then failed"
     )
     run_migrations: bool = Field(default=True, description="migrate the schema at start-up")
+    orphan_grace_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="the start-up sweep never deletes a file younger than this (another host "
+        "sharing DATA_DIR may not have committed it yet)",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -142,6 +170,35 @@ class Settings(BaseSettings):
                 "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         return value
+
+    @model_validator(mode="after")
+    def _one_key_for_every_process(self) -> Settings:
+        """Several processes (or hosts) sign and check each other's tokens: a key generated
+        per DATA_DIR would differ between hosts, and tokens would fail at random."""
+        reason = self.multi_process_reason
+        if self.secret_key is None and reason is not None:
+            raise ValueError(
+                f"SECRET_KEY must be set when more than one process serves ({reason}): every "
+                "process must sign tokens with the same key; generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self
+
+    @property
+    def multi_process_reason(self) -> str | None:
+        """Why this deployment is taken to run several processes, or None (one process)."""
+        if self.web_concurrency > 1:
+            return f"WEB_CONCURRENCY={self.web_concurrency}"
+        if self.redis_url:
+            return "REDIS_URL is set"
+        if self.database_url and not self.database_url.startswith("sqlite"):
+            return "DATABASE_URL is not SQLite"
+        return None
+
+    @property
+    def limits_storage_url(self) -> str:
+        """Where the rate-limit counters live: the explicit setting, else the shared Redis."""
+        return self.rate_limit_storage_url or self.redis_url or "memory://"
 
     @property
     def uploads_dir(self) -> Path:
@@ -158,6 +215,14 @@ class Settings(BaseSettings):
     @property
     def secret_key_file(self) -> Path:
         return self.data_dir / "secret_key"
+
+    @field_validator("redis_url", "rate_limit_storage_url")
+    @classmethod
+    def _redis_client_installed(cls, value: str | None) -> str | None:
+        # Checked here so a missing client is one line at start-up, not a failed request.
+        if value and "redis" in value.split("://", 1)[0] and find_spec("redis") is None:
+            raise ValueError("a redis:// URL needs the `redis` package (redis-py) installed")
+        return value
 
     @field_validator("auth_rate_limit_account", "auth_rate_limit_address")
     @classmethod

@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Set
 from pathlib import Path
@@ -17,6 +18,10 @@ from typing import BinaryIO
 
 _NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{2,4}$")
 TEMP_PREFIX = ".tmp-"  # `write` stages files under this prefix
+# A file younger than this is never swept, whatever the caller's cut-off: with DATA_DIR on
+# storage several hosts share, another host may have written it and not committed its row yet
+# (and hosts' clocks differ by a little). A write's row commits within seconds of its last byte.
+ORPHAN_GRACE_S = 900.0
 
 
 EXTENSIONS = {
@@ -30,8 +35,9 @@ EXTENSIONS = {
 
 
 class FileStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, orphan_grace_s: float = ORPHAN_GRACE_S) -> None:
         self.root = root
+        self.orphan_grace_s = orphan_grace_s
         root.mkdir(parents=True, exist_ok=True)
 
     @staticmethod
@@ -86,7 +92,12 @@ class FileStore:
 
     def sweep(self, referenced: Set[str], older_than: float) -> list[str]:
         """Delete this folder's unreferenced files: generated names and staged temp files
-        only, regular files only, modified before `older_than`. Returns the names removed."""
+        only, regular files only, modified before `older_than` and more than the orphan
+        grace ago (a file another process or host is about to commit is never taken).
+        `referenced` must be read before this is called: a file unreferenced then and older
+        than the grace is one whose write ended long ago without its row. Returns the names
+        removed."""
+        older_than = min(older_than, time.time() - self.orphan_grace_s)
         removed = []
         for path in self.root.iterdir():
             name = path.name

@@ -6,9 +6,11 @@ registering their e-mail) ten times. A password change, which needs the account'
 token, also counts per account from every address together.
 
 Storage is in memory by default (per process: with several workers each counts its own
-attempts); `RATE_LIMIT_STORAGE_URL=redis://host:6379/0` shares the counters between every
-worker and host (the `redis` package must be installed). A moving window: an attacker cannot
-burst at a window's edge.
+attempts); `REDIS_URL` (or `RATE_LIMIT_STORAGE_URL=redis://host:6379/0`) shares the counters
+between every worker and host. `limits`' asyncio Redis storage defaults to the coredis client;
+this service talks to Redis through redis-py (`redis.asyncio`), the one Redis client it
+depends on, so a redis:// URL is opened as `async+redis://` with `implementation="redispy"`.
+A moving window: an attacker cannot burst at a window's edge.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
+from api.core.shared_redis import display_url
 from nogilbench.errors import NogilbenchError
 
 logger = logging.getLogger("api.http.ratelimit")
 
 NAMESPACE = "nogilbench-auth"
+REDIS_SCHEMES = ("async+redis", "async+rediss", "async+redis+unix")
 
 
 class RateLimited(NogilbenchError):
@@ -50,18 +54,32 @@ def parse_limit(text: str) -> RateLimitItem:
         raise ValueError(f"not a rate limit: {text!r} (e.g. '10/minute')") from None
 
 
+def open_storage(storage_url: str) -> Storage:
+    """The asyncio `limits` storage of a URL: memory://, redis://, rediss://, redis+unix://
+    (or their async+ forms); Redis through redis-py. ValueError names the setting."""
+    scheme = storage_url.split("://", 1)[0].lower()
+    url = storage_url if scheme.startswith("async+") else f"async+{storage_url}"
+    options: dict[str, str] = {}
+    if url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+        options["implementation"] = "redispy"
+    try:
+        storage = storage_from_string(url, **options)
+    except ConfigurationError as exc:
+        raise ValueError(
+            f"RATE_LIMIT_STORAGE_URL {display_url(storage_url)!r}: {exc} "
+            "(Redis needs the `redis` package)"
+        ) from None
+    assert isinstance(storage, Storage)
+    return storage
+
+
 class AuthRateLimiter:
     """Counts an attempt against the client address and the account-and-address; 429 past
     either."""
 
     def __init__(self, storage_url: str, per_account: str, per_address: str) -> None:
-        url = storage_url if storage_url.startswith("async+") else f"async+{storage_url}"
-        try:
-            storage = storage_from_string(url)
-        except ConfigurationError as exc:
-            raise ValueError(f"RATE_LIMIT_STORAGE_URL {storage_url!r}: {exc}") from None
-        assert isinstance(storage, Storage)
-        self._limiter = MovingWindowRateLimiter(storage)
+        self.storage = open_storage(storage_url)
+        self._limiter = MovingWindowRateLimiter(self.storage)
         self.per_account = parse_limit(per_account)
         self.per_address = parse_limit(per_address)
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from api.core.database import Database
 from api.core.security import PasswordHasher, TokenService
 from api.core.settings import Settings
 from api.core.storage import FileStore
+from api.core.stream_tokens import StreamTokens
 from api.http.metrics import Metrics
 from api.http.ratelimit import AuthRateLimiter
 from api.services.cpu_limiter import CpuLimiter
+from api.services.job_events import JobEvents
 from api.services.job_runner import JobManager
 from api.services.passwords import PasswordPool
-from api.services.slots import PerUserSlots
+from api.services.stream_slots import StreamSlots
 
 T = TypeVar("T")
 
@@ -33,4 +35,7 @@ class AppServices:
     jobs: JobManager
     passwords: PasswordPool  # bcrypt: its own bounded pool, fair between clients
     auth_limits: AuthRateLimiter
-    streams: PerUserSlots
+    streams: StreamSlots  # the event-stream quota (this process, or every one with Redis)
+    stream_tokens: StreamTokens  # what a browser's EventSource presents instead of a header
+    job_events: JobEvents  # job changes pushed to the streams that follow them
+    redis: Any = None  # the shared Redis's asyncio client (REDIS_URL), closed at shutdown

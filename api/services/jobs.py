@@ -1,14 +1,8 @@
-"""Batch jobs as seen by the client: create, list, status, progress stream, result archive."""
+"""Batch jobs as seen by the client: create, list, status, result archive (the progress
+stream: `api.services.job_stream`)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from api.core.database import Database
@@ -16,27 +10,21 @@ from api.core.errors import (
     ImageNotFound,
     JobNotFound,
     JobNotReady,
-    QuotaExceeded,
     ResultExpired,
     ResultGone,
 )
 from api.core.models import Job, JobItem, User, utcnow
 from api.core.schemas import BatchRequest, JobRead
 from api.core.storage import FileStore
-from api.core.threads import in_thread
 from api.http.downloads import OpenedFile, open_stored
 from api.repositories import images, jobs
 from api.repositories.usage import Quotas
 from api.services import quotas
-from api.services.job_runner import TERMINAL, JobManager
-from api.services.slots import PerUserSlots
+from api.services.job_runner import JobManager
 from nogilbench.concurrency.base import gil_enabled
 from nogilbench.concurrency.runners import make_runner
-from nogilbench.errors import InvalidOperation, NogilbenchError
+from nogilbench.errors import InvalidOperation
 from nogilbench.imaging.pipeline import parse_pipeline
-
-HEARTBEAT_SECONDS = 15.0
-DATABASE_DOWN = {"error_code": "DATABASE_UNAVAILABLE", "message": "database unavailable"}
 
 
 def default_method() -> str:
@@ -95,7 +83,6 @@ class JobService:
         max_workers: int,
         max_pixels: int,
         active_jobs_quota: int,
-        streams: PerUserSlots,
     ) -> None:
         self.session = session
         self.database = database
@@ -106,7 +93,6 @@ class JobService:
         self.max_workers = max_workers
         self.max_pixels = max_pixels
         self.quotas = Quotas(images=0, stored_bytes=0, active_jobs=active_jobs_quota)
-        self.streams = streams
 
     def submit_batch(self, user: User, request: BatchRequest) -> Job:
         pipeline = parse_pipeline(request.pipeline)
@@ -182,100 +168,3 @@ class JobService:
         for name in deleted.outputs:
             self.outputs.delete(name)
         self.results.delete(deleted.archive)
-
-    def _snapshot(self, job_id: int, recheck: Callable[[], User]) -> JobRead | None:
-        """The job as its owner may see it now; None once it is gone. The caller's access is
-        checked again first (InvalidToken, Forbidden): a stream lasts longer than a request.
-        """
-        user = recheck()
-        # Its own short session per poll: the stream outlives the request's session.
-        with self.database.session() as session:
-            job = jobs.get(session, job_id)
-            return None if job is None or job.owner_id != user.id else job_view(job)
-
-    async def events(
-        self,
-        user: User,
-        job_id: int,
-        poll_seconds: float,
-        max_seconds: float,
-        recheck: Callable[[], User],
-    ) -> AsyncIterator[str]:
-        """Check access and the stream quota now (errors get the envelope), then return the
-        SSE frame stream. `recheck` loads the user from the request's token again (as a
-        new request would): every poll runs it, so logging out everywhere, a password
-        change or a deactivation ends an open stream with an `error` event.
-
-        The request's session is closed when the endpoint returns; the stream holds no
-        connection between polls (each poll opens a short session of its own).
-        """
-        await in_thread(owned_job, self.session, job_id, user)
-        if not self.streams.take(user.id):  # type: ignore[arg-type]
-            raise QuotaExceeded(
-                f"you have {self.streams.limit} event streams open, the most allowed; "
-                "close one first"
-            )
-        self.streams.give_back(user.id)  # type: ignore[arg-type]
-        frames = self._stream(job_id, poll_seconds, max_seconds, recheck)
-        return self._counted(user.id, frames)  # type: ignore[arg-type]
-
-    async def _counted(self, user_id: int, frames: AsyncIterator[str]) -> AsyncIterator[str]:
-        """The stream, holding one of the user's stream slots while it is open. Taken when
-        the stream starts (a response never started holds none)."""
-        if not self.streams.take(user_id):  # another stream took the last slot meanwhile
-            error = {"error_code": "QUOTA_EXCEEDED", "message": "too many open event streams"}
-            yield _frame("error", error)
-            return
-        try:
-            async for frame in frames:
-                yield frame
-        finally:
-            self.streams.give_back(user_id)
-
-    async def _stream(
-        self, job_id: int, poll_seconds: float, max_seconds: float, recheck: Callable[[], User]
-    ) -> AsyncIterator[str]:
-        """SSE frames: `progress` on every change, then one `done` (or `error`) and the end.
-        An `error` ends it too when the caller's token or account no longer holds, or the job
-        is gone or (defensively) no longer theirs.
-
-        After `max_seconds` an `expired` event ends the stream; an EventSource reconnects.
-        """
-        last: tuple[Any, ...] | None = None
-        last_sent = opened = time.monotonic()
-        yield "retry: 2000\n\n"
-        while True:
-            if time.monotonic() - opened > max_seconds:
-                message = f"the stream ended after {max_seconds:g} s; reconnect to follow the job"
-                yield _frame("expired", {"message": message})
-                return
-            try:
-                view = await in_thread(self._snapshot, job_id, recheck)
-            except NogilbenchError as exc:
-                if exc.error_code == "DATABASE_UNAVAILABLE":  # its message names the host
-                    yield _frame("error", DATABASE_DOWN)
-                else:  # the session ended (INVALID_TOKEN) or the account is off (FORBIDDEN)
-                    yield _frame("error", {"error_code": exc.error_code, "message": exc.message})
-                return
-            except SQLAlchemyError:  # an outage, or an exhausted pool
-                yield _frame("error", DATABASE_DOWN)
-                return
-            if view is None:
-                yield _frame("error", {"error_code": "JOB_NOT_FOUND", "message": "job deleted"})
-                return
-            state = (view.status, view.done, view.failed, view.total)
-            if state != last:
-                last = state
-                last_sent = time.monotonic()
-                yield _frame("progress", view.model_dump(mode="json"))
-            if view.status in TERMINAL:
-                yield _frame("done", view.model_dump(mode="json"))
-                return
-            if time.monotonic() - last_sent > HEARTBEAT_SECONDS:
-                last_sent = time.monotonic()
-                yield ": keep-alive\n\n"
-            await asyncio.sleep(poll_seconds)
-
-
-def _frame(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     out.print(table)
     host_table = Table(title="Host", show_header=False)
     for key, value in host.items():
+        if key == "machine_id" and value is None:
+            from nogilbench.host.machine_id import UNKNOWN
+
+            value = UNKNOWN
         host_table.add_row(key, str(value))
     out.print(host_table)
     if scan is not None:

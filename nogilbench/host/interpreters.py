@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from nogilbench.host import topology
+from nogilbench.host.machine_id import machine_id
 from nogilbench.host.probe import ProbeFailed, run_probe
 from nogilbench.host.provision.find import FT_PYTHON_VARIABLE, GIL_PYTHON_VARIABLE, path_names
 from nogilbench.model import ROLE_CURRENT, ROLE_DEFAULT_BUILD, ROLE_FREE_THREADED  # roles: one home
@@ -259,6 +260,8 @@ def host_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "kernel": platform.release(),
         "machine": platform.machine(),
+        # None where the host has no machine id (said so by `nogilbench info`).
+        "machine_id": machine_id(),
         "python": platform.python_version(),
         "psutil": getattr(psutil, "__version__", None),
     }

@@ -70,8 +70,10 @@ def start_or_resume_sweep(
 
 
 # What must not change between the start of a sweep and its resume.
+# The machine id first: identical hardware elsewhere differs only there.
 HOST_IDENTITY = (
-    "cpu_model", "physical_cores", "logical_cores", "usable_cores", "memory_total_bytes", "machine",
+    "machine_id", "cpu_model", "physical_cores", "logical_cores", "usable_cores",
+    "memory_total_bytes", "machine",
 )  # fmt: skip
 # In the host record's `topology`: the CPUs this process may run on (taskset, cpuset) and the
 # cgroup quota's cores. A sweep started under a 1-core mask must not be resumed on 2.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -93,12 +94,13 @@ def test_event_stream_quota(quota_client):
     wait_for_job(client, {}, job_id)
     streams = client.app.state.services.streams
     user_id = client.get("/auth/me").json()["id"]
-    assert streams.take(user_id)  # a stream of this user is open elsewhere
+    holder = asyncio.run(streams.take(user_id))  # a stream of this user is open elsewhere
+    assert holder is not None
     assert_envelope(client.get(f"/api/jobs/{job_id}/events"), 429, "QUOTA_EXCEEDED")
-    streams.give_back(user_id)
+    asyncio.run(streams.give_back(user_id, holder))
     response = client.get(f"/api/jobs/{job_id}/events")
     assert response.status_code == 200 and "event: done" in response.text
-    assert streams.take(user_id)  # the finished stream gave its slot back
+    assert asyncio.run(streams.take(user_id))  # the finished stream gave its slot back
 
 
 @pytest.mark.parametrize("quota_client", [{"quota_stored_bytes": 20_000}], indirect=True)
