@@ -126,3 +126,31 @@ def test_the_text_rounds_to_tenths() -> None:
 def test_fewer_than_two_shared_rounds_have_no_noise_to_resample() -> None:
     with pytest.raises(ValueError, match="fewer than 2 rounds"):
         reproducibility.leader_reproducibility({"a": {0: 1.0, 1: 1.1}, "b": {1: 1.0, 2: 1.2}})
+
+
+def test_a_decided_outcome_a_rerun_would_not_repeat_is_stated_as_a_leaning() -> None:
+    """`settle`: 8% apart at 4 noisy rounds is "faster" in this run but would not come out so
+    9 times in 10: the sentence leans; 60% apart stays a verdict; "cannot tell" is untouched."""
+
+    def cells(ratio: float, rounds: int, sd: float) -> tuple[dict[int, float], dict[int, float]]:
+        host = [1.0, 1.3, 0.9, 1.1, 1.2, 0.8]
+        this = {r: host[r] for r in range(rounds)}
+        other = {r: host[r] * ratio * math.exp(sd * (-1) ** r) for r in range(rounds)}
+        return this, other
+
+    near = cells(1.08, 4, 0.03)
+    decision = decisions.compare(*near)
+    assert decision.outcome == decisions.FASTER
+    leaning = reproducibility.settle(decision, *near)
+    assert leaning.agreement is not None and leaning.agreement < decisions.SETTLED_AGREEMENT
+    assert leaning.verdict == decisions.NOT_SETTLED
+    assert "this run leans to A faster than B by 1.08x [" in leaning.sentence("A", "B")
+    assert "not settled: a rerun would repeat it about" in leaning.sentence("A", "B")
+
+    clear = cells(1.6, 6, 0.02)
+    settled = reproducibility.settle(decisions.compare(*clear), *clear)
+    assert settled.verdict == decisions.FASTER and settled.agreement >= 0.9
+    assert settled.sentence("A", "B").startswith("A was 1.60x [")
+
+    unclear = cells(1.02, 4, 0.2)
+    assert reproducibility.settle(decisions.compare(*unclear), *unclear).agreement is None
