@@ -24,7 +24,8 @@ from api.core.schemas import MAX_COMPARE, BenchmarkRequest, CompareRead, SweepDe
 from api.repositories import jobs
 from api.repositories.usage import Quotas
 from api.services import quotas
-from api.services.job_runner import BenchmarkRunner, JobManager
+from api.services.job_queue import JobQueue
+from api.services.job_runner import BenchmarkRunner
 from nogilbench.errors import InvalidParameter
 from nogilbench.results import tables as analysis
 from nogilbench.store import repository
@@ -146,7 +147,7 @@ class BenchmarkService:
     def __init__(
         self,
         session: Session,
-        manager: JobManager,
+        manager: JobQueue,
         budget_pixels: int = 0,
         active_jobs_quota: int = 0,
         host_details: bool = False,

@@ -12,7 +12,7 @@ from api.core.storage import FileStore
 from api.http.metrics import Metrics
 from api.http.ratelimit import AuthRateLimiter
 from api.services.cpu_limiter import CpuLimiter
-from api.services.job_runner import JobManager
+from api.services.job_queue import JobQueue
 from api.services.passwords import PasswordPool
 from api.services.slots import PerUserSlots
 
@@ -30,7 +30,7 @@ class AppServices:
     results: FileStore
     metrics: Metrics
     cpu: CpuLimiter
-    jobs: JobManager
+    jobs: JobQueue  # the embedded JobManager, or the Celery engine's dispatcher
     passwords: PasswordPool  # bcrypt: its own bounded pool, fair between clients
     auth_limits: AuthRateLimiter
     streams: PerUserSlots

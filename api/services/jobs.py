@@ -28,7 +28,8 @@ from api.http.downloads import OpenedFile, open_stored
 from api.repositories import images, jobs
 from api.repositories.usage import Quotas
 from api.services import quotas
-from api.services.job_runner import TERMINAL, JobManager
+from api.services.job_queue import JobQueue
+from api.services.job_runner import TERMINAL
 from api.services.slots import PerUserSlots
 from nogilbench.concurrency.base import gil_enabled
 from nogilbench.concurrency.runners import make_runner
@@ -88,7 +89,7 @@ class JobService:
         self,
         session: Session,
         database: Database,
-        manager: JobManager,
+        manager: JobQueue,
         results: FileStore,
         outputs: FileStore,
         max_images: int,
