@@ -32,6 +32,7 @@ from api.routers import auth, benchmarks, images, jobs, ops
 from api.services.benchmarks import sweep_runner
 from api.services.container import AppServices
 from api.services.cpu_limiter import CpuLimiter
+from api.services.engine.naming import benchmark_host
 from api.services.job_queue import JobQueue
 from api.services.job_runner import JobManager
 from api.services.passwords import PasswordPool
@@ -135,6 +136,7 @@ def _job_engine(
         quota_stored_bytes=settings.quota_stored_bytes,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
+    manager.benchmark_host = benchmark_host(settings)
     metrics.watch_queue_depth(lambda: {"embedded": _queued(database)})
     return manager
 

@@ -20,7 +20,8 @@ import threading
 from pydantic import ValidationError
 
 from api.core.settings import Settings
-from api.services.engine.celery_app import JOBS_QUEUE, bench_queue, benchmark_host, make_celery
+from api.services.engine.celery_app import make_celery
+from api.services.engine.naming import JOBS_QUEUE, bench_queue, benchmark_host
 from api.services.engine.runtime import WorkerRuntime
 from api.services.engine.tasks import register
 

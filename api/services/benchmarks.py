@@ -69,6 +69,7 @@ def make_config(parameters: dict[str, Any]) -> SweepConfig:
     (`nogilbench.sweep.parameters`; raises InvalidParameter)."""
     values = dict(parameters)
     name = values.pop("name")
+    values.pop("host", None)  # where it runs (the job engine's routing), not what it measures
     # A request's `repeats` is exactly its number of rounds: no adaptive extra rounds (the
     # sweep's default `max_rounds` is 6, which a request for 7+ repeats would contradict), so
     # the budget (`benchmark_cost`, by repeats) bounds what the sweep really does.
@@ -165,6 +166,7 @@ class BenchmarkService:
         parameters = request.model_dump(mode="json")
         parameters["name"] = name
         config = make_config(parameters)  # refuse bad parameters now (400), not in the background
+        self.manager.check_benchmark_host(request.host)
         check_budget(config, self.budget_pixels)
         total = (
             len(request.workloads)

@@ -16,6 +16,9 @@ class JobQueue(Protocol):
     def stop_job(self, job_id: int) -> None:
         """Job `job_id` was deleted: stop it wherever it runs, never waiting."""
 
+    def check_benchmark_host(self, host: str | None) -> None:
+        """InvalidOperation if this engine cannot run a benchmark on `host`."""
+
     @property
     def running(self) -> int:
         """Jobs this process runs now."""

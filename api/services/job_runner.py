@@ -62,7 +62,12 @@ from api.repositories.jobs import Claimed
 from api.repositories.usage import ACTIVE, Quotas
 from api.services.cpu_limiter import CpuLimiter, LimiterWaitStopped
 from nogilbench.concurrency.runners import make_runner
-from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
+from nogilbench.errors import (
+    InvalidOperation,
+    NogilbenchError,
+    StoreUnavailable,
+    SweepCancelled,
+)
 from nogilbench.imaging.pipeline import parse_pipeline
 
 logger = logging.getLogger("api.jobs")
@@ -168,6 +173,7 @@ class JobManager:
         self._ended: dict[int, threading.Event] = {}
         self._cancelled: dict[int, str] = {}  # job -> why it stops for good
         self.benchmark_runner: BenchmarkRunner | None = None
+        self.benchmark_host = socket.gethostname()  # the only host this process measures
         # Files older than this cannot belong to a write still in flight in this process:
         # nothing is written before the manager exists. (The OS's process start time is
         # rounded to the boot time's whole second and could leave a killed run's file.)
@@ -288,6 +294,14 @@ class JobManager:
             raise RuntimeError("the job manager is not running")
         logger.debug("job %d queued", job_id)
         self._wake.release()
+
+    def check_benchmark_host(self, host: str | None) -> None:
+        if host is not None and host != self.benchmark_host:
+            raise InvalidOperation(
+                f"this server measures on its own host only ({self.benchmark_host}); "
+                "other hosts need the Celery engine (JOB_ENGINE=celery)",
+                "host",
+            )
 
     def stop_job(self, job_id: int, reason: str = CANCELLED) -> None:
         """Job `job_id` was deleted: if this process runs it, it stops at its next safe point

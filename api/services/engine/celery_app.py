@@ -14,26 +14,14 @@
 
 from __future__ import annotations
 
-import socket
-
 from celery import Celery
 
 from api.core.settings import Settings
+from api.services.engine.naming import JOBS_QUEUE
 
-TASK_NAME = "nogilbench.run_job"
-JOBS_QUEUE = "jobs"
-BENCH_PREFIX = "bench."
 PRIORITY_BANDS = 10  # the Redis transport's priorities 0..9; ranks past 9 share band 9
 # How often a worker looks for unacknowledged messages whose visibility timeout passed.
 RESTORE_INTERVAL_S = 5
-
-
-def benchmark_host(settings: Settings) -> str:
-    return settings.benchmark_host or socket.gethostname()
-
-
-def bench_queue(host: str) -> str:
-    return f"{BENCH_PREFIX}{host}"
 
 
 def band(rank: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from api.services.engine.celery_app import BENCH_PREFIX, JOBS_QUEUE
+from api.services.engine.naming import BENCH_PREFIX, JOBS_QUEUE
 
 SEP = "\x06\x16"  # the Redis transport's separator between a queue and its priority band
 

@@ -18,15 +18,16 @@ from api.core.errors import QueueUnavailable
 from api.core.models import utcnow
 from api.core.settings import Settings
 from api.repositories import jobs
-from api.services.engine.celery_app import (
+from api.services.engine.celery_app import band, make_celery
+from api.services.engine.naming import (
+    CANCEL_TTL_S,
     JOBS_QUEUE,
+    TASK_IDS,
     TASK_NAME,
-    band,
     bench_queue,
     benchmark_host,
-    make_celery,
+    cancel_key,
 )
-from api.services.engine.keys import CANCEL_TTL_S, TASK_IDS, cancel_key
 
 logger = logging.getLogger("api.jobs")
 
@@ -52,6 +53,9 @@ class CeleryJobs:
     @property
     def running(self) -> int:
         return 0
+
+    def check_benchmark_host(self, host: str | None) -> None:
+        """Any host: its `bench.<host>` queue waits for that host's benchmark worker."""
 
     def route(self, kind: str, parameters: dict[str, object]) -> str:
         if kind == "benchmark":

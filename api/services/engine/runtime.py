@@ -29,7 +29,7 @@ from api.http.metrics import Metrics
 from api.repositories import jobs
 from api.services.benchmarks import sweep_runner
 from api.services.cpu_limiter import CpuLimiter
-from api.services.engine.keys import cancel_key
+from api.services.engine.naming import cancel_key
 from api.services.job_runner import DATABASE_ERRORS, INTERRUPTED, JobManager
 from nogilbench.store.db import database_url
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import Celery, Task
 
-from api.services.engine.celery_app import TASK_NAME
+from api.services.engine.naming import TASK_NAME
 from api.services.engine.runtime import JobBusy, WorkerRuntime
 
 logger = logging.getLogger("api.jobs")

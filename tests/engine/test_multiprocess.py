@@ -1,0 +1,154 @@
+"""The Celery engine past one process: two API processes (uvicorn, loopback) on PostgreSQL and
+two worker processes on a real redis-server. 50 jobs from 5 users each run exactly once (one
+output per item, one archive per job, nothing else on disk); a worker SIGKILLed mid-job has
+that job redelivered to the other, which keeps the item already stored and finishes it; users'
+jobs complete interleaved, not in submission (job id) order; the queue depth is on /metrics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from loadtest.server import ServerProcess
+from nogilbench.store.db import make_engine
+from tests.support.engine import WorkerProcess, wait_for, worker_pid
+from tests.support.images import noise_bytes
+
+pytest.importorskip("celery", reason="the Celery engine's extra is not installed")
+
+PASSWORD = "engine-test-password"
+USERS = 5
+JOBS_PER_USER = 10
+JOBS = USERS * JOBS_PER_USER
+FAST = {"operations": [{"op": "thumbnail", "max_size": 16}], "format": "png"}
+# Pure Python, about a second per item on this size: the killed job is still running.
+SLOW = {"operations": [{"op": "python_convolve", "max_side": 512, "passes": 4}], "format": "png"}
+SLOW_SIZE = (512, 384)
+SETTINGS = {
+    "JOB_ENGINE": "celery",
+    "QUOTA_ACTIVE_JOBS": str(JOBS_PER_USER),
+    # A killed worker's job comes back after 6 s (Redis's visibility timeout); the jobs here
+    # take well under that, so no live job is redelivered.
+    "JOB_REDELIVERY_SECONDS": "6",
+    "JOB_TIME_LIMIT_SECONDS": "60",
+}
+
+
+def _rows(database_url: str, query: str) -> list:  # type: ignore[type-arg]
+    engine = make_engine(database_url, check=False)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text(query)).all())
+    finally:
+        engine.dispose()
+
+
+def _user(client: httpx.Client, number: int) -> tuple[dict[str, str], list[int]]:
+    email = f"user{number}@example.com"
+    body = {"email": email, "password": PASSWORD}
+    assert client.post("/auth/register", json=body).status_code == 201
+    login = client.post("/auth/login", data={"username": email, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    images = []
+    for seed in range(2):
+        size = SLOW_SIZE if number == 0 and seed == 0 else (24, 16)
+        files = {
+            "file": (f"u{number}-{seed}.png", noise_bytes(size, 10 * number + seed), "image/png")
+        }
+        response = client.post("/api/images/upload", files=files, headers=headers)
+        assert response.status_code == 201, response.text
+        images.append(response.json()["id"])
+    return headers, images
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_apis_two_workers_fifty_jobs_exactly_once_fair_and_a_killed_worker(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {**SETTINGS, "CELERY_BROKER_URL": redis_url}
+    apis = [ServerProcess(sys.executable, data_dir, postgres_url, env=env) for _ in range(2)]
+    workers: list[WorkerProcess] = []
+    try:
+        for api in apis:
+            api.start()
+        clients = [httpx.Client(base_url=api.url, timeout=60) for api in apis]
+        users = [_user(clients[number % 2], number) for number in range(USERS)]
+        # Submitted user by user (FIFO would finish user 0's ten jobs first), alternating
+        # the two API processes; user 0's first job is the slow one the kill interrupts.
+        job_owner: dict[int, int] = {}
+        for number, (headers, images) in enumerate(users):
+            for index in range(JOBS_PER_USER):
+                slow = number == 0 and index == 0
+                batch = {"image_ids": images, "pipeline": SLOW if slow else FAST,
+                         "method": "sync", "workers": 1}  # fmt: skip
+                client = clients[(number + index) % 2]
+                response = client.post("/api/jobs/batch", json=batch, headers=headers)
+                assert response.status_code == 202, response.text
+                job_owner[response.json()["job_id"]] = number
+        slow_id = min(job_owner)
+        metrics = clients[1].get("/metrics").text
+        assert f'nogilbench_job_queue_depth{{queue="jobs"}} {JOBS}.0' in metrics, metrics
+
+        workers = [
+            WorkerProcess(apis[0], name, "--concurrency", "1", "--loglevel", "WARNING").start()
+            for name in ("a", "b")
+        ]
+        status = f"SELECT status, claimed_by, done FROM jobs WHERE id = {slow_id}"
+        wait_for(lambda: _rows(postgres_url, status)[0].done >= 1, 120, "the slow job's item 1")
+        holder = _rows(postgres_url, status)[0].claimed_by
+        victim = next(w for w in workers if w.pid == worker_pid(holder))
+        # Freeze it, check it still runs the job (not finished meanwhile), then kill it.
+        os.kill(victim.pid, signal.SIGSTOP)
+        frozen = _rows(postgres_url, status)[0]
+        victim.kill()
+        assert (frozen.status, frozen.claimed_by, frozen.done) == ("processing", holder, 1)
+
+        finished = "SELECT count(*) AS n FROM jobs WHERE status IN ('completed', 'failed')"
+        wait_for(lambda: _rows(postgres_url, finished)[0].n == JOBS, 180, "every job", 0.2)
+        survivor = next(w for w in workers if w is not victim)
+        assert survivor.process is not None and survivor.process.poll() is None, survivor.log()
+        metrics = clients[0].get("/metrics").text
+        assert 'nogilbench_job_queue_depth{queue="jobs"} 0.0' in metrics, metrics
+        for client in clients:
+            client.close()
+    finally:
+        for worker in workers:
+            worker.stop()
+        for api in apis:
+            api.stop()
+
+    jobs = _rows(
+        postgres_url,
+        "SELECT id, status, attempts, claimed_by, done, failed, result_name FROM jobs "
+        "ORDER BY finished_at, id",
+    )
+    items = _rows(postgres_url, "SELECT job_id, position, status, output_name FROM job_items")
+    assert len(jobs) == JOBS and len(items) == 2 * JOBS
+    assert {(job.status, job.done, job.failed) for job in jobs} == {("completed", 2, 0)}
+    attempts = {job.id: job.attempts for job in jobs}
+    assert attempts.pop(slow_id) == 2 and set(attempts.values()) == {1}
+    slow = next(job for job in jobs if job.id == slow_id)
+    assert worker_pid(slow.claimed_by) != worker_pid(holder)  # finished by the other worker
+    # Exactly once: one output per item, one archive per job, no other file on disk (a second
+    # run of an item would have left a second output, deleted or not counted).
+    assert {item.status for item in items} == {"completed"}
+    outputs = [item.output_name for item in items]
+    assert len(set(outputs)) == len(outputs)
+    assert {path.name for path in (data_dir / "outputs").iterdir()} == set(outputs)
+    archives = {path.name for path in (data_dir / "results").iterdir()}
+    assert archives == {job.result_name for job in jobs}
+    # Fairness: every user's k-th job before anyone's (k+2)-th: the first 5k completions
+    # hold at least k-1 jobs of every user (FIFO would give user 0 the first ten).
+    order = [job_owner[job.id] for job in jobs if job.id != slow_id]
+    for k in range(1, JOBS_PER_USER):
+        seen = Counter(order[: USERS * k])
+        assert all(seen[user] >= k - 1 for user in range(USERS)), (k, order)
