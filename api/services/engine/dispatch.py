@@ -49,6 +49,7 @@ class CeleryJobs:
 
     def stop(self) -> None:
         self.redis.close()
+        self.app.close()  # its broker connections
 
     @property
     def running(self) -> int:
