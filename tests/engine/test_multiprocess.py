@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from loadtest.server import ServerProcess
 from nogilbench.store.db import make_engine
@@ -28,8 +28,9 @@ USERS = 5
 JOBS_PER_USER = 10
 JOBS = USERS * JOBS_PER_USER
 FAST = {"operations": [{"op": "thumbnail", "max_size": 16}], "format": "png"}
-# Pure Python, about a second per item on this size: the killed job is still running.
-SLOW = {"operations": [{"op": "python_convolve", "max_side": 512, "passes": 4}], "format": "png"}
+# Pure Python, a few seconds per item on this size: the killed job is still running.
+CONVOLVE = {"op": "python_convolve", "max_side": 512, "passes": 4}
+SLOW = {"operations": [CONVOLVE] * 3, "format": "png"}
 SLOW_SIZE = (512, 384)
 SETTINGS = {
     "JOB_ENGINE": "celery",
@@ -41,13 +42,9 @@ SETTINGS = {
 }
 
 
-def _rows(database_url: str, query: str) -> list:  # type: ignore[type-arg]
-    engine = make_engine(database_url, check=False)
-    try:
-        with engine.connect() as connection:
-            return list(connection.execute(text(query)).all())
-    finally:
-        engine.dispose()
+def _rows(engine: Engine, query: str) -> list:  # type: ignore[type-arg]
+    with engine.connect() as connection:
+        return list(connection.execute(text(query)).all())
 
 
 def _user(client: httpx.Client, number: int) -> tuple[dict[str, str], list[int]]:
@@ -77,6 +74,7 @@ def test_two_apis_two_workers_fifty_jobs_exactly_once_fair_and_a_killed_worker(
     env = {**SETTINGS, "CELERY_BROKER_URL": redis_url}
     apis = [ServerProcess(sys.executable, data_dir, postgres_url, env=env) for _ in range(2)]
     workers: list[WorkerProcess] = []
+    database = make_engine(postgres_url, check=False)
     try:
         for api in apis:
             api.start()
@@ -103,35 +101,36 @@ def test_two_apis_two_workers_fifty_jobs_exactly_once_fair_and_a_killed_worker(
             for name in ("a", "b")
         ]
         status = f"SELECT status, claimed_by, done FROM jobs WHERE id = {slow_id}"
-        wait_for(lambda: _rows(postgres_url, status)[0].done >= 1, 120, "the slow job's item 1")
-        holder = _rows(postgres_url, status)[0].claimed_by
+        wait_for(lambda: _rows(database, status)[0].done >= 1, 120, "the slow job's item 1")
+        holder = _rows(database, status)[0].claimed_by
         victim = next(w for w in workers if w.pid == worker_pid(holder))
         # Freeze it, check it still runs the job (not finished meanwhile), then kill it.
         os.kill(victim.pid, signal.SIGSTOP)
-        frozen = _rows(postgres_url, status)[0]
+        frozen = _rows(database, status)[0]
         victim.kill()
         assert (frozen.status, frozen.claimed_by, frozen.done) == ("processing", holder, 1)
 
         finished = "SELECT count(*) AS n FROM jobs WHERE status IN ('completed', 'failed')"
-        wait_for(lambda: _rows(postgres_url, finished)[0].n == JOBS, 180, "every job", 0.2)
+        wait_for(lambda: _rows(database, finished)[0].n == JOBS, 180, "every job", 0.2)
         survivor = next(w for w in workers if w is not victim)
         assert survivor.process is not None and survivor.process.poll() is None, survivor.log()
         metrics = clients[0].get("/metrics").text
         assert 'nogilbench_job_queue_depth{queue="jobs"} 0.0' in metrics, metrics
         for client in clients:
             client.close()
+        jobs = _rows(
+            database,
+            "SELECT id, status, attempts, claimed_by, done, failed, result_name FROM jobs "
+            "ORDER BY finished_at, id",
+        )
+        items = _rows(database, "SELECT job_id, position, status, output_name FROM job_items")
     finally:
+        database.dispose()
         for worker in workers:
             worker.stop()
         for api in apis:
             api.stop()
 
-    jobs = _rows(
-        postgres_url,
-        "SELECT id, status, attempts, claimed_by, done, failed, result_name FROM jobs "
-        "ORDER BY finished_at, id",
-    )
-    items = _rows(postgres_url, "SELECT job_id, position, status, output_name FROM job_items")
     assert len(jobs) == JOBS and len(items) == 2 * JOBS
     assert {(job.status, job.done, job.failed) for job in jobs} == {("completed", 2, 0)}
     attempts = {job.id: job.attempts for job in jobs}
