@@ -176,6 +176,13 @@ class Settings(BaseSettings):
     def _engine_needs_broker(self) -> Settings:
         if self.job_engine == "celery" and not self.celery_broker_url:
             raise ValueError("JOB_ENGINE=celery needs CELERY_BROKER_URL (redis://host:6379/0)")
+        limit = self.job_time_limit_seconds + self.job_time_limit_grace_seconds
+        if self.job_redelivery_seconds is not None and self.job_redelivery_seconds <= limit:
+            # Else a job still running would be delivered to a second worker.
+            raise ValueError(
+                "JOB_REDELIVERY_SECONDS must be longer than JOB_TIME_LIMIT_SECONDS + "
+                f"JOB_TIME_LIMIT_GRACE_SECONDS ({limit:g} s)"
+            )
         return self
 
     @property
