@@ -30,11 +30,14 @@ from api.http.metrics import Metrics
 from api.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.http.openapi import install_openapi, operation_id
 from api.http.ratelimit import AuthRateLimiter
+from api.repositories.jobs import count_with_status
 from api.routers import auth, benchmarks, images, jobs, ops
 from api.services import job_events
 from api.services.benchmarks import sweep_runner
 from api.services.container import AppServices
 from api.services.cpu_limiter import CpuLimiter
+from api.services.engine.naming import benchmark_host
+from api.services.job_queue import JobQueue
 from api.services.job_runner import JobManager
 from api.services.passwords import PasswordPool
 from api.services.stream_slots import LocalStreamSlots, RedisStreamSlots, StreamSlots
@@ -82,6 +85,54 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
     outputs = FileStore(settings.outputs_dir, grace)
     results = FileStore(settings.results_dir, grace)
     cpu = CpuLimiter(settings.cpu_workers)
+    engine = _job_engine(settings, database, uploads, outputs, results, metrics, cpu)
+    redis = None
+    streams: StreamSlots = LocalStreamSlots(settings.quota_event_streams)
+    if settings.redis_url:
+        redis = shared_redis.async_client(settings.redis_url)
+        streams = RedisStreamSlots(redis, settings.quota_event_streams)
+    return AppServices(
+        settings=settings,
+        database=database,
+        hasher=PasswordHasher(settings.bcrypt_rounds),
+        tokens=TokenService(secret, settings.access_token_minutes, settings.refresh_token_days),
+        uploads=uploads,
+        outputs=outputs,
+        results=results,
+        metrics=metrics,
+        cpu=cpu,
+        jobs=engine,
+        passwords=PasswordPool(settings.password_hash_workers),
+        auth_limits=AuthRateLimiter(
+            settings.limits_storage_url,
+            settings.auth_rate_limit_account,
+            settings.auth_rate_limit_address,
+        ),
+        streams=streams,
+        stream_tokens=StreamTokens(secret),
+        job_events=job_events.for_settings(settings.redis_url),
+        redis=redis,
+    )
+
+
+def _job_engine(
+    settings: Settings,
+    database: Database,
+    uploads: FileStore,
+    outputs: FileStore,
+    results: FileStore,
+    metrics: Metrics,
+    cpu: CpuLimiter,
+) -> JobQueue:
+    """Embedded: this process runs jobs. Celery: it only queues them (workers run them);
+    Celery is imported only then, so the default install does not need it."""
+    if settings.job_engine == "celery":
+        from api.services.engine.depth import queue_depths
+        from api.services.engine.dispatch import CeleryJobs
+
+        dispatcher = CeleryJobs(settings, database)
+        metrics.watch_queue_depth(lambda: queue_depths(dispatcher.redis))
+        return dispatcher
     manager = JobManager(
         database,
         uploads,
@@ -98,33 +149,14 @@ def _build_services(settings: Settings, metrics: Metrics) -> AppServices:
         quota_stored_bytes=settings.quota_stored_bytes,
     )
     manager.benchmark_runner = sweep_runner(database, settings.data_dir / "images")
-    redis = None
-    streams: StreamSlots = LocalStreamSlots(settings.quota_event_streams)
-    if settings.redis_url:
-        redis = shared_redis.async_client(settings.redis_url)
-        streams = RedisStreamSlots(redis, settings.quota_event_streams)
-    return AppServices(
-        settings=settings,
-        database=database,
-        hasher=PasswordHasher(settings.bcrypt_rounds),
-        tokens=TokenService(secret, settings.access_token_minutes, settings.refresh_token_days),
-        uploads=uploads,
-        outputs=outputs,
-        results=results,
-        metrics=metrics,
-        cpu=cpu,
-        jobs=manager,
-        passwords=PasswordPool(settings.password_hash_workers),
-        auth_limits=AuthRateLimiter(
-            settings.limits_storage_url,
-            settings.auth_rate_limit_account,
-            settings.auth_rate_limit_address,
-        ),
-        streams=streams,
-        stream_tokens=StreamTokens(secret),
-        job_events=job_events.for_settings(settings.redis_url),
-        redis=redis,
-    )
+    manager.benchmark_host = benchmark_host(settings)
+    metrics.watch_queue_depth(lambda: {"embedded": _queued(database)})
+    return manager
+
+
+def _queued(database: Database) -> int:
+    with database.session() as session:
+        return count_with_status(session, "queued")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

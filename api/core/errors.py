@@ -88,6 +88,12 @@ class ResultGone(NogilbenchError):
     error_code = "RESULT_GONE"
 
 
+class QueueUnavailable(NogilbenchError):
+    """The job engine's broker cannot be reached: the job was not queued."""
+
+    error_code = "QUEUE_UNAVAILABLE"
+
+
 # Error code -> HTTP status. Codes not listed (a new library error) answer 400.
 STATUS_BY_CODE: dict[str, int] = {
     "DUPLICATE_EMAIL": 409,
@@ -117,6 +123,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "RATE_LIMITED": 429,
     "RATE_LIMIT_UNAVAILABLE": 503,
     "STREAM_QUOTA_UNAVAILABLE": 503,
+    "QUEUE_UNAVAILABLE": 503,
     "INTERNAL_ERROR": 500,
     "CLIENT_DISCONNECTED": 499,  # nginx's "client closed request": for the log, nobody reads it
 }

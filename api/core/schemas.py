@@ -299,6 +299,13 @@ class BenchmarkRequest(BaseModel):
         default=False,
         description="also time sync on a default (GIL) build of the same Python version",
     )
+    host: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="the host to measure on (its benchmark worker's BENCHMARK_HOST); "
+        "default: the server's BENCHMARK_HOST. A single-process server has only its own",
+    )
 
     @field_validator("workloads", "images", "workers", "methods")
     @classmethod

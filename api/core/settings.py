@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Literal
 
 from limits import parse
 from pydantic import Field, field_validator, model_validator
@@ -160,6 +161,67 @@ class Settings(BaseSettings):
         description="the start-up sweep never deletes a file younger than this (another host "
         "sharing DATA_DIR may not have committed it yet)",
     )
+    # The job engine past one process (api/services/engine): Celery workers on Redis.
+    job_engine: Literal["embedded", "celery"] = Field(
+        default="embedded",
+        description="embedded: every server process runs jobs itself (one process, SQLite "
+        "is fine); celery: web processes only queue them, `python -m api.worker` runs them",
+    )
+    celery_broker_url: str | None = Field(
+        default=None, description="redis://host:6379/0 of the job queue (JOB_ENGINE=celery)"
+    )
+    job_time_limit_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="a job still running after this long is stopped (between images; a "
+        "sweep's cell is killed) and failed (JOB_ENGINE=celery)",
+    )
+    job_time_limit_grace_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="then, if it has not stopped, it is failed anyway and its writes refused",
+    )
+    job_retries: int = Field(
+        default=5, ge=0, le=20, description="retries of a job hit by a transient error"
+    )
+    job_retry_backoff_seconds: float = Field(
+        default=2.0, gt=0, le=600, description="first retry delay, doubled per retry"
+    )
+    job_redelivery_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="a job whose worker died is redelivered after this long (the broker's "
+        "visibility timeout); default: the time limit + grace + 60 s, so no live job is",
+    )
+    benchmark_host: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description="the host benchmarks run on unless a request names one (queue "
+        "bench.<host>); default: this machine's host name",
+    )
+
+    @model_validator(mode="after")
+    def _engine_needs_broker(self) -> Settings:
+        if self.job_engine == "celery" and not self.celery_broker_url:
+            if not self.redis_url:
+                raise ValueError(
+                    "JOB_ENGINE=celery needs CELERY_BROKER_URL or REDIS_URL (redis://host:6379/0)"
+                )
+            self.celery_broker_url = self.redis_url  # one Redis for the queue and the rest
+        limit = self.job_time_limit_seconds + self.job_time_limit_grace_seconds
+        if self.job_redelivery_seconds is not None and self.job_redelivery_seconds <= limit:
+            # Else a job still running would be delivered to a second worker.
+            raise ValueError(
+                "JOB_REDELIVERY_SECONDS must be longer than JOB_TIME_LIMIT_SECONDS + "
+                f"JOB_TIME_LIMIT_GRACE_SECONDS ({limit:g} s)"
+            )
+        return self
+
+    @property
+    def redelivery_seconds(self) -> float:
+        if self.job_redelivery_seconds is not None:
+            return self.job_redelivery_seconds
+        return self.job_time_limit_seconds + self.job_time_limit_grace_seconds + 60.0
 
     @field_validator("secret_key")
     @classmethod

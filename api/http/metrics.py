@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -60,5 +65,31 @@ class Metrics:
             registry=self.registry,
         )
 
+    def watch_queue_depth(self, read: Callable[[], dict[str, int]]) -> None:
+        """Expose `nogilbench_job_queue_depth{queue}`: jobs waiting to start, as `read`
+        finds them at each scrape (the engine's queues)."""
+        self.registry.register(_QueueDepth(read))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _QueueDepth(Collector):
+    def __init__(self, read: Callable[[], dict[str, int]]) -> None:
+        self.read = read
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing read at registration (the database may be down)
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "nogilbench_job_queue_depth", "Jobs waiting to start, by queue", labels=["queue"]
+        )
+        try:
+            depths = self.read()
+        except Exception as exc:  # a scrape must not fail because the queue is unreachable
+            logging.getLogger("api").warning("queue depth unavailable: %s", exc)
+            depths = {}
+        for queue, depth in sorted(depths.items()):
+            family.add_metric([queue], depth)
+        yield family

@@ -245,3 +245,76 @@ def forget_files(session: Session, job_id: int) -> None:
     job = session.exec(select(Job).where(col(Job.id) == job_id).with_for_update()).first()
     if job is not None:
         drop_outputs(session, job, pending=False)
+
+
+# -- the Celery engine: the broker delivers, the row decides -------------------------------
+
+
+def take(session: Session, job_id: int, worker_id: str, now: datetime) -> Claimed | None:
+    """The job engine delivered job `job_id` to `worker_id`: claim it, or None if it is gone
+    (deleted) or finished (a duplicate delivery). A `processing` row is taken over too: the
+    broker redelivers a job only once its worker stopped acknowledging it (died), and from
+    this commit on that worker's writes are refused (they check `claimed_by`). The row is
+    locked by the UPDATE, so a write of the old holder in flight commits first or fails.
+    The caller commits."""
+    statement = (
+        update(Job)
+        .where(col(Job.id) == job_id, col(Job.status).in_(("queued", "processing")))
+        .values(
+            status="processing",
+            claimed_by=worker_id,
+            lease_expires_at=None,
+            attempts=col(Job.attempts) + 1,
+            started_at=func.coalesce(col(Job.started_at), now),
+        )
+        .returning(col(Job.id), col(Job.kind), col(Job.attempts))
+    )
+    row = session.exec(statement).first()  # type: ignore[call-overload]
+    return None if row is None else Claimed(int(row[0]), str(row[1]), int(row[2]))
+
+
+def fail_held(session: Session, job_id: int, worker_id: str, message: str, now: datetime) -> bool:
+    """Fail job `job_id` if `worker_id` still runs it (its claim dropped: any write it still
+    makes is refused) and free its owner's active-job slot. The caller commits."""
+    owners = session.exec(  # type: ignore[call-overload]
+        update(Job)
+        .where(
+            col(Job.id) == job_id,
+            col(Job.claimed_by) == worker_id,
+            col(Job.status) == "processing",
+        )
+        .values(**_failed(message, now))
+        .returning(col(Job.owner_id))
+    ).all()
+    for (owner_id,) in owners:
+        usage.release(session, owner_id, active_jobs=1)
+    return bool(owners)
+
+
+def owner_rank(session: Session, job: Job) -> int:
+    """How many of the owner's active (queued or running) jobs came before `job`: 0 for
+    the first. The engine serves every user's rank-0 job before anyone's rank 1."""
+    query = select(func.count()).where(
+        col(Job.owner_id) == job.owner_id,
+        col(Job.status).in_(ACTIVE),
+        col(Job.id) < job.id,
+    )
+    return int(session.exec(query).one())
+
+
+def count_with_status(session: Session, status: str) -> int:
+    return int(session.exec(select(func.count()).where(col(Job.status) == status)).one())
+
+
+def fail_queued(session: Session, job_id: int, message: str, now: datetime) -> bool:
+    """Fail a job that is still `queued` (it could not be handed to the engine) and free
+    its owner's active-job slot. The caller commits."""
+    owners = session.exec(  # type: ignore[call-overload]
+        update(Job)
+        .where(col(Job.id) == job_id, col(Job.status) == "queued")
+        .values(**_failed(message, now))
+        .returning(col(Job.owner_id))
+    ).all()
+    for (owner_id,) in owners:
+        usage.release(session, owner_id, active_jobs=1)
+    return bool(owners)

@@ -24,7 +24,8 @@ from api.core.schemas import MAX_COMPARE, BenchmarkRequest, CompareRead, SweepDe
 from api.repositories import jobs
 from api.repositories.usage import Quotas
 from api.services import quotas
-from api.services.job_runner import BenchmarkRunner, JobManager
+from api.services.job_queue import JobQueue
+from api.services.job_runner import BenchmarkRunner
 from nogilbench.errors import InvalidParameter
 from nogilbench.results import tables as analysis
 from nogilbench.store import repository
@@ -68,6 +69,7 @@ def make_config(parameters: dict[str, Any]) -> SweepConfig:
     (`nogilbench.sweep.parameters`; raises InvalidParameter)."""
     values = dict(parameters)
     name = values.pop("name")
+    values.pop("host", None)  # where it runs (the job engine's routing), not what it measures
     # A request's `repeats` is exactly its number of rounds: no adaptive extra rounds (the
     # sweep's default `max_rounds` is 6, which a request for 7+ repeats would contradict), so
     # the budget (`benchmark_cost`, by repeats) bounds what the sweep really does.
@@ -146,7 +148,7 @@ class BenchmarkService:
     def __init__(
         self,
         session: Session,
-        manager: JobManager,
+        manager: JobQueue,
         budget_pixels: int = 0,
         active_jobs_quota: int = 0,
         host_details: bool = False,
@@ -164,6 +166,7 @@ class BenchmarkService:
         parameters = request.model_dump(mode="json")
         parameters["name"] = name
         config = make_config(parameters)  # refuse bad parameters now (400), not in the background
+        self.manager.check_benchmark_host(request.host)
         check_budget(config, self.budget_pixels)
         total = (
             len(request.workloads)

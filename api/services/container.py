@@ -14,7 +14,7 @@ from api.http.metrics import Metrics
 from api.http.ratelimit import AuthRateLimiter
 from api.services.cpu_limiter import CpuLimiter
 from api.services.job_events import JobEvents
-from api.services.job_runner import JobManager
+from api.services.job_queue import JobQueue
 from api.services.passwords import PasswordPool
 from api.services.stream_slots import StreamSlots
 
@@ -32,7 +32,7 @@ class AppServices:
     results: FileStore
     metrics: Metrics
     cpu: CpuLimiter
-    jobs: JobManager
+    jobs: JobQueue  # the embedded JobManager, or the Celery engine's dispatcher
     passwords: PasswordPool  # bcrypt: its own bounded pool, fair between clients
     auth_limits: AuthRateLimiter
     streams: StreamSlots  # the event-stream quota (this process, or every one with Redis)

@@ -62,7 +62,12 @@ from api.repositories.jobs import Claimed
 from api.repositories.usage import ACTIVE, Quotas
 from api.services.cpu_limiter import CpuLimiter, LimiterWaitStopped
 from nogilbench.concurrency.runners import make_runner
-from nogilbench.errors import NogilbenchError, StoreUnavailable, SweepCancelled
+from nogilbench.errors import (
+    InvalidOperation,
+    NogilbenchError,
+    StoreUnavailable,
+    SweepCancelled,
+)
 from nogilbench.imaging.pipeline import parse_pipeline
 
 logger = logging.getLogger("api.jobs")
@@ -131,6 +136,7 @@ class JobManager:
         poll_seconds: float = 1.0,
         max_attempts: int = 2,
         quota_stored_bytes: int = UNLIMITED,
+        transient_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         self.database = database
         self.uploads = uploads
@@ -144,6 +150,9 @@ class JobManager:
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.max_attempts = max_attempts
+        # Errors that put a job back in the queue with what it committed, to be retried later
+        # (the Celery engine's backoff); none here: one process has no one to retry it.
+        self.transient_errors = transient_errors
         # Only stored bytes grow here (active jobs are taken when a job is submitted).
         self.quotas = Quotas(images=0, stored_bytes=quota_stored_bytes, active_jobs=0)
         self.worker_id = worker_identity()
@@ -162,8 +171,9 @@ class JobManager:
         # Per running job: its stop event (set by cancel, shutdown or a lost lease), its end.
         self._stops: dict[int, threading.Event] = {}
         self._ended: dict[int, threading.Event] = {}
-        self._cancelled: set[int] = set()
+        self._cancelled: dict[int, str] = {}  # job -> why it stops for good
         self.benchmark_runner: BenchmarkRunner | None = None
+        self.benchmark_host = socket.gethostname()  # the only host this process measures
         # Files older than this cannot belong to a write still in flight in this process:
         # nothing is written before the manager exists. (The OS's process start time is
         # rounded to the boot time's whole second and could leave a killed run's file.)
@@ -285,7 +295,15 @@ class JobManager:
         logger.debug("job %d queued", job_id)
         self._wake.release()
 
-    def stop_job(self, job_id: int) -> None:
+    def check_benchmark_host(self, host: str | None) -> None:
+        if host is not None and host != self.benchmark_host:
+            raise InvalidOperation(
+                f"this server measures on its own host only ({self.benchmark_host}); "
+                "other hosts need the Celery engine (JOB_ENGINE=celery)",
+                "host",
+            )
+
+    def stop_job(self, job_id: int, reason: str = CANCELLED) -> None:
         """Job `job_id` was deleted: if this process runs it, it stops at its next safe point
         (a batch between images, a sweep's cell killed). Never waits.
 
@@ -294,7 +312,7 @@ class JobManager:
         """
         with self._lock:
             if job_id in self._held:
-                self._cancelled.add(job_id)
+                self._cancelled.setdefault(job_id, reason)
             stop = self._stops.get(job_id)
             if stop is not None:
                 stop.set()
@@ -375,7 +393,15 @@ class JobManager:
 
     # -- running ---------------------------------------------------------------------------
 
-    def _run(self, claimed: Claimed) -> None:
+    def execute(self, claimed: Claimed) -> str:
+        """Run a job claimed elsewhere (a Celery task took it): the same path as a claim
+        made here. Returns how it ended: completed, failed, queued or lost."""
+        with self._lock:
+            self._held.add(claimed.job_id)
+            self._lost.discard(claimed.job_id)
+        return self._run(claimed)
+
+    def _run(self, claimed: Claimed) -> str:
         """Run a job this worker has just claimed, with a stop event of its own (set by
         `cancel`, by `stop` and by the heartbeat when the lease is lost)."""
         job_id = claimed.job_id
@@ -385,17 +411,17 @@ class JobManager:
             if self._stopping.is_set() or job_id in self._cancelled or job_id in self._lost:
                 stop.set()  # cancelled (or shutting down) between the claim and now
         try:
-            self._run_claimed(claimed, stop)
+            return self._run_claimed(claimed, stop)
         finally:
             with self._lock:
                 self._stops.pop(job_id, None)
                 self._ended.pop(job_id, None)
-                self._cancelled.discard(job_id)
+                self._cancelled.pop(job_id, None)
                 self._held.discard(job_id)
                 self._lost.discard(job_id)
             ended.set()
 
-    def _run_claimed(self, claimed: Claimed, stop: threading.Event) -> None:
+    def _run_claimed(self, claimed: Claimed, stop: threading.Event) -> str:
         job_id, kind = claimed.job_id, claimed.kind
         self._count_running(+1)
         status = "failed"
@@ -406,13 +432,13 @@ class JobManager:
             status = run(job_id, stop)
         except JobStopped:
             with self._lock:
-                lost, cancelled = job_id in self._lost, job_id in self._cancelled
+                lost, cancelled = job_id in self._lost, self._cancelled.get(job_id)
             if lost:
                 status = "lost"
                 logger.warning("job %d: stopped here, this worker no longer holds it", job_id)
             elif cancelled:
                 status = "failed"
-                self._finish(job_id, "failed", CANCELLED)
+                self._finish(job_id, "failed", cancelled)
             else:
                 # Back to the queue, its claim released: any worker may take it again.
                 status = "queued"
@@ -420,6 +446,11 @@ class JobManager:
         except LeaseLost:
             status = "lost"
             logger.warning("job %d: stopped here, another worker holds it now", job_id)
+        except self.transient_errors:
+            # Back to the queue with the items it committed; the caller retries it later.
+            status = "queued"
+            self._finish(job_id, "queued", None, started=False)
+            raise
         except NogilbenchError as exc:
             self._finish(job_id, "failed", exc.message)
         except Exception as exc:
@@ -429,6 +460,7 @@ class JobManager:
             self._count_running(-1)
             if status not in ("queued", "lost"):
                 self.metrics.jobs.labels(kind, status).inc()
+        return status
 
     def _finish(
         self,

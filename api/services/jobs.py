@@ -20,7 +20,7 @@ from api.http.downloads import OpenedFile, open_stored
 from api.repositories import images, jobs
 from api.repositories.usage import Quotas
 from api.services import quotas
-from api.services.job_runner import JobManager
+from api.services.job_queue import JobQueue
 from nogilbench.concurrency.base import gil_enabled
 from nogilbench.concurrency.runners import make_runner
 from nogilbench.errors import InvalidOperation
@@ -76,7 +76,7 @@ class JobService:
         self,
         session: Session,
         database: Database,
-        manager: JobManager,
+        manager: JobQueue,
         results: FileStore,
         outputs: FileStore,
         max_images: int,
