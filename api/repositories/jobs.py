@@ -104,9 +104,18 @@ def claim_next(
     candidate = select(Job.id).where(claimable).order_by(col(Job.id)).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
+    where = (col(Job.id) == candidate.scalar_subquery(), claimable)
+    return _claim(session, where, worker_id, lease_until, now)
+
+
+def _claim(
+    session: Session, where: tuple[Any, ...], worker_id: str, lease_until: datetime | None,
+    now: datetime,
+) -> Claimed | None:  # fmt: skip
+    """The one UPDATE that makes `worker_id` the holder of the row `where` picks."""
     statement = (
         update(Job)
-        .where(col(Job.id) == candidate.scalar_subquery(), claimable)
+        .where(*where)
         .values(
             status="processing",
             claimed_by=worker_id,
@@ -257,20 +266,8 @@ def take(session: Session, job_id: int, worker_id: str, now: datetime) -> Claime
     this commit on that worker's writes are refused (they check `claimed_by`). The row is
     locked by the UPDATE, so a write of the old holder in flight commits first or fails.
     The caller commits."""
-    statement = (
-        update(Job)
-        .where(col(Job.id) == job_id, col(Job.status).in_(("queued", "processing")))
-        .values(
-            status="processing",
-            claimed_by=worker_id,
-            lease_expires_at=None,
-            attempts=col(Job.attempts) + 1,
-            started_at=func.coalesce(col(Job.started_at), now),
-        )
-        .returning(col(Job.id), col(Job.kind), col(Job.attempts))
-    )
-    row = session.exec(statement).first()  # type: ignore[call-overload]
-    return None if row is None else Claimed(int(row[0]), str(row[1]), int(row[2]))
+    where = (col(Job.id) == job_id, col(Job.status).in_(("queued", "processing")))
+    return _claim(session, where, worker_id, None, now)
 
 
 def fail_held(session: Session, job_id: int, worker_id: str, message: str, now: datetime) -> bool:
