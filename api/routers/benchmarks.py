@@ -72,9 +72,15 @@ def parse_ids(ids: str) -> list[int]:
     "request must fit the budget: over its cells, (repeats + 1) x images x width x height "
     "pixels at most BENCHMARK_BUDGET_PIXELS (422 OVER_BUDGET); lists may not repeat a value. "
     "Follow it like any job; its `sweep_id` names the stored benchmark once completed; "
-    "`DELETE /api/jobs/{id}` cancels it.",
+    "`DELETE /api/jobs/{id}` cancels it. `host` names the machine to measure on: another "
+    "host than this one needs the Celery engine (400 INVALID_OPERATION on the embedded one).",
     responses=error_responses(
-        "INVALID_TOKEN", "FORBIDDEN", "INVALID_PARAMETER", "OVER_BUDGET", "QUOTA_EXCEEDED"
+        "INVALID_TOKEN",
+        "FORBIDDEN",
+        "INVALID_PARAMETER",
+        "INVALID_OPERATION",
+        "OVER_BUDGET",
+        "QUOTA_EXCEEDED",
     ),
 )
 def run_benchmark(body: BenchmarkRequest, user: Operator, service: Benchmarks) -> JobAccepted:
