@@ -79,11 +79,14 @@ def _failed(message: str, now: datetime) -> dict[str, Any]:
 
 def fail_exhausted(session: Session, max_attempts: int, message: str, now: datetime) -> int:
     """Fail abandoned jobs that already ran `max_attempts` times (never run a third time)."""
+    where = (_abandoned(now), col(Job.attempts) >= max_attempts)
+    return _fail_where(session, where, message, now)
+
+
+def _fail_where(session: Session, where: tuple[Any, ...], message: str, now: datetime) -> int:
+    """Fail the rows `where` picks and free each owner's active-job slot; how many."""
     owners = session.exec(  # type: ignore[call-overload]
-        update(Job)
-        .where(_abandoned(now), col(Job.attempts) >= max_attempts)  # type: ignore[arg-type]
-        .values(**_failed(message, now))
-        .returning(col(Job.owner_id))
+        update(Job).where(*where).values(**_failed(message, now)).returning(col(Job.owner_id))
     ).all()
     for (owner_id,) in owners:
         usage.release(session, owner_id, active_jobs=1)
@@ -273,19 +276,12 @@ def take(session: Session, job_id: int, worker_id: str, now: datetime) -> Claime
 def fail_held(session: Session, job_id: int, worker_id: str, message: str, now: datetime) -> bool:
     """Fail job `job_id` if `worker_id` still runs it (its claim dropped: any write it still
     makes is refused) and free its owner's active-job slot. The caller commits."""
-    owners = session.exec(  # type: ignore[call-overload]
-        update(Job)
-        .where(
-            col(Job.id) == job_id,
-            col(Job.claimed_by) == worker_id,
-            col(Job.status) == "processing",
-        )
-        .values(**_failed(message, now))
-        .returning(col(Job.owner_id))
-    ).all()
-    for (owner_id,) in owners:
-        usage.release(session, owner_id, active_jobs=1)
-    return bool(owners)
+    where = (
+        col(Job.id) == job_id,
+        col(Job.claimed_by) == worker_id,
+        col(Job.status) == "processing",
+    )
+    return _fail_where(session, where, message, now) > 0
 
 
 def owner_rank(session: Session, job: Job) -> int:
@@ -306,12 +302,5 @@ def count_with_status(session: Session, status: str) -> int:
 def fail_queued(session: Session, job_id: int, message: str, now: datetime) -> bool:
     """Fail a job that is still `queued` (it could not be handed to the engine) and free
     its owner's active-job slot. The caller commits."""
-    owners = session.exec(  # type: ignore[call-overload]
-        update(Job)
-        .where(col(Job.id) == job_id, col(Job.status) == "queued")
-        .values(**_failed(message, now))
-        .returning(col(Job.owner_id))
-    ).all()
-    for (owner_id,) in owners:
-        usage.release(session, owner_id, active_jobs=1)
-    return bool(owners)
+    where = (col(Job.id) == job_id, col(Job.status) == "queued")
+    return _fail_where(session, where, message, now) > 0
