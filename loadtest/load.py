@@ -35,19 +35,11 @@ from api.core.database import Database
 from api.repositories import images as images_repository
 from api.repositories import jobs as jobs_repository
 from api.repositories import users as users_repository
+from loadtest.pipelines import PIPELINES
 from loadtest.server import ServerProcess
-from nogilbench.imaging.pipeline import BENCHMARK_PIPELINE
 from nogilbench.imaging.samples import generate_images
 
 PASSWORD = "load-test-password-1"
-PURE_PYTHON_PIPELINE: dict[str, Any] = {
-    "operations": [{"op": "python_convolve", "max_side": 192, "passes": 2}],
-    "format": "png",
-}
-PIPELINES: dict[str, dict[str, Any]] = {
-    "pillow": BENCHMARK_PIPELINE.to_dict(),
-    "pure-python": PURE_PYTHON_PIPELINE,
-}
 DEFAULT_IMAGE_SIZE = (800, 533)
 
 
