@@ -141,6 +141,22 @@ def test_kind_lines_state_leaders_versus_sync_with_levels(found: list[kinds.Kind
     assert list(table["workload"]).count("pure-python") == 2  # main and workloads sweeps
 
 
+def test_each_row_of_the_kinds_table_describes_its_own_workload(
+    found: list[kinds.KindAnswer],
+) -> None:
+    assert set(kinds.WHAT_ONE_ITEM_DOES) == kinds.BUILTIN  # every built-in workload has one
+    texts = list(kinds.WHAT_ONE_ITEM_DOES.values())
+    assert len(set(texts)) == len(texts)  # and no two share it (the CPU-bound pair included)
+    assert "Pillow's C code" in kinds.what_one_item_does("pillow")
+    assert "in Python" in kinds.what_one_item_does("pure-python")
+    table = kinds.kinds_frame(found)
+    by_workload = table.groupby("workload")["what one item does"]
+    assert (by_workload.nunique() == 1).all()  # one workload, one text, in every sweep
+    assert by_workload.first().is_unique
+    user = table[table["workload"] == USER].iloc[0]
+    assert user["what one item does"] == kinds.USER_WHAT
+
+
 def test_contention_threads_on_a_shared_dict_lose_to_sync_share_nothing_wins(
     workloads_sweep: SweepData,
 ) -> None:
