@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from passlib.context import CryptContext
@@ -116,6 +116,44 @@ class RefreshClaims:
     issued_at: datetime  # what `iat` says (whole seconds once encoded)
 
 
+# Every token this service signs carries these; a kind of token may require more.
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud")
+
+
+def verify_jwt(
+    token: str,
+    key: str,
+    *,
+    audience: str,
+    required: tuple[str, ...],
+    label: str = "token",
+    expiry_hint: str = "",
+) -> dict[str, Any]:
+    """The claims of `token` once its HS256 signature, `exp`, `iss`, `audience` and the
+    `required` claims are checked; InvalidToken otherwise. An expired token gets its own
+    message ("the {label} has expired" + `expiry_hint`): the client can ask for a new one."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=ISSUER,
+            options={"require": list(required)},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken(f"the {label} has expired{expiry_hint}") from None
+    except jwt.PyJWTError:
+        raise InvalidToken(f"the {label} is invalid") from None
+    return claims
+
+
+def is_user_id(subject: object) -> TypeGuard[str]:
+    """Whether a token's `sub` can name a user: a row id, so digits only, within the id
+    column's range (refused before any database query)."""
+    return isinstance(subject, str) and subject.isdigit() and 1 <= int(subject) <= MAX_ID
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -173,28 +211,14 @@ class TokenService:
 
     def decode(self, token: str, expected_type: str) -> dict[str, Any]:
         """Verified claims of a token of `expected_type`; InvalidToken otherwise."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("the token has expired") from None
-        except jwt.PyJWTError:
-            raise InvalidToken("the token is invalid") from None
+        claims = verify_jwt(token, self._key, audience=AUDIENCE, required=REQUIRED_CLAIMS)
         if claims.get("type") != expected_type:
             raise InvalidToken(
                 f"not an {expected_type} token"
                 if expected_type == ACCESS
                 else f"not a {expected_type} token"
             )
-        subject = claims.get("sub")
-        # A user id is a row id: digits only, within the id column's range.
-        if not (isinstance(subject, str) and subject.isdigit() and 1 <= int(subject) <= MAX_ID):
+        if not is_user_id(claims.get("sub")):
             raise InvalidToken("the token is invalid")
         if expected_type == REFRESH and not (
             isinstance(claims.get("jti"), str) and isinstance(claims.get("fam"), str)

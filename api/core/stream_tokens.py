@@ -25,7 +25,14 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from api.core.errors import InvalidToken
-from api.core.security import ALGORITHM, ISSUER, MAX_ID, MIN_KEY_BYTES
+from api.core.security import (
+    ALGORITHM,
+    ISSUER,
+    MIN_KEY_BYTES,
+    REQUIRED_CLAIMS,
+    is_user_id,
+    verify_jwt,
+)
 
 STREAM_AUDIENCE = "nogilbench-job-events"
 STREAM = "stream"
@@ -64,25 +71,18 @@ class StreamTokens:
     def claims(self, token: str, job_id: int) -> StreamClaims:
         """The claims of a valid stream token for `job_id`; InvalidToken otherwise (expired,
         forged, another kind of token, or another job's)."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=STREAM_AUDIENCE,
-                issuer=ISSUER,
-                options={"require": ["exp", "iat", "sub", "iss", "aud", "job"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("the stream token has expired; ask for a new one") from None
-        except jwt.PyJWTError:
-            raise InvalidToken("the stream token is invalid") from None
+        claims = verify_jwt(
+            token,
+            self._key,
+            audience=STREAM_AUDIENCE,
+            required=(*REQUIRED_CLAIMS, "job"),
+            label="stream token",
+            expiry_hint="; ask for a new one",
+        )
         subject, job, issued = claims.get("sub"), claims.get("job"), claims.get("iat")
         valid = (
             claims.get("type") == STREAM
-            and isinstance(subject, str)
-            and subject.isdigit()
-            and 1 <= int(subject) <= MAX_ID
+            and is_user_id(subject)
             and isinstance(job, int)
             and not isinstance(job, bool)
             and isinstance(issued, int | float)

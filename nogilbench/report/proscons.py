@@ -14,7 +14,7 @@ from nogilbench.report.conclusions.common import main_of, name_of, row_of, speed
 from nogilbench.report.data import SweepData, build_of
 from nogilbench.report.limits import stored_fact
 from nogilbench.report.racing import race_frame
-from nogilbench.report.sharing import PATH, image_size_text, transfer_frame
+from nogilbench.report.sharing import PATH, SYNC_MOVES_NOTHING, image_size_text, transfer_frame
 from nogilbench.report.workloads import KINDS, KindAnswer
 from nogilbench.store.hostfacts import RACE
 
@@ -114,7 +114,7 @@ def pros_cons_frame(
     table = []
     for label, row in rows.items():
         method, interpreter = row["_name"]
-        moved = _moved(transfers, label)
+        moved = SYNC_MOVES_NOTHING if method == "sync" else _moved(transfers, label)
         table.append({
             "model": label,
             "speed, CPU-bound (x sync)": _per_workload(speed_cpu.get(label, {})),

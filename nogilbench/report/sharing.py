@@ -20,6 +20,8 @@ BASELINE = "share-nothing"
 THREADS = ("free-threaded", "threading")  # threads with the GIL off, then on (same binary)
 TRANSFERS = ("transfer-path", "transfer-pickle", "transfer-shm")
 PATH = "transfer-path"
+# sync runs every item in the calling thread: no item crosses to another thread or process.
+SYNC_MOVES_NOTHING = "nothing moves: sync runs each item in the calling thread"
 
 
 def contention_decisions(data: SweepData) -> dict[tuple[str, str], tuple[int, Decision]]:
@@ -117,6 +119,10 @@ def _receive_text(row: pd.Series) -> str:
     receive = row["receive per item (ms)"]
     if pd.isna(receive):
         return "the worker's own receive step not stored"
+    if receive == 0:  # pickled bytes: the pool unpickles them before the call (threads: a ref)
+        return "no receive step in the worker: the bytes come with the call"
+    if receive < 0.01:
+        return "the worker's own receive step under 0.01 ms"
     return f"the worker's own receive step {receive:.2f} ms"
 
 
@@ -126,7 +132,8 @@ def transfer_lines(data: SweepData) -> list[str]:
     if table.empty:
         return []
     lines = []
-    for _, row in table[table["workload"] != PATH].iterrows():
+    moving = table[(table["workload"] != PATH) & (table["method"] != "sync")]
+    for _, row in moving.iterrows():
         extra = row["over a path (ms per item)"]
         if pd.isna(extra):
             continue
@@ -141,4 +148,6 @@ def transfer_lines(data: SweepData) -> list[str]:
         "different groups (not paired by round), so it has no interval: read it as a size, "
         "not a decision."
     )
+    if (table["method"] == "sync").any():
+        lines[-1] += f" sync is left out: {SYNC_MOVES_NOTHING}."
     return lines

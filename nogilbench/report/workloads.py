@@ -52,22 +52,43 @@ class Kind:
     title: str
     workloads: tuple[str, ...]
     waits: bool  # useful workers go well past the cores (the headline point: the most measured)
-    what: str
 
 
 KINDS = (
-    Kind("CPU-bound", IMAGE_WORKLOADS, False, "Pillow's C code, or an image convolution in Python"),
-    Kind("Waiting on I/O", ("io",), True, "each item is a GET from a loopback upstream that "
-         f"answers after {LATENCY_S * 1000:g} ms"),
-    Kind("Mixed", ("mixed",), True, "GET the image over HTTP, then the Pillow pipeline"),
-    Kind("Shared state", ("shared-dict", "shared-lock", "shared-list", "share-nothing"), False,
-         "threads reading and writing one dict, a counter under a lock, one list; share-nothing "
-         "is the same work on private objects"),
-    Kind("Moving data", ("transfer-path", "transfer-pickle", "transfer-shm"), False,
-         "an image's pixels reach the worker as a file path, pickled bytes, or shared memory"),
-)  # fmt: skip
-USER_KIND = Kind("Your own workloads", (), False, "given as module:function or an entry point")
+    Kind("CPU-bound", IMAGE_WORKLOADS, False),
+    Kind("Waiting on I/O", ("io",), True),
+    Kind("Mixed", ("mixed",), True),
+    Kind("Shared state", ("shared-dict", "shared-lock", "shared-list", "share-nothing"), False),
+    Kind("Moving data", ("transfer-path", "transfer-pickle", "transfer-shm"), False),
+)
+USER_KIND = Kind("Your own workloads", (), False)
 BUILTIN = {name for kind in KINDS for name in kind.workloads}
+# What one item of each built-in workload does (each row of the kinds table says its own).
+WHAT_ONE_ITEM_DOES = {
+    "pillow": "decode one image, resize, blur, sharpen, watermark, encode it as JPEG: Pillow's "
+    "C code, which releases the GIL for most of it",
+    "pure-python": "decode and downscale one image with Pillow, then a 3x3 convolution written "
+    "in Python over its grey pixels: the GIL serialises that part",
+    "io": f"a GET from a loopback upstream that answers after {LATENCY_S * 1000:g} ms, then a "
+    "hash of the body: the wait is the work",
+    "mixed": "GET one image over HTTP, then the Pillow pipeline on it",
+    "shared-dict": "a loop that reads and writes one dict every thread shares",
+    "shared-lock": "a loop that increments one counter under one lock every thread shares",
+    "shared-list": "a loop that appends to, reads and pops from one list every thread shares",
+    "share-nothing": "the shared-dict loop on a dict of the item's own (the baseline: nothing "
+    "shared)",
+    "transfer-path": "the worker reads an image's pixels from a file (the item is its path), "
+    "then hashes them",
+    "transfer-pickle": "the item is an image's pixels as bytes (pickled through a process "
+    "pool's pipe, a reference for threads), hashed by the worker",
+    "transfer-shm": "the worker maps an image's pixels from a shared-memory block (the item is "
+    "its name), then hashes them",
+}
+USER_WHAT = "a user's workload, given as module:function or an entry point"
+
+
+def what_one_item_does(workload: str) -> str:
+    return WHAT_ONE_ITEM_DOES.get(workload, USER_WHAT)
 
 
 def kind_of(workload: str) -> Kind:
@@ -218,8 +239,8 @@ def kinds_frame(found: Sequence[KindAnswer]) -> pd.DataFrame:
         main = main_of(answer.frame)
         rows.append({
             "kind of work": answer.kind.title, "workload": answer.question.workload,
-            "what one item does": answer.kind.what if answer.kind.workloads else
-            "a user's workload", "items": answer.question.images,
+            "what one item does": what_one_item_does(answer.question.workload),
+            "items": answer.question.images,
             "workers": answer.question.workers,
             "leaders": ", ".join(name_of(name, main) for name in answer.found.leaders),
             "configurations compared": len(answer.found.order),

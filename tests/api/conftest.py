@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.core.settings import Settings
 from api.main import create_app
-from tests.support.api import bearer, login, make_settings, promote, register, upload
+from tests.support.api import make_settings, sign_in, upload
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -41,11 +41,7 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def make_user(client: TestClient) -> Callable[[str], dict[str, str]]:
     """Register + log in; returns the Authorization headers."""
 
-    def make(email: str) -> dict[str, str]:
-        register(client, email)
-        return bearer(login(client, email)["access_token"])
-
-    return make
+    return lambda email: sign_in(client, email)
 
 
 @pytest.fixture
@@ -56,9 +52,7 @@ def auth_headers(make_user: Callable[[str], dict[str, str]]) -> dict[str, str]:
 @pytest.fixture
 def operator_headers(client: TestClient, settings: Settings) -> dict[str, str]:
     """An operator (registered as a user, then promoted with api.admin), logged in."""
-    register(client, "operator@example.com")
-    promote(settings, "operator@example.com")
-    return bearer(login(client, "operator@example.com")["access_token"])
+    return sign_in(client, "operator@example.com", operator_in=settings)
 
 
 @pytest.fixture

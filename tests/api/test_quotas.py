@@ -6,17 +6,14 @@ import asyncio
 import threading
 
 import pytest
-from fastapi.testclient import TestClient
 
 import api.services.job_runner as job_runner
-from api.main import create_app
 from tests.support.api import (
     PIPELINE,
     assert_envelope,
-    bearer,
-    login,
     make_settings,
-    register,
+    post_batch,
+    signed_in_client,
     upload,
     wait_for_job,
 )
@@ -27,10 +24,7 @@ from tests.support.images import image_bytes
 def quota_client(db_url, tmp_path, request):
     overrides = getattr(request, "param", {})
     settings = make_settings(db_url, tmp_path / "data", **overrides)
-    app = create_app(settings)
-    with TestClient(app) as client:
-        register(client, "ada@example.com")
-        client.headers.update(bearer(login(client, "ada@example.com")["access_token"]))
+    with signed_in_client(settings, "ada@example.com") as client:
         yield client
 
 
@@ -88,9 +82,7 @@ def test_active_jobs_quota(quota_client, monkeypatch):
 @pytest.mark.parametrize("quota_client", [{"quota_event_streams": 1}], indirect=True)
 def test_event_stream_quota(quota_client):
     client = quota_client
-    image_id = upload(client, {}).json()["id"]
-    batch = {"image_ids": [image_id], "pipeline": PIPELINE, "workers": 1}
-    job_id = client.post("/api/jobs/batch", json=batch).json()["job_id"]
+    job_id = post_batch(client, {}, [upload(client, {}).json()["id"]], workers=1)
     wait_for_job(client, {}, job_id)
     streams = client.app.state.services.streams
     user_id = client.get("/auth/me").json()["id"]

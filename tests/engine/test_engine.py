@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,11 @@ from api.main import create_app
 from nogilbench.store.db import make_engine
 from tests.support.api import (
     OPS,
-    PIPELINE,
     TINY_BENCHMARK,
     assert_envelope,
-    bearer,
-    login,
     make_settings,
-    promote,
-    register,
+    post_batch,
+    sign_in,
     upload,
     upload_many,
 )
@@ -69,16 +67,8 @@ def runtime(settings: Settings, client: TestClient) -> Iterator[WorkerRuntime]:
     worker.close()
 
 
-def _user(client: TestClient, email: str) -> dict[str, str]:
-    register(client, email)
-    return bearer(login(client, email)["access_token"])
-
-
-def _batch(client: TestClient, headers: dict[str, str], ids: list[int], pipeline=PIPELINE) -> int:
-    body = {"image_ids": ids, "pipeline": pipeline, "method": "sync", "workers": 1}
-    response = client.post("/api/jobs/batch", json=body, headers=headers)
-    assert response.status_code == 202, response.text
-    return int(response.json()["job_id"])
+# Every batch here runs one image at a time, synchronously, in the worker.
+_batch = partial(post_batch, method="sync", workers=1)
 
 
 def _job(settings: Settings, job_id: int) -> tuple[Job, list[JobItem]]:
@@ -95,7 +85,7 @@ def _job(settings: Settings, job_id: int) -> tuple[Job, list[JobItem]]:
 
 
 def test_web_processes_only_queue_fairly_and_count_the_queue(client, settings, redis_url):
-    ada, bob = _user(client, "ada@example.com"), _user(client, "bob@example.com")
+    ada, bob = sign_in(client, "ada@example.com"), sign_in(client, "bob@example.com")
     ada_ids = upload_many(client, ada, 1)
     bob_ids = upload_many(client, bob, 1)
     for _ in range(3):
@@ -112,9 +102,7 @@ def test_web_processes_only_queue_fairly_and_count_the_queue(client, settings, r
 
 
 def test_benchmarks_go_to_their_hosts_queue(client, settings, redis_url):
-    register(client, "op@example.com")
-    promote(settings, "op@example.com")
-    headers = bearer(login(client, "op@example.com")["access_token"])
+    headers = sign_in(client, "op@example.com", operator_in=settings)
     for host in (None, "lab-2"):
         body = {**TINY_BENCHMARK, **({"host": host} if host else {})}
         response = client.post("/api/benchmarks/run", json=body, headers=headers)
@@ -129,16 +117,14 @@ def test_benchmarks_go_to_their_hosts_queue(client, settings, redis_url):
 def test_the_embedded_engine_refuses_another_host(tmp_path):
     settings = make_settings(f"sqlite:///{tmp_path / 'api.db'}", tmp_path / "data")
     with TestClient(create_app(settings)) as client:
-        register(client, "op@example.com")
-        promote(settings, "op@example.com")
-        headers = bearer(login(client, "op@example.com")["access_token"])
+        headers = sign_in(client, "op@example.com", operator_in=settings)
         body = {**TINY_BENCHMARK, "host": "somewhere-else"}
         response = client.post("/api/benchmarks/run", json=body, headers=headers)
         assert_envelope(response, 400, "INVALID_OPERATION")
 
 
 def test_a_delivered_job_runs_once_and_a_duplicate_does_nothing(client, settings, runtime):
-    ada = _user(client, "ada@example.com")
+    ada = sign_in(client, "ada@example.com")
     job_id = _batch(client, ada, upload_many(client, ada, 2))
     assert runtime.run(job_id) == "completed"
     job, items = _job(settings, job_id)
@@ -153,7 +139,7 @@ def test_a_delivered_job_runs_once_and_a_duplicate_does_nothing(client, settings
 
 
 def test_a_redelivered_job_keeps_what_the_dead_worker_stored(client, settings, runtime):
-    ada = _user(client, "ada@example.com")
+    ada = sign_in(client, "ada@example.com")
     job_id = _batch(client, ada, upload_many(client, ada, 2))
     first = WorkerRuntime(settings)  # the worker that will "die" after one item
     try:
@@ -198,7 +184,7 @@ def test_time_limit_stops_and_fails_a_runaway_job(tmp_path, redis_url, client):
         celery_broker_url=redis_url,
         job_time_limit_seconds=0.3,
     )
-    ada = _user(client, "ada@example.com")
+    ada = sign_in(client, "ada@example.com")
     ids = [upload(client, ada, noise_bytes((512, 384), seed)).json()["id"] for seed in range(4)]
     job_id = _batch(client, ada, ids, SLOW)
     worker = WorkerRuntime(slow_settings)
@@ -212,7 +198,7 @@ def test_time_limit_stops_and_fails_a_runaway_job(tmp_path, redis_url, client):
 
 
 def test_the_cancel_flag_stops_a_running_job(client, settings, runtime, redis_url):
-    ada = _user(client, "ada@example.com")
+    ada = sign_in(client, "ada@example.com")
     ids = [upload(client, ada, noise_bytes((512, 384), seed)).json()["id"] for seed in range(4)]
     job_id = _batch(client, ada, ids, SLOW)
     outcome: list[str] = []
@@ -230,7 +216,7 @@ def test_the_cancel_flag_stops_a_running_job(client, settings, runtime, redis_ur
 
 
 def test_a_job_whose_workers_keep_dying_is_failed(client, settings, runtime):
-    ada = _user(client, "ada@example.com")
+    ada = sign_in(client, "ada@example.com")
     job_id = _batch(client, ada, upload_many(client, ada, 1))
     engine = make_engine(str(settings.database_url), check=False)
     try:

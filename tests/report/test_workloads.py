@@ -141,6 +141,22 @@ def test_kind_lines_state_leaders_versus_sync_with_levels(found: list[kinds.Kind
     assert list(table["workload"]).count("pure-python") == 2  # main and workloads sweeps
 
 
+def test_each_row_of_the_kinds_table_describes_its_own_workload(
+    found: list[kinds.KindAnswer],
+) -> None:
+    assert set(kinds.WHAT_ONE_ITEM_DOES) == kinds.BUILTIN  # every built-in workload has one
+    texts = list(kinds.WHAT_ONE_ITEM_DOES.values())
+    assert len(set(texts)) == len(texts)  # and no two share it (the CPU-bound pair included)
+    assert "Pillow's C code" in kinds.what_one_item_does("pillow")
+    assert "in Python" in kinds.what_one_item_does("pure-python")
+    table = kinds.kinds_frame(found)
+    by_workload = table.groupby("workload")["what one item does"]
+    assert (by_workload.nunique() == 1).all()  # one workload, one text, in every sweep
+    assert by_workload.first().is_unique
+    user = table[table["workload"] == USER].iloc[0]
+    assert user["what one item does"] == kinds.USER_WHAT
+
+
 def test_contention_threads_on_a_shared_dict_lose_to_sync_share_nothing_wins(
     workloads_sweep: SweepData,
 ) -> None:
@@ -162,6 +178,34 @@ def test_transfer_costs_per_item_over_a_path(workloads_sweep: SweepData) -> None
     assert "960x640" in lines[-1]
 
 
+def _moving_sweep(receives: dict[str, float]) -> SweepData:
+    """Path, pickle and shared memory with sync and multiprocessing; each transfer's stored
+    receive step per item (ms) in the multiprocessing measurements."""
+    walls: dict = {}
+    extras = {"transfer-path": 0.0, "transfer-pickle": 0.4, "transfer-shm": 0.1}
+    for workload, extra in extras.items():
+        walls |= _walls(workload, {"sync": {1: 3.2}, "multiprocessing": {1: 3.2 + extra}})
+    measured = [
+        {"workload": workload, "method": "multiprocessing", "workers": 1, "interpreter": FT,
+         "status": "ok", "details": {"workload": {"receive_ms_per_item": receive}}}
+        for workload, receive in receives.items()
+    ]  # fmt: skip
+    return SweepData(_sweep("moving", sorted(receives)), make_rows(walls), measured)
+
+
+def test_transfer_lines_state_a_zero_or_tiny_receive_step_and_leave_sync_out() -> None:
+    lines = sharing.transfer_lines(_moving_sweep({"transfer-pickle": 0.0, "transfer-shm": 0.004}))
+    pickled = next(line for line in lines if line.startswith("transfer-pickle with multi"))
+    assert "no receive step in the worker" in pickled and "0.00 ms" not in pickled
+    shm = next(line for line in lines if line.startswith("transfer-shm with multi"))
+    assert "receive step under 0.01 ms" in shm and "0.00 ms" not in shm
+    # sync hands nothing to another thread or process: no transfer cost is stated for it.
+    assert not any(" with sync " in line for line in lines)
+    assert sharing.SYNC_MOVES_NOTHING in lines[-1]
+    measured = sharing.transfer_lines(_moving_sweep({"transfer-shm": 0.25}))
+    assert any("the worker's own receive step 0.25 ms" in line for line in measured)
+
+
 def test_pros_and_cons_one_row_per_model_every_cell_measured_or_said_missing(
     found: list[kinds.KindAnswer], main_sweep: SweepData, workloads_sweep: SweepData
 ) -> None:
@@ -178,6 +222,7 @@ def test_pros_and_cons_one_row_per_model_every_cell_measured_or_said_missing(
     assert free["peak memory (PSS, MiB)"] == "pure-python: 40"
     moving = "moving a 960x640 image (ms per item over a path)"
     assert rows.loc["multiprocessing", moving].startswith("pickle +")
+    assert rows.loc["sync", moving] == sharing.SYNC_MOVES_NOTHING  # no pickle cost for sync
     assert rows.loc["free-threaded (GIL off)", moving] == proscons.MISSING
     assert "does not apply" in rows.loc["multiprocessing", "safety (race demo)"]
     assert "no update lost" in rows.loc["threading (GIL on)", "safety (race demo)"]

@@ -7,15 +7,19 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from fastapi.testclient import TestClient
 
 import nogilbench.sweep.launch as launcher
 from api.core.settings import Settings
+from api.main import create_app
 from tests.support.images import image_bytes
 
 PASSWORD = "correct horse battery"
@@ -85,6 +89,43 @@ def promote(settings: Settings | str, email: str, action: str = "promote") -> No
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(
+    client: httpx.Client, email: str, operator_in: Settings | None = None
+) -> dict[str, str]:
+    """Register `email` and log in: its Authorization headers. With `operator_in`, the account
+    is promoted to operator in that database first (its token then carries the role)."""
+    register(client, email)
+    if operator_in is not None:
+        promote(operator_in, email)
+    return bearer(login(client, email)["access_token"])
+
+
+@contextmanager
+def signed_in_client(
+    settings: Settings, email: str, operator: bool = False
+) -> Iterator[TestClient]:
+    """A TestClient over a new app of `settings` (its lifespan running) whose requests all carry
+    the token of `email`, registered there (an operator with `operator`)."""
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(client, email, settings if operator else None))
+        yield client
+
+
+def post_batch(
+    client: httpx.Client,
+    headers: dict[str, str],
+    image_ids: list[int],
+    pipeline: dict = PIPELINE,
+    **fields: object,
+) -> int:
+    """The id of an accepted (202) batch job over `image_ids`; `fields` are the request's
+    other fields (method, workers)."""
+    body = {"image_ids": image_ids, "pipeline": pipeline, **fields}
+    response = client.post("/api/jobs/batch", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return int(response.json()["job_id"])
 
 
 def upload(

@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.core.models import Job, User, utcnow
-from api.main import create_app
-from tests.support.api import assert_envelope, bearer, login, make_settings, read_events, register
+from tests.support.api import assert_envelope, make_settings, read_events, signed_in_client
 
 
 @pytest.fixture
@@ -26,9 +24,7 @@ def tiny_pool_client(db_url, tmp_path):
         retry_after_seconds=7,
         sse_max_seconds=0.5,
     )
-    with TestClient(create_app(settings)) as client:
-        register(client, "ada@example.com")
-        client.headers.update(bearer(login(client, "ada@example.com")["access_token"]))
+    with signed_in_client(settings, "ada@example.com") as client:
         yield client
 
 

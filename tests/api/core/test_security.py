@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.core.errors import InvalidToken
 from api.core.security import PasswordHasher, TokenService, load_or_create_secret_key
+from api.core.stream_tokens import STREAM_AUDIENCE, StreamTokens
 from api.main import create_app
 from tests.support.api import (
     PASSWORD,
@@ -110,6 +111,35 @@ class TestTokenService:
         token = jwt.encode(_claims(type="refresh"), SECRET, "HS256")
         with pytest.raises(InvalidToken):
             self.service.user_id_from_access(token)
+
+
+class TestOneVerification:
+    """Access and stream tokens go through the same check (`verify_jwt`): each refuses the
+    other's audience, and each says when its token has merely expired."""
+
+    service = TokenService(SECRET, access_minutes=15, refresh_days=7)
+    streams = StreamTokens(SECRET)
+
+    def test_each_refuses_the_others_audience(self):
+        with pytest.raises(InvalidToken, match=r"^the token is invalid$"):
+            self.service.user_id_from_access(self.streams.issue(1, 7))
+        access = self.service.create_access_token(1)
+        with pytest.raises(InvalidToken, match=r"^the stream token is invalid$"):
+            self.streams.claims(access, 7)
+        # The stream audience alone is not enough: the stream check requires its job claim.
+        jobless = jwt.encode(_claims(aud=STREAM_AUDIENCE, type="stream"), SECRET, "HS256")
+        with pytest.raises(InvalidToken, match=r"^the stream token is invalid$"):
+            self.streams.claims(jobless, 7)
+
+    def test_expiry_messages(self):
+        past = datetime.now(UTC) - timedelta(hours=1)
+        expired = _claims(iat=past, exp=past + timedelta(minutes=1))
+        with pytest.raises(InvalidToken, match=r"^the token has expired$"):
+            self.service.user_id_from_access(jwt.encode(expired, SECRET, "HS256"))
+        stream = {**expired, "aud": STREAM_AUDIENCE, "type": "stream", "job": 7}
+        expected = r"^the stream token has expired; ask for a new one$"
+        with pytest.raises(InvalidToken, match=expected):
+            self.streams.claims(jwt.encode(stream, SECRET, "HS256"), 7)
 
 
 class TestPasswords:

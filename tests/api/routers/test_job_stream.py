@@ -20,14 +20,12 @@ from sqlalchemy import event
 from api.core.models import Job
 from api.core.stream_tokens import STREAM_AUDIENCE
 from api.http.redaction import RedactQuerySecrets
-from api.main import create_app
 from tests.support.api import (
-    PIPELINE,
     assert_envelope,
     bearer,
-    login,
     make_settings,
-    register,
+    post_batch,
+    signed_in_client,
     upload,
     wait_for_job,
 )
@@ -57,9 +55,7 @@ def read_frames(client: TestClient, url: str, headers: dict[str, str]) -> list[F
 
 
 def finished_batch(client: TestClient, headers: dict[str, str]) -> int:
-    image_id = upload(client, headers).json()["id"]
-    batch = {"image_ids": [image_id], "pipeline": PIPELINE, "workers": 1}
-    job_id = client.post("/api/jobs/batch", json=batch, headers=headers).json()["job_id"]
+    job_id = post_batch(client, headers, [upload(client, headers).json()["id"]], workers=1)
     assert wait_for_job(client, headers, job_id)["status"] == "completed"
     return job_id
 
@@ -84,9 +80,7 @@ def test_events_carry_ids_and_last_event_id_sends_nothing_twice(client, auth_hea
 def push_client(db_url: str, tmp_path: Path):
     # The production safety poll (5 s): a follower must wake on the change itself.
     settings = make_settings(db_url, tmp_path / "data", sse_poll_seconds=5.0)
-    with TestClient(create_app(settings)) as client:
-        register(client, "follower@example.com")
-        client.headers.update(bearer(login(client, "follower@example.com")["access_token"]))
+    with signed_in_client(settings, "follower@example.com") as client:
         client.app.state.services.jobs.stop()  # this test changes the job itself
         yield client
 

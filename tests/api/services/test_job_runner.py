@@ -22,12 +22,9 @@ from tests.support.api import (
     PIPELINE,
     TINY_BENCHMARK,
     assert_envelope,
-    bearer,
     hang_cells,
-    login,
     make_settings,
-    promote,
-    register,
+    sign_in,
     upload,
     upload_many,
     wait_for_job,
@@ -112,9 +109,7 @@ def test_a_cancelled_queued_job_never_runs(db_url, tmp_path, monkeypatch):
     hang_cells(monkeypatch, pid_file)
     settings = make_settings(db_url, tmp_path / "data", job_concurrency=1)
     with TestClient(create_app(settings)) as client:
-        register(client, "op@example.com")
-        promote(settings, "op@example.com")
-        headers = bearer(login(client, "op@example.com")["access_token"])
+        headers = sign_in(client, "op@example.com", operator_in=settings)
         sweep_job = client.post("/api/benchmarks/run", json=TINY_BENCHMARK, headers=headers).json()[
             "job_id"
         ]
@@ -137,9 +132,7 @@ def test_shutdown_stops_a_running_sweep_and_requeues_it(db_url, tmp_path, monkey
     settings = make_settings(db_url, tmp_path / "data")
     client = TestClient(create_app(settings))
     with client:
-        register(client, "op@example.com")
-        promote(settings, "op@example.com")
-        headers = bearer(login(client, "op@example.com")["access_token"])
+        headers = sign_in(client, "op@example.com", operator_in=settings)
         job_id = client.post("/api/benchmarks/run", json=TINY_BENCHMARK, headers=headers).json()[
             "job_id"
         ]
@@ -206,8 +199,7 @@ GRAYSCALE = {"operations": [{"op": "grayscale"}], "format": "png"}
 def test_start_up_sweeps_files_a_crash_left_unreferenced(db_url, tmp_path):
     settings = make_settings(db_url, tmp_path / "data")
     with TestClient(create_app(settings)) as client:
-        register(client, "ada@example.com")
-        headers = bearer(login(client, "ada@example.com")["access_token"])
+        headers = sign_in(client, "ada@example.com")
         image = upload(client, headers).json()
         assert client.post(
             f"/api/images/{image['id']}/process", json=GRAYSCALE, headers=headers
