@@ -93,9 +93,7 @@ class Target:
 # -- one round of each kind ---------------------------------------------------------------------
 
 
-async def _api_round(
-    target: Target, workload: str, inflight: int, record: bool
-) -> float:
+async def _api_round(target: Target, workload: str, inflight: int, record: bool) -> float:
     """Seconds for every image through `POST /process`, `inflight` requests at a time."""
     pipeline = PIPELINES[workload]
     queue = list(target.image_ids)
@@ -145,9 +143,7 @@ def _wrk_round(target: Target, workload: str, plan: Plan, work: Path) -> float:
     """Requests/s of wrk on one image, `cores` connections for `wrk_seconds`."""
     script = work / f"wrk-{target.server.port}-{workload}.lua"
     body = json.dumps(PIPELINES[workload])
-    script.write_text(
-        WRK_SCRIPT.format(body=body, authorization=target.headers["Authorization"])
-    )
+    script.write_text(WRK_SCRIPT.format(body=body, authorization=target.headers["Authorization"]))
     url = f"{target.server.url}/api/images/{target.image_ids[0]}/process"
     command = [
         "wrk", "-t1", f"-c{plan.cores}", f"-d{plan.wrk_seconds:g}s", "--timeout", "60s",
@@ -309,9 +305,7 @@ def figures(targets: list[Target], plan: Plan) -> dict[str, Any]:
                 # GIL off / GIL on throughput = GIL-on time / GIL-off time, round by round
                 "client": _interval(paired_ratio(on.api_s[run], off.api_s[run])),
                 "wrk": _interval(paired_ratio(off.wrk_rps[workload], on.wrk_rps[workload])),
-                "library": _interval(
-                    paired_ratio(on.library_s[workload], off.library_s[workload])
-                ),
+                "library": _interval(paired_ratio(on.library_s[workload], off.library_s[workload])),
             }
     return {
         "plan": {
