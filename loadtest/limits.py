@@ -3,8 +3,6 @@
 - `pillow_limit`: the library's benchmark pipeline (`BENCHMARK_PIPELINE.run`: validated
   operations, sniffing decode with limits, metadata-free encode) against the same Pillow
   calls written directly in a loop, one thread, interleaved rounds, best round each.
-- `library_throughput`: images/s of the pipeline over the library's thread runner at a
-  given worker count (concurrency = cores), to compare with the API's at the same concurrency.
 - `sweep_overhead`: a small real sweep; per cell, the share of the cell's process wall time
   that is not timed work (process start, imports, pool start, warm-up, measurement, JSON),
   and the spread of its repeats.
@@ -28,7 +26,6 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from nogilbench.concurrency.base import gil_enabled
-from nogilbench.concurrency.runners import make_runner
 from nogilbench.imaging.pipeline import BENCHMARK_PIPELINE
 from nogilbench.imaging.samples import generate_images
 
@@ -91,26 +88,6 @@ def pillow_limit(images: list[bytes], rounds: int = 5) -> dict[str, Any]:
 
 def _spread(times: list[float]) -> float:
     return (max(times) - min(times)) / statistics.median(times) if times else float("nan")
-
-
-def library_throughput(images: list[bytes], workers: int, rounds: int = 3) -> dict[str, Any]:
-    """Images/s of the pipeline through the library's thread runner (best of `rounds`)."""
-    method = "threading" if gil_enabled() else "free-threaded"
-    times = []
-    with make_runner(method, workers) as runner:
-        runner.map(BENCHMARK_PIPELINE.run, images[:workers])  # warm-up: threads, fonts
-        for _ in range(rounds):
-            started = time.perf_counter()
-            runner.map(BENCHMARK_PIPELINE.run, images)
-            times.append(time.perf_counter() - started)
-    return {
-        "method": method,
-        "workers": workers,
-        "images": len(images),
-        "library_ips": round(len(images) / min(times), 2),
-        "round_spread": round(_spread(times), 3),
-        "gil_enabled": gil_enabled(),
-    }
 
 
 def sweep_overhead(work_dir: Path, *, repeats: int = 3, images: int = 10) -> dict[str, Any]:
@@ -182,10 +159,9 @@ def analyse_cells(rows: list[dict[str, Any]], total_s: float, parameters: Any) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="harness and library limits")
-    parser.add_argument("what", choices=("pillow-limit", "library-throughput", "sweep-overhead"))
+    parser.add_argument("what", choices=("pillow-limit", "sweep-overhead"))
     parser.add_argument("--image-dir", type=Path, required=True)
     parser.add_argument("--images", type=int, default=12)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -193,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         result = sweep_overhead(args.image_dir, repeats=args.rounds, images=args.images)
     else:
         images = sample_bytes(args.image_dir, args.images)
-        if args.what == "pillow-limit":
-            result = pillow_limit(images, args.rounds)
-        else:
-            result = library_throughput(images, args.workers, args.rounds)
+        result = pillow_limit(images, args.rounds)
     result["python"] = sys.version.split()[0]
     result["gil_enabled"] = gil_enabled()
     output = json.dumps(result, indent=2)

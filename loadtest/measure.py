@@ -6,7 +6,9 @@
    pipeline and for the pure-Python operation; each run then checked for lost or orphaned
    data.
 2. The API's image throughput (`POST /process` only) against the library's thread runner on
-   the same interpreter, both at concurrency = cores, with the Server-Timing phases.
+   the same interpreter at concurrency = cores, and the free-threaded server with the GIL off
+   against on, in interleaved rounds with intervals, by two clients (httpx and wrk), with the
+   Server-Timing phases (`loadtest.throughput`).
 3. The library's Pillow pipeline against Pillow called directly (the limit).
 4. The sweep's own overhead and the spread of repeats, from a small real sweep.
 """
@@ -22,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtest.load import LoadConfig, process_throughput, run_against_new_server
-from loadtest.server import ServerProcess
+from loadtest.load import LoadConfig, run_against_new_server
 from nogilbench.host.interpreters import host_info, usable_cores
 from nogilbench.host.probe import build_and_gil, run_probe
 from nogilbench.paths import PROJECT_ROOT
@@ -100,30 +101,12 @@ def measure(work: Path, quick: bool) -> dict[str, Any]:
             )
 
     from loadtest.limits import sample_bytes
+    from loadtest.throughput import Interpreter, Plan, measure_throughput
 
     images = sample_bytes(image_dir, 8 if quick else 12)
-    rounds = "2" if quick else "3"
-    for label, (python, gil) in SERVERS.items():
-        run_dir = work / f"throughput-{python.split('/')[-3]}-{gil}"
-        url = f"sqlite:///{run_dir / 'api.db'}"
-        # Server-Timing on: each response says where its time went (api/http/timing.py)
-        timing_env = {"SERVER_TIMING": "true"}
-        with ServerProcess(python, run_dir / "data", url, gil=gil, env=timing_env) as server:
-            api = process_throughput(server.url, images, cores, rounds=int(rounds))
-        library = _limits(
-            python,
-            gil,
-            "library-throughput",
-            "--image-dir",
-            str(image_dir),
-            "--images",
-            str(len(images)),
-            "--workers",
-            str(cores),
-            "--rounds",
-            rounds,
-        )
-        results["throughput"][label] = {**api, **library}
+    plan = Plan(rounds=2, images=6, wrk_seconds=1, cores=cores) if quick else Plan(cores=cores)
+    interpreters = [Interpreter(label, python, gil) for label, (python, gil) in SERVERS.items()]
+    results["throughput"] = measure_throughput(interpreters, plan, work / "throughput", image_dir)
 
     results["pillow_limit"] = {
         label: _limits(

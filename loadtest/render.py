@@ -8,6 +8,7 @@ from typing import Any
 
 from loadtest.load import percentile
 from loadtest.measure import FT_OFF, FT_ON, SERVERS, STOCK
+from loadtest.render_throughput import api_vs_library_section, gil_section, profile_input
 from nogilbench.paths import PROJECT_ROOT
 
 COMMAND = "make performance"
@@ -65,7 +66,8 @@ def render(
         "",
     ]
     out += _load_section(results, cores)
-    out += _throughput_section(results, cores)
+    out += api_vs_library_section(results["throughput"])
+    out += gil_section(results["throughput"])
     out += _profile_section(results, cores)
     out += _limit_section(results)
     out += _overhead_section(results)
@@ -157,51 +159,16 @@ def _load_section(results: dict[str, Any], cores: int) -> list[str]:
     return out
 
 
-def _throughput_section(results: dict[str, Any], cores: int) -> list[str]:
-    out = [
-        f"## API image throughput vs the library's, at concurrency = cores ({cores})",
-        "",
-        f"API: `POST /api/images/{{id}}/process` with the benchmark Pillow pipeline, {cores} "
-        "requests in flight, images uploaded beforehand (the figure includes reading the "
-        "upload, the CPU limiter, writing the output file and the row). Library: "
-        f"`BENCHMARK_PIPELINE.run` over the library's thread runner with {cores} workers, in "
-        "one process of the same interpreter (`python -m loadtest.limits "
-        "library-throughput --workers N`). Best of the rounds for both. Target: API >= 80% "
-        "of the library.",
-        "",
-    ]
-    rows = []
-    for label, t in results["throughput"].items():
-        share = t["api_ips"] / t["library_ips"] if t["library_ips"] else 0
-        rows.append(
-            [
-                label,
-                t["method"],
-                t["images"],
-                t["library_ips"],
-                t["api_ips"],
-                f"{share:.0%}",
-                "yes" if share >= 0.8 else "**no**",
-            ]
-        )
-    out += _table(
-        ["server", "library runner", "images", "library img/s", "API img/s", "API / library",
-         ">= 80%"],
-        rows,
-    )  # fmt: skip
-    return [*out, ""]
-
-
 # Server-Timing phases of POST /process, in the order a request meets them (api/http/timing.py).
 PHASES = {
     "auth": "authentication: token check + the user's row (a thread hop)",
-    "lookup": "the image's row (a thread hop)",
+    "lookup": "the image's row (a thread hop, shared with read)",
     "read": "reading the upload file",
     "queue": "waiting for a CPU token (the limiter)",
     "work": "decode, operations, encode (a thread hop + the library's work)",
-    "quota": "the storage quota check",
+    "quota": "the storage quota check (a thread hop, shared with write and commit)",
     "write": "writing the output file",
-    "commit": "pointing the row at the output (compare and swap)",
+    "commit": "pointing the row at the output (compare and swap), the old file deleted",
 }
 
 
@@ -240,16 +207,17 @@ def _profile_section(results: dict[str, Any], cores: int) -> list[str]:
     out = [
         "## Where a `/process` request's time goes",
         "",
-        "The throughput runs above, measured inside the server: with `SERVER_TIMING=true` each "
-        "response carries a `Server-Timing` header with the time of each phase of the request "
-        "(`api/http/timing.py`), and the load client adds them up over the timed rounds "
-        "(`loadtest.load.process_throughput`). Share: the phase's summed time over "
+        "The Pillow rounds above with cores requests in flight, measured inside the server: with "
+        "`SERVER_TIMING=true` each response carries a `Server-Timing` header with the time of "
+        "each phase of the request (`api/http/timing.py`), and the load client adds them up "
+        "over the rounds (`loadtest.throughput`). Share: the phase's summed time over "
         "the summed client-seen latency of the same requests (concurrent requests overlap, so "
         "a share is of request time, not of wall time). The library row is one image's time "
         f"at {cores} workers (1 / library img/s x workers), to set against `work`.",
         "",
     ]
-    for label, throughput in results["throughput"].items():
+    for label in results["throughput"]["servers"]:
+        throughput = profile_input(results["throughput"], label)
         rows = profile_rows(throughput, cores)
         if not rows:
             out += [f"{label}: no Server-Timing data recorded.", ""]

@@ -64,7 +64,7 @@ class Interpreter:
 class Plan:
     rounds: int = 8
     images: int = 24  # per API / library round
-    wrk_seconds: float = 3.0
+    wrk_seconds: int = 3  # wrk takes whole seconds
     cores: int = 2
 
     @property
@@ -146,10 +146,12 @@ def _wrk_round(target: Target, workload: str, plan: Plan, work: Path) -> float:
     script.write_text(WRK_SCRIPT.format(body=body, authorization=target.headers["Authorization"]))
     url = f"{target.server.url}/api/images/{target.image_ids[0]}/process"
     command = [
-        "wrk", "-t1", f"-c{plan.cores}", f"-d{plan.wrk_seconds:g}s", "--timeout", "60s",
+        "wrk", "-t1", f"-c{plan.cores}", f"-d{plan.wrk_seconds}s", "--timeout", "60s",
         "-s", str(script), url,
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
+    output = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if output.returncode != 0:
+        raise RuntimeError(f"wrk failed ({output.returncode}): {output.stderr[-500:]}")
     return _parse_wrk(output.stdout, target)
 
 
@@ -342,13 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--images", type=int, default=24)
-    parser.add_argument("--wrk-seconds", type=float, default=3.0)
+    parser.add_argument("--wrk-seconds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     plan = Plan(args.rounds, args.images, args.wrk_seconds, usable_cores())
     if args.quick:
-        plan = Plan(2, 8, 1.0, plan.cores)
+        plan = Plan(2, 8, 1, plan.cores)
     interpreters = [Interpreter(label, python, gil) for label, (python, gil) in SERVERS.items()]
     with tempfile.TemporaryDirectory(prefix="nogilbench-throughput-") as work:
         result = measure_throughput(interpreters, plan, Path(work), Path(work) / "images")

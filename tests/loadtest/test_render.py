@@ -7,6 +7,7 @@ from typing import Any
 
 from loadtest.measure import FT_OFF, FT_ON, SERVERS, STOCK
 from loadtest.render import profile_rows, render
+from loadtest.render_throughput import profile_input, verdict
 
 LATENCY = {"p50": 10.0, "p95": 20.0, "p99": 30.0}
 IMAGES_PER_S = {STOCK: 2.0, FT_ON: 1.0, FT_OFF: 3.0}
@@ -21,12 +22,43 @@ def _load(images_per_s: float, problems: list[str]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _figures() -> dict[str, Any]:
-    throughput = {
-        "method": "threading", "images": 8, "library_ips": 10.0, "api_ips": 9.0,
+def _ratio(estimate: float, low: float, high: float) -> dict[str, Any]:
+    return {"estimate": estimate, "low": low, "high": high, "confidence": 0.95, "rounds": 3}
+
+
+MET, MISSED, UNDECIDED = _ratio(0.9, 0.85, 0.95), _ratio(0.7, 0.6, 0.75), _ratio(0.8, 0.7, 0.9)
+
+
+def _server(ratio: dict[str, Any]) -> dict[str, Any]:
+    runs = [f"{w} {r}" for w in ("pillow", "pure-python") for r in ("at cores", "queued")]
+    return {
+        "library_ips": {"pillow": [10.0, 10.0, 10.0], "pure-python": [4.0, 4.0, 4.0]},
+        "api_ips": {run: [9.0, 9.0, 9.0] for run in runs},
+        "wrk_rps": {"pillow": [9.5, 9.5, 9.5], "pure-python": [3.5, 3.5, 3.5]},
+        "wrk_errors": 0,
+        "api_vs_library": {run: ratio for run in runs},
+        "wrk_vs_library": {"pillow": ratio, "pure-python": ratio},
         "phases_ms": {"auth": [1.0, 2.0], "work": [5.0, 6.0], "app": [9.0, 10.0]},
         "client_ms": [12.0, 14.0],
+    }
+
+
+def _throughput() -> dict[str, Any]:
+    ratios = {STOCK: MET, FT_ON: MISSED, FT_OFF: UNDECIDED}
+    return {
+        "plan": {"rounds": 3, "images": 8, "wrk_seconds": 1.0, "cores": 2},
+        "servers": {label: _server(ratios[label]) for label in SERVERS},
+        "gil_effect": {
+            "pillow": {"client": _ratio(1.3, 1.2, 1.4), "wrk": _ratio(1.3, 1.2, 1.4),
+                       "library": _ratio(1.4, 1.3, 1.5)},
+            "pure-python": {"client": _ratio(1.85, 1.81, 1.9), "wrk": _ratio(1.7, 1.5, 1.9),
+                            "library": _ratio(1.9, 1.85, 1.95)},
+        },
     }  # fmt: skip
+
+
+def _figures() -> dict[str, Any]:
+    throughput = _throughput()
     limit = {"images": 8, "rounds": 3, "direct_ips": 10.0, "library_ips": 9.0,
              "library_vs_direct": 0.9, "library_round_spread": 0.05,
              "direct_round_spread": 0.04}  # fmt: skip
@@ -46,7 +78,7 @@ def _figures() -> dict[str, Any]:
     }
     return {
         "cores": 2, "wall_s": 12.3, "load_before": (0.5, 0.4, 0.3), "load_after": (1.5, 1.0, 0.5),
-        "load": load, "throughput": {label: throughput for label in SERVERS},
+        "load": load, "throughput": throughput,
         "pillow_limit": {label: limit for label in SERVERS}, "overhead": overhead,
     }  # fmt: skip
 
@@ -77,9 +109,29 @@ def test_the_schemathesis_summary_is_shown_when_given() -> None:
 
 
 def test_profile_rows_share_the_client_seen_latency() -> None:
-    rows = profile_rows(_figures()["throughput"][STOCK], cores=2)
+    rows = profile_rows(profile_input(_figures()["throughput"], STOCK), cores=2)
     by_phase = {row[0]: row for row in rows}
     assert by_phase["auth"][2:] == ["1.50", "1.90", "12%"]  # 3 of 26 ms
     assert by_phase["work"][4] == "42%"  # 11 of 26 ms
     assert by_phase["(outside the app)"][4] == "27%"  # 26 - 19 ms in the app
     assert by_phase["(library, same concurrency)"][2] == "200.00"  # 1000 ms x 2 / 10 img/s
+
+
+def test_a_target_is_met_only_when_the_whole_interval_clears_it() -> None:
+    assert verdict(MET, 0.8) == "met"
+    assert verdict(MISSED, 0.8) == "**missed**"
+    assert verdict(UNDECIDED, 0.8) == "not told apart from the target"
+    assert verdict(_ratio(0.8, 0.8, 0.9), 0.8) == "met"  # the bound itself counts
+
+
+def test_the_throughput_sections_show_each_interval_and_verdict() -> None:
+    page = render(_figures(), ENVIRONMENT)
+    stock = [line for line in page.splitlines() if line.startswith(f"| {STOCK} | pillow |")]
+    assert len(stock) == 3  # two httpx runs and wrk
+    assert all("90% [85%, 95%] | met |" in line for line in stock)
+    assert f"| {FT_ON} | pure-python | wrk, 2 connections, one image | 4.0 | 3.5 |" in page
+    assert "70% [60%, 75%] | **missed** |" in page
+    assert "80% [70%, 90%] | not told apart from the target |" in page
+    # GIL off / on: the target is judged on the pure-Python operation only
+    assert "| pure-python | 1.85x [1.81, 1.90] | met | 1.70x [1.50, 1.90] | not told apart" in page
+    assert "| pillow | 1.30x [1.20, 1.40] |  | 1.30x [1.20, 1.40] |  | 1.40x [1.30, 1.50] |" in page
