@@ -166,9 +166,9 @@ PHASES = {
     "read": "reading the upload file",
     "queue": "waiting for a CPU token (the limiter)",
     "work": "decode, operations, encode (a thread hop + the library's work)",
-    "quota": "the storage quota check (a thread hop, shared with write and commit)",
-    "write": "writing the output file",
-    "commit": "pointing the row at the output (compare and swap), the old file deleted",
+    "write": "writing the output file (a thread hop, shared with commit)",
+    "commit": "pointing the row at the output (compare and swap, the storage quota in the "
+    "same UPDATE)",
 }
 
 

@@ -181,7 +181,7 @@ class ImageService:
             lambda: self.cpu.run(pipeline.render, data, self.max_pixels, checkpoint)
         )
         elapsed_ms = (time.perf_counter() - started) * 1000
-        record = await in_thread(self._store_output, user, record, pipeline, rendered, elapsed_ms)
+        record = await in_thread(self._store_output, record, pipeline, rendered, elapsed_ms)
         self.metrics.images_processed.labels("process").inc()
         return record
 
@@ -200,11 +200,11 @@ class ImageService:
             return record, self.uploads.read(record.stored_name)
 
     def _store_output(
-        self, user: User, record: Image, pipeline: Pipeline, rendered: Rendered, elapsed_ms: float
+        self, record: Image, pipeline: Pipeline, rendered: Rendered, elapsed_ms: float
     ) -> Image:
-        """The quota check, the output file, the row pointed at it, the superseded file gone."""
-        with timing.phase("quota"):
-            self.check_quota(user, len(rendered.data), replacing=record.processed_size_bytes or 0)
+        """The output file, the row pointed at it, the superseded file gone. The swap counts
+        the output against the user's storage quota in its own UPDATE (a refusal deletes the
+        file): the work is done by now, so a check before the write would save nothing."""
         extension = {"jpeg": "jpg"}.get(pipeline.format, pipeline.format)
         output_name = FileStore.new_name(extension)
         with timing.phase("write"):

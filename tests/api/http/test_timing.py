@@ -34,7 +34,7 @@ def test_process_phases_are_timed(db_url: str, tmp_path: Path) -> None:
         phases = _process(client)
         health = client.get("/health")
     assert phases is not None
-    expected = {"auth", "lookup", "read", "queue", "work", "quota", "write", "commit", "app"}
+    expected = {"auth", "lookup", "read", "queue", "work", "write", "commit", "app"}
     assert set(phases) == expected, phases
     assert all(ms >= 0 for ms in phases.values())
     inside = sum(ms for name, ms in phases.items() if name != "app")
