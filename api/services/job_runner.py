@@ -199,6 +199,17 @@ class JobManager:
         for thread in (*self._threads, self._heartbeat_thread, self._expiry):
             thread.start()
 
+    def start_housekeeping(self) -> None:
+        """Only the start-up file sweep and the result expiry loop, no worker threads: for a
+        process whose jobs another engine delivers (a Celery worker calls `run` itself)."""
+        self._stopping.clear()
+        try:
+            self.recover()
+        except DATABASE_ERRORS as exc:
+            logger.warning("start-up file sweep postponed, the database is unavailable: %s", exc)
+        self._expiry = threading.Thread(target=self._expire_loop, name="api-expiry", daemon=True)
+        self._expiry.start()
+
     def stop(self) -> None:
         """Stop claiming and stop every running job (a batch between images, a sweep's cell
         is killed); each goes back to the queue, its claim released."""

@@ -82,6 +82,10 @@ class WorkerRuntime:
         self._watcher = threading.Thread(target=self._watch_cancels, name="api-job-cancels")
         self._watcher.daemon = True
         self._watcher.start()
+        # The web processes only queue: the workers remove what a crash left on the shared
+        # storage (files younger than the orphan grace are never taken: another process may
+        # be about to commit them) and expire finished jobs' files after RESULT_TTL_HOURS.
+        self.manager.start_housekeeping()
 
     @property
     def worker_id(self) -> str:
@@ -90,6 +94,7 @@ class WorkerRuntime:
     def close(self) -> None:
         self._closed.set()
         self._watcher.join()
+        self.manager.stop()  # the expiry loop (no worker threads were started)
         self.redis.close()
         job_events.uninstall(self.database)
         self.database.dispose()
