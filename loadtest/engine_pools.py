@@ -245,6 +245,12 @@ class TreeSampler:
         self.sample()
 
 
+def host_busy_seconds() -> float:
+    """CPU seconds every core of the host spent busy since boot (not idle, not waiting)."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
 # ----------------------------------------------------------------------------- the load
 
 
@@ -381,14 +387,27 @@ def _run_pool(
     worker.start()
     try:
         _wait_ready(worker, READY_TIMEOUT_S)
+        assert server.process is not None
+        api = TreeSampler(server.process.pid)
         for workload in config.workloads:
             sampler = TreeSampler(worker.pid)
-            cpu_before = sampler.cpu_seconds()
+            cpu_before, api_before, host_before = (
+                sampler.cpu_seconds(), api.cpu_seconds(), host_busy_seconds()
+            )  # fmt: skip
+            started = time.monotonic()
             with sampler:
                 job_ids = _submit(client, users, workload)
                 _wait_done(database, job_ids, config.job_timeout_s)
+            window = time.monotonic() - started
             outcome = _outcome(database, job_ids, workload)
-            outcome["cpu_s"] = round(sampler.cpu_seconds() - cpu_before, 3)
+            cpu = sampler.cpu_seconds() - cpu_before
+            host = host_busy_seconds() - host_before
+            outcome["cpu_s"] = round(cpu, 3)
+            outcome["cores_busy"] = round(cpu / window, 3)
+            # The host's noise: what every other process (not this worker, not the API server)
+            # kept busy meanwhile, in cores (this client's share, a few %, is in it).
+            others = host - cpu - (api.cpu_seconds() - api_before)
+            outcome["others_cores"] = round(max(others, 0.0) / window, 3)
             outcome["peak_rss_mb"] = round(sampler.peak_rss / 2**20, 1)
             outcome["peak_pss_mb"] = round(sampler.peak_pss / 2**20, 1)
             outcome["processes"] = len(sampler.tree())
@@ -399,6 +418,12 @@ def _run_pool(
 
 
 # ----------------------------------------------------------------------------- statistics
+
+
+MEDIANS = (
+    "latency_p50_s", "latency_p95_s", "cpu_s", "cores_busy", "peak_rss_mb", "peak_pss_mb",
+    "others_cores",
+)  # fmt: skip
 
 
 def _interval(values: list[float]) -> dict[str, Any]:
@@ -418,7 +443,7 @@ def summarize(per_round: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str
                 "jobs_per_s": _interval(column["jobs_per_s"]),
                 "items_per_s": _interval(column["items_per_s"]),
             }
-            for key in ("latency_p50_s", "latency_p95_s", "cpu_s", "peak_rss_mb", "peak_pss_mb"):
+            for key in MEDIANS:
                 entry[key] = _interval(column[key])
             reference = per_round.get(REFERENCE, {}).get(workload)
             if reference and pool != REFERENCE and len(reference) == len(runs):

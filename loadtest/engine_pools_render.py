@@ -5,6 +5,7 @@ interval excludes 1)."""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _table(
 ) -> list[str]:
     lines = [
         f"| pool | interpreter | jobs/s [interval] | items/s [interval] | latency p50 / p95 (s) "
-        f"| peak RSS (PSS) MB | CPU s | items/s vs {labels[reference]} |",
+        f"| peak RSS (PSS) MB | CPU s (cores busy) | items/s vs {labels[reference]} |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key, workloads in results["summary"].items():
@@ -104,7 +105,7 @@ def _table(
             f"| {_interval(entry['jobs_per_s']).text()} | {_interval(entry['items_per_s']).text()} "
             f"| {_mid(entry['latency_p50_s'], 2)} / {_mid(entry['latency_p95_s'], 2)} "
             f"| {_mid(entry['peak_rss_mb'], 0)} ({_mid(entry['peak_pss_mb'], 0)}) "
-            f"| {_mid(entry['cpu_s'])} | {versus} |"
+            f"| {_mid(entry['cpu_s'])} ({_mid(entry['cores_busy'], 2)}) | {versus} |"
         )
     return lines
 
@@ -160,6 +161,12 @@ def render_engine_pools(results: dict[str, Any]) -> str:
         "6 rounds, its lower coverage shown); a ratio's is paired by round (geometric mean of "
         "the per-round ratios, Student t on their logarithms)."
     )
+    others = sorted(
+        run["others_cores"]
+        for pool in results["rounds"].values()
+        for runs in pool.values()
+        for run in runs
+    )
     lines += [
         f"Every job ran exactly once in every run (one attempt, one output per image): "
         f"{'yes' if every_once else '**no**, see the JSON'}. {intervals}",
@@ -167,10 +174,12 @@ def render_engine_pools(results: dict[str, Any]) -> str:
         f"How to read it: the pools ran {config['concurrency']} jobs at once on "
         f"{config['cores']} usable cores; more workers (or prefork children) than cores only "
         "oversubscribe them, and a threads pool on the default build keeps one core busy "
-        "whatever its size while Python runs. This host is shared and noisy (load average "
-        f"{results['load_before'][0]:.2f} before, {results['load_after'][0]:.2f} after; the "
-        f"whole measurement took {results['wall_s']:.0f} s): differences inside the intervals "
-        "are not differences.",
+        "whatever its size while Python runs (its cores busy say so). This host is shared and "
+        f"noisy: other processes kept {statistics.median(others):.2f} cores busy during the "
+        f"median run (up to {others[-1]:.2f}; load average {results['load_before'][0]:.2f} "
+        f"before, {results['load_after'][0]:.2f} after; the whole measurement took "
+        f"{results['wall_s']:.0f} s), so a pool that needs both cores loses most when they are "
+        "taken; differences inside the intervals are not differences.",
         "",
     ]
     return "\n".join(lines)
