@@ -131,12 +131,12 @@ def config_for(quick: bool) -> PoolsConfig:
         )
         rounds = 2
     else:
-        # About 0.2 s of pure Python per item, 40 ms of Pillow: seconds per pool and round.
+        # About 0.1 s of pure Python per item, 40 ms of Pillow: seconds per pool and round.
         workloads = (
             Workload("pure-python", pure_python(320, 3), (640, 427), 4, 3, 3),
             Workload("pillow", pillow, (800, 533), 4, 3, 6),
         )
-        rounds = 5
+        rounds = 6  # the fewest for which a median's order-statistics interval reaches 95%
     return PoolsConfig(rounds, usable_cores(), workloads, default_pools())
 
 

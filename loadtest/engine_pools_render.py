@@ -114,6 +114,28 @@ def _items_per_s(results: dict[str, Any], key: str, workload: str) -> list[float
     return [run["items_per_s"] for run in results["rounds"][key][workload]]
 
 
+def _against_reference(results: dict[str, Any], workload: str, labels: dict[str, str]) -> str:
+    """'Against <reference>: A 1.53x [...]; not told apart: B, C' from the paired ratios."""
+    reference = results.get("config", {}).get("reference")
+    apart, not_apart = [], []
+    for key, entry in results["summary"].items():
+        ratio = entry[workload].get("ratio_vs_reference")
+        if key == reference or not ratio:
+            continue
+        interval = _interval(ratio)
+        if interval.n >= 2 and interval.excludes(1.0):
+            apart.append(f"{labels[key]} at {interval.text('x')}")
+        else:
+            not_apart.append(labels[key])
+    if reference is None or not (apart or not_apart):
+        return ""
+    text = f"Items/s against the reference ({labels[reference]}): "
+    text += f"told apart: {'; '.join(apart)}" if apart else "no pool told apart"
+    if not_apart:
+        text += f". Not told apart: {'; '.join(not_apart)}"
+    return text
+
+
 def conclusion(results: dict[str, Any], workload: str, labels: dict[str, str]) -> str:
     """Which pool led on this workload, stated only when the paired interval against the
     runner-up excludes 1; the smallest memory; from the figures, never written by hand."""
@@ -139,6 +161,9 @@ def conclusion(results: dict[str, Any], workload: str, labels: dict[str, str]) -
             f"{labels[leader]} and {labels[runner_up]} were not told apart (items/s ratio "
             f"{ratio.text('x')}: the interval includes 1)"
         )
+    against = _against_reference(results, workload, labels)
+    if against:
+        lead += f". {against}"
     memory = min(summary, key=lambda key: summary[key][workload]["peak_pss_mb"]["estimate"])
     pss = summary[memory][workload]["peak_pss_mb"]["estimate"]
     return f"{lead}. The smallest worker was {labels[memory]} ({pss:.0f} MB PSS at its peak)."

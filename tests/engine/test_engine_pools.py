@@ -23,6 +23,7 @@ from loadtest.engine_pools import (
 from loadtest.engine_pools_render import TITLE, conclusion, render_engine_pools
 from loadtest.redis_server import RedisServer
 from nogilbench.imaging.pipeline import BENCHMARK_PIPELINE
+from nogilbench.results.stats import paired_ratio
 
 TINY = (
     Workload("pure-python", pure_python(48, 1), (64, 43), users=2, jobs_per_user=2,
@@ -118,6 +119,12 @@ def test_the_conclusion_names_a_leader_only_when_the_interval_excludes_one() -> 
     labels = {"a": "pool A", "b": "pool B"}
     clear = _made_up({"a": [20.0, 21.0, 19.5, 20.5], "b": [10.0, 10.4, 9.9, 10.1]})
     assert conclusion(clear, "w", labels).startswith("pool A leads: 2.00x [1.9")
+    # With B as the reference, A's paired ratio against it is stated as told apart.
+    clear["config"] = {"reference": "b"}
+    a, b = ([run["items_per_s"] for run in clear["rounds"][key]["w"]] for key in "ab")
+    clear["summary"]["a"]["w"]["ratio_vs_reference"] = paired_ratio(a, b).as_dict()
+    stated = "Items/s against the reference (pool B): told apart: pool A at 2.00x [1.9"
+    assert stated in conclusion(clear, "w", labels)
     # The same medians, but the rounds disagree: not told apart.
     noisy = _made_up({"a": [20.0, 21.0, 8.0, 20.5], "b": [10.0, 10.4, 25.0, 10.1]})
     assert "pool A and pool B were not told apart" in conclusion(noisy, "w", labels)
