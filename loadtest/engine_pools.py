@@ -497,6 +497,7 @@ def measure_engine_pools(
             "cores": usable_cores(),
             "quick": quick,
             "reference": REFERENCE,
+            "sample_interval_s": SAMPLE_INTERVAL_S,
             "workloads": [asdict(workload) for workload in config.workloads],
             "pools": [asdict(pool) for pool in config.pools],
         },

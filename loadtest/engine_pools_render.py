@@ -50,9 +50,10 @@ def _setup(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
         "is the parallelism) and the run ends when the last job is done. A job's latency is "
         "its row's submit -> finish; throughput counts from the first job created to the last "
         "finished. Memory is the worker's process tree (a prefork parent and its children) "
-        f"sampled every 0.25 s: RSS counts pages forked children share once per child, PSS "
-        f"splits them. {config['rounds']} interleaved rounds: each round runs every pool once, "
-        "in an order rotated per round, so the host's drift hits every pool alike.",
+        f"sampled every {config['sample_interval_s']:g} s: RSS counts pages forked children "
+        f"share once per child, PSS splits them. {config['rounds']} interleaved rounds: each "
+        "round runs every pool once, in an order rotated per round, so the host's drift hits "
+        "every pool alike.",
         "",
         "Workloads:",
         "",
