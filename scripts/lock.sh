@@ -2,7 +2,7 @@
 # `make lock`: write the lock files scripts/setup.sh installs each environment from, so that two
 # hosts measure with the same library versions.
 #
-#   requirements/ft-X.Y.lock   .venv-ft:  core + api + plain psycopg (requirements/ft.in), for the
+#   requirements/ft-X.Y.lock   .venv-ft:  core + api + engine + plain psycopg (requirements/ft.in), for the
 #                              free-threaded CPython X.Y that setup provisions
 #   requirements/gil-X.Y.lock  .venv-gil: core, for the default build of the same version
 #   requirements/dev.lock      .venv:     the dev extra, one universal resolution for any
@@ -51,7 +51,7 @@ for package in ${UPGRADE_PACKAGE:-}; do COMMON+=(--upgrade-package "$package"); 
 say "$FT_LOCK (free-threaded $FT_SERIES)"
 "$UV" pip compile "${COMMON[@]}" --python .venv-ft/bin/python \
   --only-binary pydantic-core --only-binary scipy --only-binary numpy \
-  pyproject.toml --extra api requirements/ft.in -o "$FT_LOCK"
+  pyproject.toml --extra api --extra engine requirements/ft.in -o "$FT_LOCK"
 
 # Extensions that would break the free-threaded environment: cffi does not build there,
 # hiredis re-enables the GIL on import.

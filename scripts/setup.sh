@@ -193,11 +193,12 @@ if [ -n "$FT_PYTHON" ]; then
   # (psycopg[binary] has no free-threaded wheels) and the pydantic bound.
   FT_PIP=(--only-binary=pydantic-core,scipy,numpy)
   FT_LOCK=$(series_lock ft "$FT_VERSION")
-  [ -n "$FT_LOCK" ] || FT_PIP+=(-e '.[api]' -r requirements/ft.in)
+  [ -n "$FT_LOCK" ] || FT_PIP+=(-e '.[api,engine]' -r requirements/ft.in)
   make_venv .venv-ft "$FT_PYTHON" "$FT_LOCK" "${FT_PIP[@]}"
   # Everything the free-threaded side imports must keep the GIL off.
   .venv-ft/bin/python -X gil=0 -c '
 import PIL.Image, psutil, fastapi, sqlmodel, jwt, passlib, bcrypt, psycopg, pydantic, limits
+import celery, kombu, redis  # the job engine: its thread pool runs here with the GIL off
 import scipy.stats
 import fastapi_offline  # the offline Swagger UI assets of /docs
 import sys
