@@ -11,6 +11,8 @@
    Server-Timing phases (`loadtest.throughput`).
 3. The library's Pillow pipeline against Pillow called directly (the limit).
 4. The sweep's own overhead and the spread of repeats, from a small real sweep.
+5. The job engine's worker pools (threads, prefork; default and free-threaded builds) under
+   the same batch load (`loadtest.engine_pools`).
 """
 
 from __future__ import annotations
@@ -127,6 +129,9 @@ def measure(work: Path, quick: bool) -> dict[str, Any]:
     results["overhead"] = sweep_overhead(
         work / "sweep", repeats=2 if quick else 3, images=4 if quick else 10
     )
+    from loadtest.engine_pools import measure_engine_pools
+
+    results["engine_pools"] = measure_engine_pools(work / "engine-pools", quick)
     results["wall_s"] = round(time.time() - started, 1)
     results["load_before"] = load_before
     results["load_after"] = os.getloadavg()

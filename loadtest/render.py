@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from loadtest.engine_pools_render import render_engine_pools
 from loadtest.load import percentile
 from loadtest.measure import FT_OFF, FT_ON, SERVERS, STOCK
 from loadtest.render_throughput import api_vs_library_section, gil_section, profile_input
@@ -69,6 +70,9 @@ def render(
     out += api_vs_library_section(results["throughput"])
     out += gil_section(results["throughput"])
     out += _profile_section(results, cores)
+    if "engine_pools" in results:
+        out.append(render_engine_pools(results["engine_pools"]).rstrip("\n"))
+        out.append("")
     out += _limit_section(results)
     out += _overhead_section(results)
     out += _schemathesis_section(schemathesis)

@@ -5,10 +5,13 @@
    pipeline and for the pure-Python operation; each run then checked for lost or orphaned
    data. Ratios are taken against the stock run and GIL-on vs GIL-off.
 2. The API's image throughput (`POST /process` only) against the library's thread runner on
-   the same interpreter, both at concurrency = cores (target >= 80%).
+   the same interpreter at concurrency = cores (target >= 80%), and the free-threaded server
+   with the GIL off against on (target >= 1.8x on the pure-Python operation), in interleaved
+   rounds with intervals, by httpx and by wrk.
 3. The library's Pillow pipeline against Pillow called directly (the limit).
 4. The sweep's own overhead and the spread of repeats, from a small real sweep.
-5. The schemathesis summary written by `make schemathesis-long`, when present.
+5. The job engine's worker pools under the same batch load.
+6. The schemathesis summary written by `make schemathesis-long`, when present.
 
     python -m loadtest.report [--out reports/performance.md] [--quick]
 
