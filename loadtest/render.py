@@ -166,11 +166,15 @@ def _load_section(results: dict[str, Any], cores: int) -> list[str]:
 # Server-Timing phases of POST /process, in the order a request meets them (api/http/timing.py).
 PHASES = {
     "auth": "authentication: token check + the user's row (a thread hop)",
-    "lookup": "the image's row (a thread hop, shared with read)",
-    "read": "reading the upload file",
+    "lookup": "the image's row and the size check (a thread hop)",
     "queue": "waiting for a CPU token (the limiter)",
-    "work": "decode, operations, encode (a thread hop + the library's work)",
-    "write": "writing the output file (a thread hop, shared with commit)",
+    "work": "the CPU thread hop: the four steps below and the hop itself",
+}
+# Inside `work`, in its thread (shown, not added to the request's phases again).
+WORK_STEPS = {
+    "read": "reading the upload file",
+    "render": "decode, operations, encode (the library's work)",
+    "write": "writing the output file",
     "commit": "pointing the row at the output (compare and swap, the storage quota in the "
     "same UPDATE)",
 }
@@ -188,10 +192,11 @@ def profile_rows(throughput: dict[str, Any], cores: int) -> list[list[Any]]:
     if not total or not phases:
         return []
     rows = []
-    for name, what in PHASES.items():
+    for name, what in [*PHASES.items(), *WORK_STEPS.items()]:
         values = phases.get(name, [])
         if values:
-            rows.append([name, what, f"{_median(values):.2f}", f"{percentile(values, 90):.2f}",
+            label = name if name in PHASES else f"- {name}"  # a step inside `work`
+            rows.append([label, what, f"{_median(values):.2f}", f"{percentile(values, 90):.2f}",
                          f"{sum(values) / total:.0%}"])  # fmt: skip
     app = phases.get("app", [])
     inside = sum(sum(phases.get(name, [])) for name in PHASES)
@@ -217,7 +222,7 @@ def _profile_section(results: dict[str, Any], cores: int) -> list[str]:
         "over the rounds (`loadtest.throughput`). Share: the phase's summed time over "
         "the summed client-seen latency of the same requests (concurrent requests overlap, so "
         "a share is of request time, not of wall time). The library row is one image's time "
-        f"at {cores} workers (1 / library img/s x workers), to set against `work`.",
+        f"at {cores} workers (1 / library img/s x workers), to set against `render`.",
         "",
     ]
     for label in results["throughput"]["servers"]:

@@ -173,31 +173,35 @@ class ImageService:
         self, user: User, image_id: int, raw_pipeline: Any, client: ClientWatch = NO_WATCH
     ) -> Image:
         pipeline = parse_pipeline(raw_pipeline)
-        record, data = await in_thread(self._source, image_id, user, pipeline)
+        record = await in_thread(self._checked_source, image_id, user, pipeline)
         started = time.perf_counter()
         # Queued or running, the work stops when the client hangs up (see api.http.disconnect):
-        # the one render of the library, checking for it before each step.
-        rendered = await client.run(
-            lambda: self.cpu.run(pipeline.render, data, self.max_pixels, checkpoint)
+        # the one render of the library, checking for it before each step. Reading the upload
+        # and storing the output run in the same thread hop, after the last check: each hop is
+        # a round trip through the event loop (with the GIL, a wait for it behind the other
+        # requests' image work) that costs more than those steps themselves.
+        record = await client.run(
+            lambda: self.cpu.run(self._render_and_store, record, pipeline, started)
         )
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        record = await in_thread(self._store_output, record, pipeline, rendered, elapsed_ms)
         self.metrics.images_processed.labels("process").inc()
         return record
 
-    # The blocking steps around the work run in two thread hops, one before and one after
-    # it: each hop is a round trip through the event loop (and, with the GIL, a wait for it
-    # behind the image work), which cost more than the steps themselves.
-
-    def _source(self, image_id: int, user: User, pipeline: Pipeline) -> tuple[Image, bytes]:
-        """The user's image row and its upload's bytes."""
+    def _checked_source(self, image_id: int, user: User, pipeline: Pipeline) -> Image:
+        """The user's image row, if the pipeline may run on it: before any CPU token is taken,
+        a missing image or a pipeline that would grow past the limit is refused from the
+        stored size, before the file is read or a pixel allocated."""
         with timing.phase("lookup"):
             record = self._owned_released(image_id, user)
-        # From the stored size: a pipeline that would grow past the limit is refused before
-        # the file is read or a pixel allocated.
         pipeline.check_size((record.width, record.height), self.max_pixels)
+        return record
+
+    def _render_and_store(self, record: Image, pipeline: Pipeline, started: float) -> Image:
         with timing.phase("read"):
-            return record, self.uploads.read(record.stored_name)
+            data = self.uploads.read(record.stored_name)
+        with timing.phase("render"):
+            rendered = pipeline.render(data, self.max_pixels, checkpoint)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return self._store_output(record, pipeline, rendered, elapsed_ms)
 
     def _store_output(
         self, record: Image, pipeline: Pipeline, rendered: Rendered, elapsed_ms: float
