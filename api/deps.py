@@ -8,7 +8,7 @@ when the endpoint function returns (`scope="function"`), before a response strea
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC
 from typing import Annotated
 
@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api.core.errors import Forbidden, InvalidToken
 from api.core.models import User
+from api.core.threads import in_thread
 from api.http import timing
 from api.repositories import users
 from api.services.container import AppServices
@@ -30,16 +31,34 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_services(request: Request) -> AppServices:
+# Dependencies that only read or build objects are `async def`: FastAPI runs a plain `def`
+# dependency in its thread pool, a round trip through the event loop per dependency per request
+# (and, with the GIL, a wait for it behind whatever image work runs meanwhile).
+
+
+def services_of(request: Request) -> AppServices:
     return request.app.state.services
+
+
+async def get_services(request: Request) -> AppServices:
+    return services_of(request)
 
 
 Services = Annotated[AppServices, Depends(get_services)]
 
 
-def get_session(services: Services) -> Iterator[Session]:
-    with services.database.session() as session:
+async def get_session(services: Services) -> AsyncIterator[Session]:
+    """The request's session; it connects on first use, in whichever thread uses it."""
+    if not services.database.ready:
+        await in_thread(services.database.ensure_ready)  # migrations, once: blocking I/O
+    session = services.database.new_session()
+    try:
         yield session
+    finally:
+        if session.in_transaction():  # still holds a connection: the rollback is I/O
+            await in_thread(session.close)
+        else:
+            session.close()
 
 
 # Closed when the endpoint returns, not after the response is sent (a file or a stream).
@@ -98,7 +117,7 @@ def get_operations_access(
 ) -> None:
     """/metrics and /api/system: with PUBLIC_OPERATIONS anyone; else OPERATIONS_TOKEN (no
     database needed, for scrapers) or an operator's access token."""
-    services = get_services(request)
+    services = services_of(request)
     settings = services.settings
     if settings.public_operations:
         return

@@ -72,12 +72,22 @@ class Database:
         check_connection(self.engine)
         self.ensure_ready()
 
+    @property
+    def ready(self) -> bool:
+        """Migrated: sessions may be opened without `ensure_ready` doing any I/O."""
+        return self._ready
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A plain session (callers commit); the schema is made ready first."""
         self.ensure_ready()
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self.new_session() as session:
             yield session
+
+    def new_session(self) -> Session:
+        """A plain session, not connected yet (it connects on first use); the caller closes
+        it and has made the schema ready (`ensure_ready`)."""
+        return Session(self.engine, expire_on_commit=False)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,7 +23,7 @@ from api.services.container import AppServices
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-def auth_service(services: Services) -> AuthService:
+async def auth_service(services: Services) -> AuthService:
     settings = services.settings
     return AuthService(
         services.database,

@@ -26,7 +26,7 @@ from nogilbench.errors import InvalidParameter
 router = APIRouter(prefix="/api/benchmarks", tags=["benchmarks"])
 
 
-def benchmark_service(
+async def benchmark_service(
     services: Services, session: SessionDep, user: CurrentUser
 ) -> BenchmarkService:
     settings = services.settings

@@ -33,7 +33,7 @@ PIPELINE_EXAMPLE = {
 }
 
 
-def image_service(services: Services, session: SessionDep) -> ImageService:
+async def image_service(services: Services, session: SessionDep) -> ImageService:
     settings = services.settings
     return ImageService(
         session,

@@ -30,7 +30,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 ZIP_CONTENT = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
 
 
-def job_service(services: Services, session: SessionDep) -> JobService:
+async def job_service(services: Services, session: SessionDep) -> JobService:
     settings = services.settings
     return JobService(
         session,
