@@ -4,6 +4,7 @@ environment, as the web server's: DATABASE_URL, DATA_DIR, CELERY_BROKER_URL, ...
     python -m api.worker                      # batches: queue `jobs`, JOB_CONCURRENCY threads
     python -m api.worker --benchmarks         # this host's benchmarks, one at a time
     python -m api.worker --pool prefork       # processes instead of threads (GIL builds)
+    python -m api.worker --metrics-port 9101  # Prometheus metrics of this worker (loopback)
 
 Threads are the default: on the free-threaded build with the GIL off they use every core in
 one process; on a GIL build `--pool prefork` does (the image work is Pillow or pure Python).
@@ -36,9 +37,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, help="jobs at once (default JOB_CONCURRENCY)")
     parser.add_argument("--pool", choices=("threads", "prefork", "solo"), default="threads")
     parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's Prometheus metrics (jobs, images, jobs running) on this port",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="127.0.0.1",
+        help="address of the metrics port (default loopback: it has no authentication)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency is not None and args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.metrics_port is not None and args.pool == "prefork":
+        # Each forked child would count its own jobs in its own registry.
+        parser.error("--metrics-port needs --pool threads or solo (one process, one registry)")
+    if args.metrics_port is not None and not 0 < args.metrics_port < 65536:
+        parser.error("--metrics-port must be a TCP port (1-65535)")
     return args
 
 
@@ -67,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             return built[0]
 
     register(app, runtime)
+    if args.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        # One process (threads or solo): the runtime, and its registry, exist from now on.
+        start_http_server(
+            args.metrics_port, addr=args.metrics_address, registry=runtime().metrics.registry
+        )
     if args.benchmarks:
         queues, concurrency, role = [bench_queue(benchmark_host(settings))], 1, "bench"
     else:

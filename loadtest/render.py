@@ -9,7 +9,12 @@ from typing import Any
 from loadtest.engine_pools_render import render_engine_pools
 from loadtest.load import percentile
 from loadtest.measure import FT_OFF, FT_ON, SERVERS, STOCK
-from loadtest.render_throughput import api_vs_library_section, gil_section, profile_input
+from loadtest.render_throughput import (
+    api_vs_library_section,
+    cpu_section,
+    gil_section,
+    profile_input,
+)
 from nogilbench.paths import PROJECT_ROOT
 
 COMMAND = "make performance"
@@ -68,6 +73,7 @@ def render(
     ]
     out += _load_section(results, cores)
     out += api_vs_library_section(results["throughput"])
+    out += cpu_section(results["throughput"])
     out += gil_section(results["throughput"])
     out += _profile_section(results, cores)
     if "engine_pools" in results:

@@ -129,6 +129,42 @@ def gil_section(result: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def cpu_section(result: dict[str, Any]) -> list[str]:
+    """CPU time per image (medians over the rounds): what the service adds to its library."""
+    out = [
+        "### CPU time per image",
+        "",
+        "The same rounds, with cores requests in flight: CPU time (user + system, every thread) "
+        "of the server process, of the measuring process (the httpx client and its event loop) "
+        "and of the library's process, per image, median over the rounds. On a host whose "
+        "cores the client shares, API / library cannot pass library / (server + client): "
+        "the service's own CPU per image is what to cut.",
+        "",
+    ]
+    rows = []
+    for label, server in result["servers"].items():
+        cpu = server.get("cpu_ms_per_image")
+        if not cpu:
+            continue
+        for workload, library_rounds in cpu["library"].items():
+            library = _median(library_rounds)
+            service = _median(cpu["server"][f"{workload} at cores"])
+            client = _median(cpu["client"][f"{workload} at cores"])
+            bound = library / (service + client) if service + client else 0.0
+            rows.append([
+                label, workload, f"{library:.1f}", f"{service:.1f}", f"{service - library:+.1f}",
+                f"{client:.1f}", f"{bound:.0%}",
+            ])  # fmt: skip
+    if not rows:
+        return []
+    out += _table(
+        ["server", "workload", "library ms", "server ms", "server - library", "client ms",
+         "library / (server + client)"],
+        rows,
+    )  # fmt: skip
+    return [*out, ""]
+
+
 def profile_input(result: dict[str, Any], label: str) -> dict[str, Any]:
     """One server's Server-Timing record in the shape `loadtest.render.profile_rows` reads."""
     server = result["servers"][label]

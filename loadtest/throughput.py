@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from loadtest.limits import sample_bytes
 from loadtest.load import parse_server_timing
@@ -86,6 +87,11 @@ class Target:
     library_s: dict[str, list[float]] = field(default_factory=dict)  # workload -> rounds
     wrk_rps: dict[str, list[float]] = field(default_factory=dict)  # workload -> rounds
     wrk_errors: int = 0
+    # CPU ms per image, per round: the server process (every thread), this process (the httpx
+    # client), the library process; "pillow at cores" -> rounds, library: workload -> rounds
+    server_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    client_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    library_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     phases_ms: dict[str, list[float]] = field(default_factory=dict)  # pillow at cores
     client_ms: list[float] = field(default_factory=list)
 
@@ -233,14 +239,33 @@ def _stop_library(library: subprocess.Popen[str]) -> None:
 # -- the rounds --------------------------------------------------------------------------------
 
 
+def _cpu_s(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def _one_target_round(target: Target, plan: Plan, work: Path, first: bool) -> None:
+    server_pid = target.server.process.pid if target.server.process else 0
+    per_image = 1000 / plan.images
     for workload in WORKLOADS:
         for run, inflight in plan.client_runs.items():
             record = workload == "pillow" and run == "at cores" and not first
+            server_before, client_before = _cpu_s(server_pid), time.process_time()
             seconds = asyncio.run(_api_round(target, workload, inflight, record))
-            target.api_s.setdefault(f"{workload} {run}", []).append(seconds)
+            key = f"{workload} {run}"
+            target.api_s.setdefault(key, []).append(seconds)
+            target.server_cpu_ms.setdefault(key, []).append(
+                (_cpu_s(server_pid) - server_before) * per_image
+            )
+            target.client_cpu_ms.setdefault(key, []).append(
+                (time.process_time() - client_before) * per_image
+            )
             if run == "at cores":  # the library right after the API round it is set against
+                library_before = _cpu_s(target.library.pid)
                 target.library_s.setdefault(workload, []).append(_library_round(target, workload))
+                target.library_cpu_ms.setdefault(workload, []).append(
+                    (_cpu_s(target.library.pid) - library_before) * per_image
+                )
         target.wrk_rps.setdefault(workload, []).append(_wrk_round(target, workload, plan, work))
 
 
@@ -265,6 +290,10 @@ def _interval(value: Interval) -> dict[str, Any]:
         "confidence": value.confidence,
         "rounds": value.n,
     }
+
+
+def _rounded(values: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {key: [round(v, 3) for v in vs] for key, vs in values.items()}
 
 
 def _ips(seconds: list[float], images: int) -> list[float]:
@@ -292,6 +321,11 @@ def figures(targets: list[Target], plan: Plan) -> dict[str, Any]:
             "api_ips": {r: [round(v, 3) for v in vs] for r, vs in api_ips.items()},
             "wrk_rps": {w: [round(v, 3) for v in vs] for w, vs in target.wrk_rps.items()},
             "wrk_errors": target.wrk_errors,
+            "cpu_ms_per_image": {
+                "server": _rounded(target.server_cpu_ms),
+                "client": _rounded(target.client_cpu_ms),
+                "library": _rounded(target.library_cpu_ms),
+            },
             "api_vs_library": ratios,
             "wrk_vs_library": wrk_vs_library,
             "phases_ms": {n: [round(v, 3) for v in vs] for n, vs in target.phases_ms.items()},

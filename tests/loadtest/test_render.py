@@ -36,6 +36,11 @@ def _server(ratio: dict[str, Any]) -> dict[str, Any]:
         "api_ips": {run: [9.0, 9.0, 9.0] for run in runs},
         "wrk_rps": {"pillow": [9.5, 9.5, 9.5], "pure-python": [3.5, 3.5, 3.5]},
         "wrk_errors": 0,
+        "cpu_ms_per_image": {
+            "server": {run: [40.0, 44.0, 42.0] for run in runs},
+            "client": {run: [3.0, 3.0, 3.0] for run in runs},
+            "library": {"pillow": [30.0, 30.0, 31.0], "pure-python": [60.0, 60.0, 60.0]},
+        },
         "api_vs_library": {run: ratio for run in runs},
         "wrk_vs_library": {"pillow": ratio, "pure-python": ratio},
         "phases_ms": {"auth": [1.0, 2.0], "work": [5.0, 6.0], "app": [9.0, 10.0]},
@@ -127,11 +132,18 @@ def test_a_target_is_met_only_when_the_whole_interval_clears_it() -> None:
 def test_the_throughput_sections_show_each_interval_and_verdict() -> None:
     page = render(_figures(), ENVIRONMENT)
     stock = [line for line in page.splitlines() if line.startswith(f"| {STOCK} | pillow |")]
-    assert len(stock) == 3  # two httpx runs and wrk
-    assert all("90% [85%, 95%] | met |" in line for line in stock)
+    assert len(stock) == 4  # two httpx runs, wrk and the CPU row
+    assert all("90% [85%, 95%] | met |" in line for line in stock[:3])
     assert f"| {FT_ON} | pure-python | wrk, 2 connections, one image | 4.0 | 3.5 |" in page
     assert "70% [60%, 75%] | **missed** |" in page
     assert "80% [70%, 90%] | not told apart from the target |" in page
     # GIL off / on: the target is judged on the pure-Python operation only
     assert "| pure-python | 1.85x [1.81, 1.90] | met | 1.70x [1.50, 1.90] | not told apart" in page
     assert "| pillow | 1.30x [1.20, 1.40] |  | 1.30x [1.20, 1.40] |  | 1.40x [1.30, 1.50] |" in page
+
+
+def test_cpu_per_image_shows_what_the_service_adds() -> None:
+    page = render(_figures(), ENVIRONMENT)
+    # library 30, server 42 (12 of its own), client 3: at most 30 / 45 of the library
+    assert f"| {STOCK} | pillow | 30.0 | 42.0 | +12.0 | 3.0 | 67% |" in page
+    assert f"| {FT_OFF} | pure-python | 60.0 | 42.0 | -18.0 | 3.0 | 133% |" in page

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.render_throughput import api_vs_library_section, gil_section
+from loadtest.render_throughput import api_vs_library_section, cpu_section, gil_section
 from loadtest.throughput import WORKLOADS, Interpreter, Plan, measure_throughput
 
 pytestmark = [pytest.mark.freethreaded, pytest.mark.slow]
@@ -41,12 +41,15 @@ def test_rounds_pair_the_service_with_its_library(ft_python: str, tmp_path: Path
             for run in plan.client_runs:
                 assert len(server["api_ips"][f"{workload} {run}"]) == plan.rounds
                 assert _inside(server["api_vs_library"][f"{workload} {run}"])
+        cpu = server["cpu_ms_per_image"]
+        assert all(len(v) == plan.rounds and min(v) > 0 for v in cpu["server"].values())
+        assert all(len(v) == plan.rounds and min(v) > 0 for v in cpu["library"].values())
         # Server-Timing of every recorded request: the phases of /process and the whole
         assert {"auth", "lookup", "read", "work", "commit", "app"} <= set(server["phases_ms"])
         assert len(server["client_ms"]) == plan.rounds * plan.images
     for workload in WORKLOADS:
         assert all(_inside(r) for r in result["gil_effect"][workload].values())
 
-    page = "\n".join(api_vs_library_section(result) + gil_section(result))
-    assert page.count("| free-threaded, GIL off | pure-python |") == 3
-    assert "GIL off against GIL on" in page
+    page = "\n".join(api_vs_library_section(result) + gil_section(result) + cpu_section(result))
+    assert page.count("| free-threaded, GIL off | pure-python |") == 4  # 3 clients, CPU
+    assert "GIL off against GIL on" in page and "### CPU time per image" in page
