@@ -82,6 +82,8 @@ def replace_output(
         .where(col(Image.id) == image_id, matches)
         .values(**values)
         .returning(col(Image.owner_id))
+        # The caller's copy of the row is detached and updated by the caller: nothing to sync.
+        .execution_options(synchronize_session=False)
     ).first()
     if swapped is None:
         return False

@@ -59,7 +59,16 @@ def reserve(
 ) -> Usage | None:
     """Add to the user's counters if every growing one stays within its quota; the new
     usage, or None (nothing changed). A negative amount always fits."""
-    _ensure(session, user_id)
+    usage = _add_within(session, user_id, quotas, images, stored_bytes, active_jobs)
+    if usage is None:  # over a quota, or the user has no counters row yet: make it, retry
+        _ensure(session, user_id)
+        usage = _add_within(session, user_id, quotas, images, stored_bytes, active_jobs)
+    return usage
+
+
+def _add_within(
+    session: Session, user_id: int, quotas: Quotas, images: int, stored_bytes: int, active_jobs: int
+) -> Usage | None:
     row = col(UserUsage.user_id) == user_id
     within = [
         column + amount <= limit
@@ -79,6 +88,8 @@ def reserve(
             active_jobs=col(UserUsage.active_jobs) + active_jobs,
         )
         .returning(col(UserUsage.images), col(UserUsage.stored_bytes), col(UserUsage.active_jobs))
+        # No ORM object holds these counters: nothing in the session to synchronise.
+        .execution_options(synchronize_session=False)
     ).first()
     return None if result is None else Usage(int(result[0]), int(result[1]), int(result[2]))
 

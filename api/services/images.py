@@ -266,13 +266,10 @@ class ImageService:
                 raise
             if not exists:  # deleted meanwhile
                 raise ImageNotFound(f"image {image_id} does not exist")
-        try:
-            fresh = self.session.get(Image, image_id, populate_existing=True)
-        finally:
-            self.session.close()
-        if fresh is None:
-            raise ImageNotFound(f"image {image_id} does not exist")
-        return expected, fresh
+        self.session.close()
+        for name, value in values.items():  # the row as committed, without reading it back
+            setattr(record, name, value)
+        return expected, record
 
     def download(self, user: User, image_id: int) -> tuple[OpenedFile, str, str]:
         """(opened output, media type, download name) of the processed output.

@@ -103,3 +103,17 @@ def test_each_step_counts_not_only_the_last(client, auth_headers, monkeypatch):
     response = client.post(f"/api/images/{image_id}/process", json=pipeline, headers=auth_headers)
     body = assert_envelope(response, 400, "INVALID_OPERATION")
     assert body["details"] == [{"field": "operations[1]"}]
+
+
+def test_the_process_answer_is_the_row_as_stored(client, auth_headers):
+    """The answer is built from what the swap committed, not read back: it must be the row."""
+    image_id = upload(client, auth_headers).json()["id"]
+    for pipeline in (
+        PIPELINE,
+        {"operations": [{"op": "thumbnail", "max_size": 16}], "format": "webp"},
+    ):
+        answer = client.post(f"/api/images/{image_id}/process", json=pipeline, headers=auth_headers)
+        assert answer.status_code == 200, answer.text
+        stored = client.get(f"/api/images/{image_id}", headers=auth_headers)
+        assert answer.json() == stored.json()
+        assert stored.json()["processed_format"] == pipeline["format"]
