@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 from PIL import Image
 
+from loadtest.client import process_cpu_s, sign_in
 from loadtest.server import ServerProcess
 
 PIPELINE = {"operations": [{"op": "grayscale"}], "format": "png"}
@@ -38,11 +38,6 @@ def _tiny_png() -> bytes:
     return buffer.getvalue()
 
 
-def _cpu_s(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 def measure_overhead(
     python: str, gil: int | None, work: Path, requests: int, repeats: int
 ) -> dict[str, Any]:
@@ -50,11 +45,7 @@ def measure_overhead(
     with ServerProcess(python, work / "data", f"sqlite:///{work / 'api.db'}", gil=gil) as server:
         assert server.process is not None
         with httpx.Client(base_url=server.url, timeout=60) as http:
-            body = {"email": "overhead@example.com", "password": PASSWORD}
-            http.post("/auth/register", json=body).raise_for_status()
-            form = {"username": body["email"], "password": PASSWORD}
-            token = http.post("/auth/login", data=form).json()["access_token"]
-            http.headers["Authorization"] = f"Bearer {token}"
+            http.headers.update(sign_in(http, "overhead@example.com", PASSWORD))
             files = {"file": ("tiny.png", _tiny_png(), "image/png")}
             image_id = http.post("/api/images/upload", files=files).json()["id"]
             url = f"/api/images/{image_id}/process"
@@ -62,11 +53,11 @@ def measure_overhead(
                 http.post(url, json=PIPELINE).raise_for_status()
             cpu_ms, wall_ms = [], []
             for _ in range(repeats):
-                cpu_before, started = _cpu_s(server.process.pid), time.perf_counter()
+                cpu_before, started = process_cpu_s(server.process.pid), time.perf_counter()
                 for _ in range(requests):
                     http.post(url, json=PIPELINE).raise_for_status()
                 wall_ms.append(1000 * (time.perf_counter() - started) / requests)
-                cpu_ms.append(1000 * (_cpu_s(server.process.pid) - cpu_before) / requests)
+                cpu_ms.append(1000 * (process_cpu_s(server.process.pid) - cpu_before) / requests)
     return {
         "requests": requests,
         "cpu_ms_per_request": [round(v, 2) for v in cpu_ms],

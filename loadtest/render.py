@@ -3,11 +3,12 @@ measured within the one run, and where a request's time goes. Pure: it measures 
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from loadtest.engine_pools_render import render_engine_pools
 from loadtest.load import percentile
+from loadtest.markdown import median as _median
+from loadtest.markdown import table as _table
 from loadtest.measure import FT_OFF, FT_ON, SERVERS, STOCK
 from loadtest.render_throughput import (
     api_vs_library_section,
@@ -24,12 +25,6 @@ def _ratio(a: float | None, b: float | None) -> str:
     if not a or not b:
         return "n/a"
     return f"{a / b:.2f}x"
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
 
 
 def _interpreter_line(label: str, environment: dict[str, Any]) -> str:
@@ -184,10 +179,6 @@ WORK_STEPS = {
     "commit": "pointing the row at the output (compare and swap, the storage quota in the "
     "same UPDATE)",
 }
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
 
 
 def profile_rows(throughput: dict[str, Any], cores: int) -> list[list[Any]]:

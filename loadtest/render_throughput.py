@@ -4,8 +4,10 @@ interval and a verdict against its target that the interval, not the estimate, d
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
+
+from loadtest.markdown import median as _median
+from loadtest.markdown import table as _table
 
 API_TARGET = 0.8  # the service's images/s over the library's, at concurrency = cores
 GIL_TARGET = 1.8  # GIL-off server over GIL-on server, pure-Python operation
@@ -32,14 +34,8 @@ def verdict(value: dict[str, Any], target: float) -> str:
     return "not told apart from the target"
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
+def _on_off(enabled: bool | None) -> str:
+    return "not reported" if enabled is None else ("on" if enabled else "off")
 
 
 def api_vs_library_section(result: dict[str, Any]) -> list[str]:
@@ -95,6 +91,18 @@ def api_vs_library_section(result: dict[str, Any]) -> list[str]:
         + ". Every httpx request answered 200 (a failure stops the measurement).",
         "",
     ]
+    observed = [
+        f"{label}: server {_on_off(s['gil_enabled'].get('server'))}, library "
+        f"{_on_off(s['gil_enabled'].get('library'))}"
+        for label, s in result["servers"].items()
+        if s.get("gil_enabled")
+    ]
+    if observed:
+        out += [
+            "The GIL as each process reported it while measured (a label it contradicts "
+            "stops the measurement): " + "; ".join(observed) + ".",
+            "",
+        ]
     return out
 
 

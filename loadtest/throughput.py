@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
+from loadtest.client import process_cpu_s, sign_in
 from loadtest.limits import sample_bytes
 from loadtest.load import parse_server_timing
 from loadtest.pipelines import PIPELINES
@@ -92,6 +92,7 @@ class Target:
     server_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     client_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
     library_cpu_ms: dict[str, list[float]] = field(default_factory=dict)
+    gil_enabled: dict[str, bool] = field(default_factory=dict)  # as observed: server, library
     phases_ms: dict[str, list[float]] = field(default_factory=dict)  # pillow at cores
     client_ms: list[float] = field(default_factory=list)
 
@@ -176,19 +177,30 @@ def _parse_wrk(text: str, target: Target) -> float:
 # -- set-up ------------------------------------------------------------------------------------
 
 
-def _login_and_upload(target: Target, images: list[bytes]) -> None:
+def _sign_in_and_upload(target: Target, images: list[bytes]) -> None:
     with httpx.Client(base_url=target.server.url, timeout=60.0) as http:
         email = f"throughput-{time.time_ns():x}@example.com"
-        body = {"email": email, "password": PASSWORD}
-        http.post("/auth/register", json=body).raise_for_status()
-        login = http.post("/auth/login", data={"username": email, "password": PASSWORD})
-        login.raise_for_status()
-        target.headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        target.headers = sign_in(http, email, PASSWORD)
+        # The GIL as the server itself reports it (loopback servers serve /api/system openly)
+        system = http.get("/api/system")
+        system.raise_for_status()
+        target.gil_enabled["server"] = bool(system.json()["python"]["gil_enabled"])
         for index, data in enumerate(images):
             files = {"file": (f"t{index}.jpg", data, "image/jpeg")}
             response = http.post("/api/images/upload", files=files, headers=target.headers)
             response.raise_for_status()
             target.image_ids.append(int(response.json()["id"]))
+
+
+def _check_gil(target: Target) -> None:
+    """A figure labelled GIL off must come from processes that ran with it off (and on)."""
+    expected = target.interpreter.gil != 0
+    wrong = {side: on for side, on in target.gil_enabled.items() if on is not expected}
+    if wrong:
+        raise RuntimeError(
+            f"{target.interpreter.label}: the GIL was {'on' if not expected else 'off'} in "
+            f"the {', '.join(wrong)} process, not as the label says"
+        )
 
 
 @contextmanager
@@ -222,7 +234,9 @@ def _targets(
             if not ready.get("ready"):
                 raise RuntimeError(f"{interpreter.label}: the library process did not start")
             target = Target(interpreter, server, library)
-            _login_and_upload(target, images)
+            target.gil_enabled["library"] = bool(ready["gil_enabled"])
+            _sign_in_and_upload(target, images)
+            _check_gil(target)
             targets.append(target)
         yield targets
 
@@ -239,32 +253,27 @@ def _stop_library(library: subprocess.Popen[str]) -> None:
 # -- the rounds --------------------------------------------------------------------------------
 
 
-def _cpu_s(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 def _one_target_round(target: Target, plan: Plan, work: Path, first: bool) -> None:
     server_pid = target.server.process.pid if target.server.process else 0
     per_image = 1000 / plan.images
     for workload in WORKLOADS:
         for run, inflight in plan.client_runs.items():
             record = workload == "pillow" and run == "at cores" and not first
-            server_before, client_before = _cpu_s(server_pid), time.process_time()
+            server_before, client_before = process_cpu_s(server_pid), time.process_time()
             seconds = asyncio.run(_api_round(target, workload, inflight, record))
             key = f"{workload} {run}"
             target.api_s.setdefault(key, []).append(seconds)
             target.server_cpu_ms.setdefault(key, []).append(
-                (_cpu_s(server_pid) - server_before) * per_image
+                (process_cpu_s(server_pid) - server_before) * per_image
             )
             target.client_cpu_ms.setdefault(key, []).append(
                 (time.process_time() - client_before) * per_image
             )
             if run == "at cores":  # the library right after the API round it is set against
-                library_before = _cpu_s(target.library.pid)
+                library_before = process_cpu_s(target.library.pid)
                 target.library_s.setdefault(workload, []).append(_library_round(target, workload))
                 target.library_cpu_ms.setdefault(workload, []).append(
-                    (_cpu_s(target.library.pid) - library_before) * per_image
+                    (process_cpu_s(target.library.pid) - library_before) * per_image
                 )
         target.wrk_rps.setdefault(workload, []).append(_wrk_round(target, workload, plan, work))
 
@@ -321,6 +330,7 @@ def figures(targets: list[Target], plan: Plan) -> dict[str, Any]:
             "api_ips": {r: [round(v, 3) for v in vs] for r, vs in api_ips.items()},
             "wrk_rps": {w: [round(v, 3) for v in vs] for w, vs in target.wrk_rps.items()},
             "wrk_errors": target.wrk_errors,
+            "gil_enabled": target.gil_enabled,
             "cpu_ms_per_image": {
                 "server": _rounded(target.server_cpu_ms),
                 "client": _rounded(target.client_cpu_ms),

@@ -32,8 +32,10 @@ def test_rounds_pair_the_service_with_its_library(ft_python: str, tmp_path: Path
     result = measure_throughput(interpreters, plan, tmp_path / "work", tmp_path / "images")
 
     assert list(result["servers"]) == [i.label for i in interpreters]
-    for server in result["servers"].values():
+    for interpreter, server in zip(interpreters, result["servers"].values(), strict=True):
         assert server["wrk_errors"] == 0
+        gil_on = interpreter.gil != 0  # observed inside the server and the library process
+        assert server["gil_enabled"] == {"server": gil_on, "library": gil_on}
         for workload in WORKLOADS:
             assert len(server["library_ips"][workload]) == plan.rounds
             assert len(server["wrk_rps"][workload]) == plan.rounds
@@ -53,3 +55,4 @@ def test_rounds_pair_the_service_with_its_library(ft_python: str, tmp_path: Path
     page = "\n".join(api_vs_library_section(result) + gil_section(result) + cpu_section(result))
     assert page.count("| free-threaded, GIL off | pure-python |") == 4  # 3 clients, CPU
     assert "GIL off against GIL on" in page and "### CPU time per image" in page
+    assert "free-threaded, GIL off: server off, library off" in page
