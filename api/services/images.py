@@ -197,7 +197,10 @@ class ImageService:
 
     def _render_and_store(self, record: Image, pipeline: Pipeline, started: float) -> Image:
         with timing.phase("read"):
-            data = self.uploads.read(record.stored_name)
+            try:
+                data = self.uploads.read(record.stored_name)
+            except FileNotFoundError:  # a DELETE came between the lookup and the CPU token
+                raise ImageNotFound(f"image {record.id} does not exist") from None
         with timing.phase("render"):
             rendered = pipeline.render(data, self.max_pixels, checkpoint)
         elapsed_ms = (time.perf_counter() - started) * 1000

@@ -117,3 +117,25 @@ def test_the_process_answer_is_the_row_as_stored(client, auth_headers):
         stored = client.get(f"/api/images/{image_id}", headers=auth_headers)
         assert answer.json() == stored.json()
         assert stored.json()["processed_format"] == pipeline["format"]
+
+
+def test_an_image_deleted_while_its_process_waits_is_not_found(
+    client, app, auth_headers, monkeypatch
+):
+    """A DELETE between the lookup and the work (the request waited for a CPU token): 404,
+    not a 500, and no output left behind."""
+    image_id = upload(client, auth_headers).json()["id"]
+    services = app.state.services
+    real_lookup = image_service.ImageService._checked_source
+
+    def deleted_meanwhile(self, *args):
+        record = real_lookup(self, *args)
+        with services.database.engine.begin() as connection:
+            connection.execute(text("DELETE FROM images WHERE id = :id"), {"id": image_id})
+        services.uploads.delete(record.stored_name)
+        return record
+
+    monkeypatch.setattr(image_service.ImageService, "_checked_source", deleted_meanwhile)
+    answer = client.post(f"/api/images/{image_id}/process", json=PIPELINE, headers=auth_headers)
+    assert_envelope(answer, 404, "IMAGE_NOT_FOUND")
+    assert list(services.outputs.root.iterdir()) == []
