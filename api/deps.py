@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from api.core.accounts import AccessClaims, check_account, missing_user
 from api.core.errors import Forbidden, InvalidToken
 from api.core.models import User
 from api.core.threads import in_thread
@@ -84,12 +84,8 @@ def _user_of_token(services: AppServices, user_id: int, issued_at: float) -> Use
     with services.database.session() as session:
         user = users.get(session, user_id)
     if user is None:
-        raise InvalidToken("the token's user no longer exists")
-    revoked = user.sessions_revoked_at
-    if revoked is not None and issued_at < revoked.replace(tzinfo=UTC).timestamp():
-        raise InvalidToken("this session was ended (logged out everywhere); log in again")
-    if not user.is_active:
-        raise Forbidden("this account is deactivated")
+        raise missing_user()
+    check_account(user.is_active, user.sessions_revoked_at, issued_at)
     return user
 
 
@@ -101,6 +97,20 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_access_claims(
+    services: Services, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> AccessClaims:
+    """The token checked in the event loop (no I/O); the caller checks the account itself,
+    in a query it makes anyway (`ImageService.process`)."""
+    with timing.phase("auth"):
+        if not token:
+            raise InvalidToken("not authenticated: send Authorization: Bearer <access token>")
+        return AccessClaims(*services.tokens.access_claims(token))
+
+
+CurrentClaims = Annotated[AccessClaims, Depends(get_access_claims)]
 
 
 def get_operator(user: CurrentUser) -> User:

@@ -166,8 +166,9 @@ def _load_section(results: dict[str, Any], cores: int) -> list[str]:
 
 # Server-Timing phases of POST /process, in the order a request meets them (api/http/timing.py).
 PHASES = {
-    "auth": "authentication: token check + the user's row (a thread hop)",
-    "lookup": "the image's row and the size check (a thread hop)",
+    "auth": "the access token's signature and claims (in the event loop, no I/O)",
+    "lookup": "the account and the image's row in one query, the pipeline and the size check "
+    "(a thread hop)",
     "queue": "waiting for a CPU token (the limiter)",
     "work": "the CPU thread hop: the four steps below and the hop itself",
 }
@@ -176,8 +177,8 @@ WORK_STEPS = {
     "read": "reading the upload file",
     "render": "decode, operations, encode (the library's work)",
     "write": "writing the output file",
-    "commit": "pointing the row at the output (compare and swap, the storage quota in the "
-    "same UPDATE)",
+    "commit": "pointing the row at the output (compare and swap) and the storage quota, one "
+    "transaction",
 }
 
 

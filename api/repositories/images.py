@@ -3,20 +3,44 @@ output's bytes) moves with its row, in the same transaction (`api.repositories.u
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Update, and_, bindparam, update
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from api.core.models import Image
+from api.core.models import Image, User
 from api.repositories import usage
 from api.repositories.usage import Quotas
 
 
 def get(session: Session, image_id: int) -> Image | None:
     return session.get(Image, image_id)
+
+
+# The account's two columns with the user's image, or with nothing: no row at all means
+# the user is gone. Built once (see `_swap_statement`).
+_OWNED_WITH_ACCOUNT = (
+    sa_select(col(User.is_active), col(User.sessions_revoked_at), Image)
+    .select_from(User)
+    .outerjoin(
+        Image, and_(col(Image.id) == bindparam("image"), col(Image.owner_id) == col(User.id))
+    )
+    .where(col(User.id) == bindparam("user"))
+)
+
+
+def owned_with_account(
+    session: Session, image_id: int, user_id: int
+) -> tuple[bool, datetime | None, Image | None] | None:
+    """(is_active, sessions_revoked_at, the image if `user_id` owns it) in one query; None if
+    the user does not exist."""
+    row = session.execute(_OWNED_WITH_ACCOUNT, {"image": image_id, "user": user_id}).first()
+    return None if row is None else (bool(row[0]), row[1], row[2])
 
 
 def get_many(session: Session, image_ids: Sequence[int]) -> dict[int, Image]:
@@ -60,6 +84,39 @@ class OverQuota(Exception):
     """The new output would pass the owner's stored-bytes quota (nothing was changed)."""
 
 
+OUTPUT_COLUMNS = (
+    "status",
+    "processed_name",
+    "processed_format",
+    "processed_size_bytes",
+    "processed_width",
+    "processed_height",
+    "pipeline",
+    "processing_ms",
+    "processed_at",
+)
+
+
+@functools.cache
+def _swap_statement(from_nothing: bool) -> Update:
+    """`UPDATE images SET <output columns> WHERE id = :image AND processed_name <is the
+    expected one> RETURNING owner_id`, built once per kind of expected name: a request then
+    only binds values. Core, on the session's connection: the caller's copy of the row is
+    detached and updated by the caller, so the ORM has nothing to synchronise."""
+    table = Image.__table__
+    columns = table.c  # type: ignore[attr-defined]
+    current = columns.processed_name
+    matches = current.is_(None) if from_nothing else current == bindparam("expected")
+    return (
+        update(table)
+        .where(columns.id == bindparam("image"), matches)
+        .values(
+            {name: bindparam(f"new_{name}", type_=columns[name].type) for name in OUTPUT_COLUMNS}
+        )
+        .returning(columns.owner_id)
+    )
+
+
 def replace_output(
     session: Session,
     image_id: int,
@@ -68,23 +125,18 @@ def replace_output(
     values: dict[str, Any],
     quotas: Quotas,
 ) -> bool:
-    """Set the processed output only if it is still `expected` (compare and swap), and count
-    the change of size against the owner. False if the output is no longer `expected`;
-    OverQuota if the new one does not fit.
+    """Set the processed output (`values`: every one of OUTPUT_COLUMNS) only if it is still
+    `expected` (compare and swap), and count the change of size against the owner. False if
+    the output is no longer `expected`; OverQuota if the new one does not fit.
 
     One UPDATE, atomic on SQLite and PostgreSQL alike: of two concurrent replacements,
     exactly one sees its expected name, so each superseded file is known to one caller.
     """
-    current = col(Image.processed_name)
-    matches = current.is_(None) if expected is None else current == expected
-    swapped = session.exec(  # type: ignore[call-overload]
-        update(Image)
-        .where(col(Image.id) == image_id, matches)
-        .values(**values)
-        .returning(col(Image.owner_id))
-        # The caller's copy of the row is detached and updated by the caller: nothing to sync.
-        .execution_options(synchronize_session=False)
-    ).first()
+    params = {f"new_{name}": values[name] for name in OUTPUT_COLUMNS}
+    params["image"] = image_id
+    if expected is not None:
+        params["expected"] = expected
+    swapped = session.connection().execute(_swap_statement(expected is None), params).first()
     if swapped is None:
         return False
     growth = values["processed_size_bytes"] - expected_size

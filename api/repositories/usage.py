@@ -10,9 +10,10 @@ fails. `recount` derives the same numbers from the rows (tests compare the two).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import func, update
+from sqlalchemy import Update, bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -66,31 +67,45 @@ def reserve(
     return usage
 
 
+COUNTERS = ("images", "stored_bytes", "active_jobs")
+
+
+@functools.cache
+def _add_statement(growing: tuple[str, ...]) -> Update:
+    """`UPDATE user_usage SET each = each + :add_each WHERE user_id = :user AND growing + :add
+    <= :limit ... RETURNING the three`, built once per set of growing counters: a request
+    then only binds values (building and keying a statement costs more than running it)."""
+    table = UserUsage.__table__  # Core: no ORM object holds these counters, nothing to sync
+    columns = table.c  # type: ignore[attr-defined]
+    return (
+        update(table)
+        .where(
+            columns.user_id == bindparam("user"),
+            *(
+                columns[name] + bindparam(f"add_{name}") <= bindparam(f"limit_{name}")
+                for name in growing
+            ),
+        )
+        .values({name: columns[name] + bindparam(f"add_{name}") for name in COUNTERS})
+        .returning(*(columns[name] for name in COUNTERS))
+    )
+
+
 def _add_within(
     session: Session, user_id: int, quotas: Quotas, images: int, stored_bytes: int, active_jobs: int
 ) -> Usage | None:
-    row = col(UserUsage.user_id) == user_id
-    within = [
-        column + amount <= limit
-        for column, amount, limit in (
-            (col(UserUsage.images), images, quotas.images),
-            (col(UserUsage.stored_bytes), stored_bytes, quotas.stored_bytes),
-            (col(UserUsage.active_jobs), active_jobs, quotas.active_jobs),
-        )
-        if amount > 0
-    ]
-    result = session.exec(  # type: ignore[call-overload]
-        update(UserUsage)
-        .where(row, *within)
-        .values(
-            images=col(UserUsage.images) + images,
-            stored_bytes=col(UserUsage.stored_bytes) + stored_bytes,
-            active_jobs=col(UserUsage.active_jobs) + active_jobs,
-        )
-        .returning(col(UserUsage.images), col(UserUsage.stored_bytes), col(UserUsage.active_jobs))
-        # No ORM object holds these counters: nothing in the session to synchronise.
-        .execution_options(synchronize_session=False)
-    ).first()
+    amounts = {"images": images, "stored_bytes": stored_bytes, "active_jobs": active_jobs}
+    limits = {
+        "images": quotas.images,
+        "stored_bytes": quotas.stored_bytes,
+        "active_jobs": quotas.active_jobs,
+    }
+    growing = tuple(name for name in COUNTERS if amounts[name] > 0)
+    params: dict[str, int] = {"user": user_id}
+    params.update({f"add_{name}": amount for name, amount in amounts.items()})
+    params.update({f"limit_{name}": limits[name] for name in growing})
+    # On the session's connection: the same transaction as the rows the counters follow.
+    result = session.connection().execute(_add_statement(growing), params).first()
     return None if result is None else Usage(int(result[0]), int(result[1]), int(result[2]))
 
 

@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 
 from api.core.errors import error_responses
 from api.core.schemas import ImageRead, Limit, Offset, PathId
-from api.deps import CurrentUser, Services, SessionDep
+from api.deps import CurrentClaims, CurrentUser, Services, SessionDep
 from api.http.disconnect import ClientWatch
 from api.http.downloads import OpenFileResponse
 from api.http.openapi import UPLOAD_FORM
@@ -148,12 +148,12 @@ def get_image(image_id: PathId, user: CurrentUser, service: Images) -> ImageRead
 async def process_image(
     image_id: PathId,
     pipeline: Annotated[dict[str, Any], Body()],
-    user: CurrentUser,
+    claims: CurrentClaims,
     service: Images,
     request: Request,
 ) -> ImageRead:
     # The body is read: the watch hears the client hang up and stops the work.
-    return _view(await service.process(user, image_id, pipeline, ClientWatch(request.receive)))
+    return _view(await service.process(claims, image_id, pipeline, ClientWatch(request.receive)))
 
 
 @router.get(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
+from api.core.accounts import AccessClaims, check_account, missing_user
 from api.core.errors import ImageNotFound, ImageNotProcessed, PayloadTooLarge
 from api.core.models import Image, User, utcnow
 from api.core.storage import EXTENSIONS, FileStore
@@ -144,13 +145,6 @@ class ImageService:
         finally:
             self.session.close()  # the connection goes back now, the row stays readable
 
-    def _owned_released(self, image_id: int, user: User) -> Image:
-        """`owned_image`, then the connection goes back: the caller waits for the CPU next."""
-        try:
-            return owned_image(self.session, image_id, user)
-        finally:
-            self.session.close()
-
     async def _read_limited(self, file: UploadFile) -> bytes:
         chunks: list[bytes] = []
         size = 0
@@ -170,10 +164,15 @@ class ImageService:
         return owned_image(self.session, image_id, user)
 
     async def process(
-        self, user: User, image_id: int, raw_pipeline: Any, client: ClientWatch = NO_WATCH
+        self,
+        claims: AccessClaims,
+        image_id: int,
+        raw_pipeline: Any,
+        client: ClientWatch = NO_WATCH,
     ) -> Image:
-        pipeline = parse_pipeline(raw_pipeline)
-        record = await in_thread(self._checked_source, image_id, user, pipeline)
+        """The token was verified in the event loop; its account is checked here, in the
+        query that reads the image (one thread hop, one statement, for both)."""
+        record, pipeline = await in_thread(self._checked_source, image_id, claims, raw_pipeline)
         started = time.perf_counter()
         # Queued or running, the work stops when the client hangs up (see api.http.disconnect):
         # the one render of the library, checking for it before each step. Reading the upload
@@ -186,14 +185,27 @@ class ImageService:
         self.metrics.images_processed.labels("process").inc()
         return record
 
-    def _checked_source(self, image_id: int, user: User, pipeline: Pipeline) -> Image:
-        """The user's image row, if the pipeline may run on it: before any CPU token is taken,
-        a missing image or a pipeline that would grow past the limit is refused from the
-        stored size, before the file is read or a pixel allocated."""
+    def _checked_source(
+        self, image_id: int, claims: AccessClaims, raw_pipeline: Any
+    ) -> tuple[Image, Pipeline]:
+        """The user's image row and the parsed pipeline, if it may run on it: before any CPU
+        token is taken, a missing image or a pipeline that would grow past the limit is
+        refused from the stored size, before the file is read or a pixel allocated. The
+        errors come in the order of every other route's: the account, the body, the image."""
         with timing.phase("lookup"):
-            record = self._owned_released(image_id, user)
+            try:
+                found = images.owned_with_account(self.session, image_id, claims.user_id)
+            finally:
+                self.session.close()  # the connection goes back: the CPU is waited for next
+        if found is None:
+            raise missing_user()
+        is_active, sessions_revoked_at, record = found
+        check_account(is_active, sessions_revoked_at, claims.issued_at)
+        pipeline = parse_pipeline(raw_pipeline)
+        if record is None:  # missing or another user's: the same answer
+            raise ImageNotFound(f"image {image_id} does not exist")
         pipeline.check_size((record.width, record.height), self.max_pixels)
-        return record
+        return record, pipeline
 
     def _render_and_store(self, record: Image, pipeline: Pipeline, started: float) -> Image:
         with timing.phase("read"):

@@ -129,11 +129,11 @@ def test_an_image_deleted_while_its_process_waits_is_not_found(
     real_lookup = image_service.ImageService._checked_source
 
     def deleted_meanwhile(self, *args):
-        record = real_lookup(self, *args)
+        record, pipeline = real_lookup(self, *args)
         with services.database.engine.begin() as connection:
             connection.execute(text("DELETE FROM images WHERE id = :id"), {"id": image_id})
         services.uploads.delete(record.stored_name)
-        return record
+        return record, pipeline
 
     monkeypatch.setattr(image_service.ImageService, "_checked_source", deleted_meanwhile)
     answer = client.post(f"/api/images/{image_id}/process", json=PIPELINE, headers=auth_headers)
