@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, status
@@ -11,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from api.core.errors import error_responses
 from api.core.schemas import ImageRead, Limit, Offset, PathId
-from api.deps import CurrentClaims, CurrentUser, Services, SessionDep
+from api.deps import CurrentClaims, CurrentUser, close_session, open_session, services_of
 from api.http.disconnect import ClientWatch
 from api.http.downloads import OpenFileResponse
 from api.http.openapi import UPLOAD_FORM
@@ -33,22 +34,30 @@ PIPELINE_EXAMPLE = {
 }
 
 
-async def image_service(services: Services, session: SessionDep) -> ImageService:
+async def image_service(request: Request) -> AsyncIterator[ImageService]:
+    """The service on the request's own session, closed when the endpoint returns. Built
+    from the request alone, not from the Services and SessionDep dependencies: each
+    dependency FastAPI solves is CPU on every image request (`loadtest.overhead`)."""
+    services = services_of(request)
     settings = services.settings
-    return ImageService(
-        session,
-        services.uploads,
-        services.outputs,
-        services.cpu,
-        services.metrics,
-        settings.max_upload_bytes,
-        settings.max_pixels,
-        settings.quota_images,
-        settings.quota_stored_bytes,
-    )
+    session = await open_session(services)
+    try:
+        yield ImageService(
+            session,
+            services.uploads,
+            services.outputs,
+            services.cpu,
+            services.metrics,
+            settings.max_upload_bytes,
+            settings.max_pixels,
+            settings.quota_images,
+            settings.quota_stored_bytes,
+        )
+    finally:
+        await close_session(session)
 
 
-Images = Annotated[ImageService, Depends(image_service)]
+Images = Annotated[ImageService, Depends(image_service, scope="function")]
 
 
 # The body is parsed inside the endpoint, after authentication; the document describes it
