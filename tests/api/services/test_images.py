@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 import api.services.images as image_service
 from nogilbench.imaging.pipeline import Pipeline
-from tests.support.api import GROWING_PIPELINE, assert_envelope, upload
+from tests.support.api import GROWING_PIPELINE, assert_envelope, bearer, login, register, upload
 from tests.support.images import image_bytes
 
 PIPELINE = {"operations": [{"op": "grayscale"}], "format": "png"}
@@ -139,3 +139,46 @@ def test_an_image_deleted_while_its_process_waits_is_not_found(
     answer = client.post(f"/api/images/{image_id}/process", json=PIPELINE, headers=auth_headers)
     assert_envelope(answer, 404, "IMAGE_NOT_FOUND")
     assert list(services.outputs.root.iterdir()) == []
+
+
+def test_process_checks_the_account_in_its_lookup(client, app, auth_headers):
+    """/process reads the account in the image's query, not through the user dependency:
+    the same answers as every other route, in the same order (account, body, image)."""
+    image_id = upload(client, auth_headers).json()["id"]
+    engine = app.state.services.database.engine
+    url = f"/api/images/{image_id}/process"
+    bad_pipeline = {"operations": [{"op": "no-such-op"}], "format": "png"}
+
+    def set_account(sql: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(text(sql), {"email": "owner@example.com"})
+
+    # Another user's image and a missing one answer alike; the body is checked before either.
+    register(client, "eve@example.com")
+    eve = bearer(login(client, "eve@example.com")["access_token"])
+    assert_envelope(client.post(url, json=PIPELINE, headers=eve), 404, "IMAGE_NOT_FOUND")
+    assert_envelope(
+        client.post("/api/images/999999/process", json=PIPELINE, headers=auth_headers),
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    assert_envelope(
+        client.post("/api/images/999999/process", json=bad_pipeline, headers=auth_headers),
+        400,
+        "INVALID_OPERATION",
+    )
+    set_account("UPDATE users SET is_active = false WHERE email = :email")
+    for body in (PIPELINE, bad_pipeline):
+        assert_envelope(client.post(url, json=body, headers=auth_headers), 403, "FORBIDDEN")
+    set_account("UPDATE users SET is_active = true WHERE email = :email")
+    assert client.post(url, json=PIPELINE, headers=auth_headers).status_code == 200
+    # Logged out everywhere after this token was issued: the token no longer acts.
+    set_account("UPDATE users SET sessions_revoked_at = '2999-01-01 00:00:00' WHERE email = :email")
+    for body in (PIPELINE, bad_pipeline):
+        assert_envelope(client.post(url, json=body, headers=auth_headers), 401, "INVALID_TOKEN")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM user_usage"))
+        connection.execute(text("DELETE FROM images"))
+        connection.execute(text("DELETE FROM refresh_tokens"))
+        connection.execute(text("DELETE FROM users"))
+    assert_envelope(client.post(url, json=PIPELINE, headers=auth_headers), 401, "INVALID_TOKEN")
