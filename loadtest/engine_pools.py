@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,30 @@ def probe_pool(pool: Pool) -> dict[str, Any]:
         "interpreter": f"{info['version']} {build} {gil}",
         "celery": info["celery"],
     }
+
+
+# What `api.services.engine.tasks` logs when a job ends: its outcome and the process's GIL.
+JOB_DONE_LINE = re.compile(r"job (\d+): \w+ \((GIL on|GIL off)\)")
+REPORT_TIMEOUT_S = 10.0
+
+
+def gil_in_worker(pool: Pool, worker: WorkerProcess, job_ids: list[int]) -> str:
+    """The GIL every job of `job_ids` reported from its worker process ("GIL on"/"GIL off");
+    RuntimeError if a job did not report it or a pool asked for GIL off ran one with it on.
+    A job's row says done just before its task logs the line: wait a moment for the last."""
+    deadline = time.monotonic() + REPORT_TIMEOUT_S
+    while True:
+        reported = {int(job): gil for job, gil in JOB_DONE_LINE.findall(worker.log(tail=2**24))}
+        missing = [job for job in job_ids if job not in reported]
+        if not missing:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{pool.key}: no GIL reported for jobs {missing[:5]} in the log")
+        time.sleep(POLL_S)
+    states = {reported[job] for job in job_ids}
+    if pool.gil == 0 and "GIL on" in states:
+        raise RuntimeError(f"{pool.key}: a job ran with the GIL on in a GIL-off worker")
+    return " / ".join(sorted(states))
 
 
 def _wait_ready(worker: WorkerProcess, timeout_s: float) -> None:
@@ -400,6 +425,7 @@ def _run_pool(
                 _wait_done(database, job_ids, config.job_timeout_s)
             window = time.monotonic() - started
             outcome = _outcome(database, job_ids, workload)
+            outcome["gil_in_worker"] = gil_in_worker(pool, worker, job_ids)
             cpu = sampler.cpu_seconds() - cpu_before
             host = host_busy_seconds() - host_before
             outcome["cpu_s"] = round(cpu, 3)
@@ -442,6 +468,7 @@ def summarize(per_round: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str
                 "exactly_once": all(column["exactly_once"]),
                 "jobs_per_s": _interval(column["jobs_per_s"]),
                 "items_per_s": _interval(column["items_per_s"]),
+                "gil_in_worker": " / ".join(sorted(set(column["gil_in_worker"]))),
             }
             for key in MEDIANS:
                 entry[key] = _interval(column[key])

@@ -72,6 +72,12 @@ def _setup(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
         probe = results["probes"][pool["key"]]
         if probe["available"]:
             what = f"{probe['interpreter']}, Celery {probe['celery']}"
+            reported = sorted(
+                {entry.get("gil_in_worker", "not reported")
+                 for entry in results["summary"].get(pool["key"], {}).values()}
+            )  # fmt: skip
+            if reported:
+                what += f"; every job's worker process reported: {' / '.join(reported)}"
         else:
             what = f"**not measured**: {probe['reason']}"
         flags = "" if pool["gil"] is None else f" -X gil={pool['gil']}"

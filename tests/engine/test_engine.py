@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from api.core.models import Job, JobItem
@@ -230,3 +231,65 @@ def test_a_job_whose_workers_keep_dying_is_failed(client, settings, runtime):
     assert runtime.run(job_id) == "failed"
     job, _items = _job(settings, job_id)
     assert job.status == "failed" and "stopped while this job was running" in (job.error or "")
+
+
+class _Retried(Exception):
+    """What the patched `Task.retry` gives to raise: the delay it was asked for."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown
+
+
+class _DownRuntime:
+    """A worker runtime whose database is unreachable; `give_up` fails while `down`."""
+
+    transient_errors = (OperationalError,)
+
+    def __init__(self, settings: Settings, down: bool) -> None:
+        self.settings, self.down, self.given_up = settings, down, 0
+
+    def run(self, job_id: int) -> str:
+        raise OperationalError("SELECT 1", {}, Exception("database is down"))
+
+    def give_up(self, job_id: int, error: BaseException) -> None:
+        if self.down:
+            raise OperationalError("UPDATE jobs", {}, Exception("database is still down"))
+        self.given_up += 1
+
+
+def test_retries_exhausted_with_the_database_still_down_keep_the_job_queued_for_later(
+    settings, monkeypatch
+):
+    """Out of retries, the task fails the job; when failing it needs the database that is
+    still down, the message is retried (longest delay) instead of being dropped."""
+    from celery import Celery
+
+    from api.services.engine.naming import TASK_NAME
+    from api.services.engine.tasks import MAX_BACKOFF_S, register
+
+    runtime = _DownRuntime(settings, down=False)
+    app = Celery("retries-test", broker="memory://")
+    register(app, lambda: runtime)
+    task = app.tasks[TASK_NAME]
+    monkeypatch.setattr(task, "retry", lambda countdown, **route: _Retried(countdown))
+    for down in (False, True):
+        runtime.down, runtime.given_up = down, 0
+        task.push_request(retries=settings.job_retries, delivery_info={})
+        try:
+            if down:
+                with pytest.raises(_Retried) as retried:
+                    task.run(7)
+                assert retried.value.countdown == MAX_BACKOFF_S and runtime.given_up == 0
+            else:
+                assert task.run(7) == "failed" and runtime.given_up == 1
+        finally:
+            task.pop_request()
+        # Before the retries run out, a transient error retries with the backoff.
+        task.push_request(retries=0, delivery_info={})
+        try:
+            with pytest.raises(_Retried) as retried:
+                task.run(7)
+            assert retried.value.countdown == settings.job_retry_backoff_seconds
+        finally:
+            task.pop_request()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from loadtest import engine_pools
 from loadtest.engine_pools import (
     REFERENCE,
     PoolsConfig,
@@ -80,6 +81,9 @@ def test_every_pool_runs_the_same_jobs_once_in_rotated_rounds(
                 assert run["processes"] == expected, (key, run)
             entry = results["summary"][key][workload.name]
             assert entry["exactly_once"] and entry["rounds"] == 2
+            # Every job's worker process reported its GIL: off in a GIL-off pool, on in a
+            # default build's (the worker says so after each job, not a probe beside it).
+            assert entry["gil_in_worker"] == ("GIL off" if pools[key]["gil"] == 0 else "GIL on")
             if key != REFERENCE:
                 assert entry["ratio_vs_reference"]["n"] == 2
 
@@ -100,6 +104,33 @@ def test_every_pool_runs_the_same_jobs_once_in_rotated_rounds(
     for key in missing:
         assert f"{pools[key]['label']}: " in section and "**not measured**" in section
     assert "exactly once in every run (one attempt, one output per image): yes" in section
+
+
+class _Log:
+    """A worker whose log is the given text (what `gil_in_worker` reads)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def log(self, tail: int = 4000) -> str:
+        return self.text[-tail:]
+
+
+def test_a_gil_off_pool_whose_worker_reports_the_gil_on_stops_the_measurement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine_pools, "REPORT_TIMEOUT_S", 0.1)
+    pools = {pool.key: pool for pool in default_pools()}
+    off = next(pool for pool in pools.values() if pool.gil == 0)
+    default = pools[REFERENCE]
+    log = "INFO api.jobs: job 1: done (GIL off)\nINFO api.jobs: job 2: done (GIL off)\n"
+    assert engine_pools.gil_in_worker(off, _Log(log), [1, 2]) == "GIL off"
+    turned_on = log + "INFO api.jobs: job 3: done (GIL on)\n"
+    with pytest.raises(RuntimeError, match="GIL on in a GIL-off worker"):
+        engine_pools.gil_in_worker(off, _Log(turned_on), [1, 2, 3])
+    assert engine_pools.gil_in_worker(default, _Log(turned_on), [3]) == "GIL on"
+    with pytest.raises(RuntimeError, match="no GIL reported for jobs \\[4\\]"):
+        engine_pools.gil_in_worker(off, _Log(log), [1, 4])
 
 
 def _made_up(rounds: dict[str, list[float]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from celery import Celery, Task
 
 from api.services.engine.naming import TASK_NAME
 from api.services.engine.runtime import JobBusy, WorkerRuntime
+from nogilbench.concurrency.base import gil_enabled
 
 logger = logging.getLogger("api.jobs")
 
@@ -42,12 +43,22 @@ def register(app: Celery, runtime: Callable[[], WorkerRuntime]) -> Task:
             retries = self.request.retries
             if retries >= settings.job_retries:
                 logger.error("job %d: giving up after %d retries: %s", job_id, retries, exc)
-                worker.give_up(job_id, exc)
+                try:
+                    worker.give_up(job_id, exc)
+                except worker.transient_errors as again:
+                    # Failing the job needs the database too: keep the message (at the longest
+                    # delay) so the job is failed, or run, once it is back, never left queued
+                    # holding its owner's active-job slot.
+                    logger.warning("job %d: cannot fail it yet (%s); retry later", job_id, again)
+                    raise self.retry(countdown=MAX_BACKOFF_S, **route) from None
                 return "failed"
             delay = backoff_seconds(settings.job_retry_backoff_seconds, retries)
             logger.warning("job %d: transient error (%s); retry in %g s", job_id, exc, delay)
             raise self.retry(countdown=delay, **route) from None
-        logger.info("job %d: %s", job_id, outcome)
+        # The GIL as this process has it after the job: an extension a job imported may have
+        # turned it on, and a benchmark of the worker pools checks this line
+        # (`loadtest.engine_pools`).
+        logger.info("job %d: %s (%s)", job_id, outcome, "GIL on" if gil_enabled() else "GIL off")
         return outcome
 
     return run_job
