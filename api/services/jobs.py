@@ -149,6 +149,12 @@ class JobService:
             raise JobNotReady(f"job {job_id} is {job.status}; its result exists once completed")
         opened = open_stored(self.results.path(job.result_name))
         if opened is None:
+            # A DELETE between the row and the file: the job is gone (404), as a request a
+            # moment later would hear. Read the row again in a new transaction (SQLite keeps
+            # a read transaction's snapshot); still there, its archive was lost (410).
+            self.session.rollback()
+            self.session.expunge_all()
+            owned_job(self.session, job_id, user, kind="batch")
             raise ResultGone(f"the result archive of job {job_id} no longer exists")
         return opened, f"job-{job_id}.zip"
 

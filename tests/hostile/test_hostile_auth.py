@@ -420,7 +420,7 @@ def test_another_users_ids_answer_exactly_like_missing_ones(shared: Shared) -> N
 
 # -- 13: host details are for operators ----------------------------------------------------
 
-HOST = {"cpu_model": "Secret CPU 9000", "kernel": "6.1.0-secret", "memory_total_gib": 512.0}
+HOST = {"cpu_model": "Secret CPU 9000", "kernel": "6.1.0-secret", "memory_total_gib": 8191.75}
 INTERPRETERS = [
     {"role": "free-threaded", "path": "/opt/secret/bin/python3.13t", "version": "3.13.5",
      "label": "3.13t", "free_threaded_build": True},
@@ -452,7 +452,8 @@ def test_host_details_are_for_operators_only(shared: Shared) -> None:
         admin(database_url, "promote", "op@example.com")
         operator = bearer(login(http, "op@example.com")["access_token"])
         sweep_id = _stored_sweep(database_url)
-        secrets = ("Secret CPU", "6.1.0-secret", "/opt/secret", "0123456789abcdef", "512")
+        # Each secret is a string no other field holds by chance (a timestamp may contain "512").
+        secrets = ("Secret CPU", "6.1.0-secret", "/opt/secret", "0123456789abcdef", "8191.75")
         for path in (f"/api/benchmarks/{sweep_id}", "/api/benchmarks/",
                      f"/api/benchmarks/compare?ids={sweep_id}"):  # fmt: skip
             seen = http.get(path, headers=plain)

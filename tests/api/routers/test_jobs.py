@@ -286,3 +286,27 @@ def test_graceful_shutdown_requeues_a_running_batch(db_url, tmp_path, monkeypatc
     with TestClient(create_app(settings)) as client:
         job = wait_for_job(client, headers, job_id)
         assert job["status"] == "completed" and job["done"] == 4 and job["failed"] == 0
+
+
+def test_a_job_deleted_while_its_result_is_opened_is_not_found(
+    client, app, auth_headers, monkeypatch
+):
+    """A DELETE between reading the job's row and opening its archive: 404 JOB_NOT_FOUND,
+    what the job is by then (410 RESULT_GONE stays for an archive lost under a live row)."""
+    import api.services.jobs as job_service
+
+    job_id = client.post(
+        "/api/jobs/batch",
+        json={"image_ids": upload_many(client, auth_headers, 1), "pipeline": PIPELINE},
+        headers=auth_headers,
+    ).json()["job_id"]
+    assert wait_for_job(client, auth_headers, job_id)["status"] == "completed"
+    real_open = job_service.open_stored
+
+    def deleted_meanwhile(path):
+        assert client.delete(f"/api/jobs/{job_id}", headers=auth_headers).status_code == 204
+        return real_open(path)
+
+    monkeypatch.setattr(job_service, "open_stored", deleted_meanwhile)
+    answer = client.get(f"/api/jobs/{job_id}/result", headers=auth_headers)
+    assert_envelope(answer, 404, "JOB_NOT_FOUND")
