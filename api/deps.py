@@ -74,12 +74,18 @@ async def get_session(services: Services) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def load_user(services: AppServices, token: str | None) -> User:
-    """The token's user, from a short session of its own (a detached, fully loaded row)."""
+def verified_claims(services: AppServices, token: str | None) -> AccessClaims:
+    """The access token's user id and issue time, its signature and claims checked (no I/O);
+    InvalidToken when there is none or it does not verify."""
     if not token:
         raise InvalidToken("not authenticated: send Authorization: Bearer <access token>")
-    user_id, issued_at = services.tokens.access_claims(token)
-    return _user_of_token(services, user_id, issued_at)
+    return AccessClaims(*services.tokens.access_claims(token))
+
+
+def load_user(services: AppServices, token: str | None) -> User:
+    """The token's user, from a short session of its own (a detached, fully loaded row)."""
+    claims = verified_claims(services, token)
+    return _user_of_token(services, claims.user_id, claims.issued_at)
 
 
 def load_stream_user(services: AppServices, stream_token: str, job_id: int) -> User:
@@ -115,9 +121,7 @@ async def get_access_claims(
     in a query it makes anyway (`ImageService.process`). The services come from the request,
     not from a dependency: each one FastAPI solves costs the hot path CPU."""
     with timing.phase("auth"):
-        if not token:
-            raise InvalidToken("not authenticated: send Authorization: Bearer <access token>")
-        return AccessClaims(*services_of(request).tokens.access_claims(token))
+        return verified_claims(services_of(request), token)
 
 
 CurrentClaims = Annotated[AccessClaims, Depends(get_access_claims)]
